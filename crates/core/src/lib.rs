@@ -1,0 +1,25 @@
+//! gatehouse-core: tenants, users, projects, passwords, tokens, settings and storage.
+//! Knows nothing of HTTP nor of either wire dialect; the facades translate to and from it.
+
+pub mod clock;
+pub mod error;
+pub mod ids;
+pub mod metrics;
+pub mod password;
+pub mod projects;
+pub mod ratelimit;
+pub mod secret;
+pub mod service;
+pub mod settings;
+pub mod storage;
+pub mod tenants;
+pub mod token;
+pub mod users;
+pub mod validated;
+
+pub use clock::{Clock, ManualClock, SharedClock, SystemClock};
+pub use error::{AuthFailure, CoreError, CoreResult};
+pub use service::{Core, CoreOptions};
+pub use settings::Settings;
+pub use tenants::{Api, Tenant};
+pub use validated::{Email, Password, Scope, TenantSlug, Username};

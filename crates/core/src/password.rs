@@ -1,0 +1,167 @@
+//! Password hashing on a bounded pool of blocking threads, so a burst of sign-ins queues here
+//! instead of starving the async workers or the blocking pool that database calls share.
+
+use crate::error::{CoreError, CoreResult};
+use crate::metrics::CoreMetrics;
+use crate::validated::Password;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use tokio::sync::Semaphore;
+
+pub struct Hasher {
+    permits: Arc<Semaphore>,
+    metrics: CoreMetrics,
+    /// One dummy hash per cost, so that a sign-in for an unknown account spends the same time.
+    dummies: Mutex<HashMap<u32, Arc<String>>>,
+}
+
+/// What a verification found.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Verified {
+    Match,
+    /// Matches, and the stored hash should be replaced by this one (its cost differs from the tenant's).
+    MatchRehashed(String),
+    NoMatch,
+}
+
+impl Hasher {
+    pub fn new(threads: usize, metrics: CoreMetrics) -> Self {
+        Hasher {
+            permits: Arc::new(Semaphore::new(threads.max(1))),
+            metrics,
+            dummies: Mutex::new(HashMap::new()),
+        }
+    }
+
+    async fn run<T: Send + 'static>(
+        &self,
+        job: impl FnOnce() -> T + Send + 'static,
+    ) -> CoreResult<T> {
+        self.metrics.hash_queue_depth.inc();
+        let permit = self.permits.clone().acquire_owned().await;
+        self.metrics.hash_queue_depth.dec();
+        let permit = permit.map_err(|_| CoreError::Unavailable("hashing pool closed".into()))?;
+        self.metrics.hash_in_flight.inc();
+        let result = tokio::task::spawn_blocking(move || {
+            let out = job();
+            drop(permit);
+            out
+        })
+        .await;
+        self.metrics.hash_in_flight.dec();
+        result.map_err(|e| CoreError::Internal(format!("hashing task failed: {e}")))
+    }
+
+    pub async fn hash(&self, password: &Password, cost: u32) -> CoreResult<String> {
+        let pw = password.expose().to_owned();
+        self.run(move || bcrypt::hash(pw, cost))
+            .await?
+            .map_err(|e| CoreError::Internal(format!("bcrypt: {e}")))
+    }
+
+    /// Verifies `password` against `stored`, or against a dummy hash of the same cost when there is
+    /// no stored hash, so that "no such account" costs what "wrong password" costs.
+    pub async fn verify(
+        &self,
+        password: &Password,
+        stored: Option<&str>,
+        cost: u32,
+    ) -> CoreResult<Verified> {
+        let (hash, real) = match stored {
+            Some(h) => (h.to_owned(), true),
+            None => (self.dummy(cost).await?.as_str().to_owned(), false),
+        };
+        let pw = password.expose().to_owned();
+        let outcome = self
+            .run(move || {
+                let ok = bcrypt::verify(&pw, &hash).unwrap_or(false);
+                if !ok || !real {
+                    return Ok(Verified::NoMatch);
+                }
+                if hash_cost(&hash) != Some(cost) || !hash.starts_with("$2b$") {
+                    return bcrypt::hash(&pw, cost).map(Verified::MatchRehashed);
+                }
+                Ok(Verified::Match)
+            })
+            .await?;
+        outcome.map_err(|e: bcrypt::BcryptError| CoreError::Internal(format!("bcrypt: {e}")))
+    }
+
+    async fn dummy(&self, cost: u32) -> CoreResult<Arc<String>> {
+        if let Some(h) = self.lock_dummies().get(&cost) {
+            return Ok(h.clone());
+        }
+        let random = uuid::Uuid::new_v4().to_string();
+        let hash = self
+            .run(move || bcrypt::hash(random, cost))
+            .await?
+            .map_err(|e| CoreError::Internal(format!("bcrypt: {e}")))?;
+        let hash = Arc::new(hash);
+        self.lock_dummies().insert(cost, hash.clone());
+        Ok(hash)
+    }
+
+    fn lock_dummies(&self) -> std::sync::MutexGuard<'_, HashMap<u32, Arc<String>>> {
+        self.dummies.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+/// The cost field of a modular-crypt bcrypt hash (`$2b$10$...`).
+pub fn hash_cost(hash: &str) -> Option<u32> {
+    hash.split('$').nth(2)?.parse().ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use prometheus::Registry;
+
+    fn hasher() -> Hasher {
+        Hasher::new(2, CoreMetrics::new(&Registry::new()))
+    }
+
+    #[tokio::test]
+    async fn hashes_are_2b_and_verify() {
+        let h = hasher();
+        let pw = Password::new("correct horse", 8).unwrap();
+        let hash = h.hash(&pw, 4).await.unwrap();
+        assert!(hash.starts_with("$2b$04$"));
+        assert_eq!(h.verify(&pw, Some(&hash), 4).await.unwrap(), Verified::Match);
+        let wrong = Password::candidate("wrong horse");
+        assert_eq!(h.verify(&wrong, Some(&hash), 4).await.unwrap(), Verified::NoMatch);
+    }
+
+    #[tokio::test]
+    async fn a_hash_of_another_cost_is_rehashed_at_the_tenants_cost() {
+        let h = hasher();
+        let pw = Password::new("correct horse", 8).unwrap();
+        let old = h.hash(&pw, 4).await.unwrap();
+        match h.verify(&pw, Some(&old), 5).await.unwrap() {
+            Verified::MatchRehashed(new) => {
+                assert_eq!(hash_cost(&new), Some(5));
+                assert_eq!(h.verify(&pw, Some(&new), 5).await.unwrap(), Verified::Match);
+            }
+            other => panic!("expected a rehash, got {other:?}"),
+        }
+    }
+
+    #[tokio::test]
+    async fn tiledesk_2a_hashes_verify_and_are_upgraded_to_2b() {
+        let h = hasher();
+        let pw = Password::candidate("secret123");
+        let two_a = bcrypt::hash_with_result("secret123", 4)
+            .unwrap()
+            .format_for_version(bcrypt::Version::TwoA);
+        match h.verify(&pw, Some(&two_a), 4).await.unwrap() {
+            Verified::MatchRehashed(new) => assert!(new.starts_with("$2b$04$")),
+            other => panic!("expected a rehash, got {other:?}"),
+        }
+    }
+
+    #[tokio::test]
+    async fn unknown_accounts_verify_against_a_dummy_and_never_match() {
+        let h = hasher();
+        let pw = Password::candidate("anything");
+        assert_eq!(h.verify(&pw, None, 4).await.unwrap(), Verified::NoMatch);
+    }
+}

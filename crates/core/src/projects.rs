@@ -1,0 +1,344 @@
+//! Tiledesk projects and their members: agents (users with a role), and the password-less guests
+//! and external users that anonymous sign-in and custom tokens bring in. Each project has a shared
+//! `jwtSecret` with which the customer's own system signs custom tokens.
+
+use crate::error::{CoreError, CoreResult};
+use crate::ids::{is_object_id, object_id};
+use crate::secret::Secret;
+use crate::service::Core;
+use crate::storage::models::{MemberRow, ProjectRow};
+use crate::storage::schema::{project_members, projects};
+use crate::storage::AnyConnection;
+use crate::tenants::Tenant;
+use crate::users::{NewUser, User};
+use crate::validated::Email;
+use diesel::prelude::*;
+use serde_json::Value;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Role {
+    Owner,
+    Admin,
+    Agent,
+    User,
+    Guest,
+}
+
+impl Role {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Owner => "owner",
+            Role::Admin => "admin",
+            Role::Agent => "agent",
+            Role::User => "user",
+            Role::Guest => "guest",
+        }
+    }
+
+    pub fn parse(raw: &str) -> Option<Role> {
+        Some(match raw {
+            "owner" => Role::Owner,
+            "admin" => Role::Admin,
+            "agent" => Role::Agent,
+            "user" => Role::User,
+            "guest" => Role::Guest,
+            _ => return None,
+        })
+    }
+
+    /// Roles held by agents (accounts with a user record) rather than end users.
+    pub fn is_agent(self) -> bool {
+        matches!(self, Role::Owner | Role::Admin | Role::Agent)
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Project {
+    pub id: String,
+    pub name: String,
+    pub created_by: String,
+    pub created_at: i64,
+    pub updated_at: i64,
+    pub jwt_secret: Secret<String>,
+}
+
+impl From<ProjectRow> for Project {
+    fn from(r: ProjectRow) -> Project {
+        Project {
+            id: r.id,
+            name: r.name,
+            created_by: r.created_by,
+            created_at: r.created_at,
+            updated_at: r.updated_at,
+            jwt_secret: Secret::new(r.jwt_secret),
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Member {
+    pub id: String,
+    pub project_id: String,
+    pub user_id: Option<String>,
+    pub role: Role,
+    pub active: bool,
+    pub profile: Value,
+}
+
+impl From<MemberRow> for Member {
+    fn from(r: MemberRow) -> Member {
+        Member {
+            role: Role::parse(&r.role).unwrap_or(Role::User),
+            profile: serde_json::from_str(&r.profile).unwrap_or(Value::Null),
+            id: r.id,
+            project_id: r.project_id,
+            user_id: r.user_id,
+            active: r.active,
+        }
+    }
+}
+
+/// Who a membership is for: an agent account, a guest, or a customer's external user.
+#[derive(Debug, Clone)]
+pub enum MemberOf {
+    User(String),
+    Guest(String),
+    External(String),
+}
+
+impl MemberOf {
+    fn key(&self) -> String {
+        match self {
+            MemberOf::User(id) => format!("user:{id}"),
+            MemberOf::Guest(id) => format!("guest:{id}"),
+            MemberOf::External(id) => format!("ext:{id}"),
+        }
+    }
+
+    fn user_id(&self) -> Option<String> {
+        match self {
+            MemberOf::User(id) => Some(id.clone()),
+            _ => None,
+        }
+    }
+}
+
+fn new_secret() -> String {
+    uuid::Uuid::new_v4().to_string()
+}
+
+fn find_project(conn: &mut AnyConnection, tid: &str, id: &str) -> CoreResult<ProjectRow> {
+    if !is_object_id(id) {
+        return Err(CoreError::NotFound("project"));
+    }
+    projects::table
+        .filter(projects::tenant_id.eq(tid))
+        .filter(projects::id.eq(id))
+        .select(ProjectRow::as_select())
+        .first(conn)
+        .optional()?
+        .ok_or(CoreError::NotFound("project"))
+}
+
+fn find_member(conn: &mut AnyConnection, tid: &str, project_id: &str, key: &str) -> CoreResult<Option<MemberRow>> {
+    Ok(project_members::table
+        .filter(project_members::tenant_id.eq(tid))
+        .filter(project_members::project_id.eq(project_id))
+        .filter(project_members::member_key.eq(key))
+        .select(MemberRow::as_select())
+        .first(conn)
+        .optional()?)
+}
+
+/// Adds a membership, or for an existing one refreshes its profile (and role, when `role` is
+/// given). Returns the membership as stored.
+fn upsert_member(
+    conn: &mut AnyConnection,
+    tid: &str,
+    project_id: &str,
+    who: &MemberOf,
+    role: Role,
+    profile: &Value,
+    now: i64,
+) -> CoreResult<MemberRow> {
+    let key = who.key();
+    if let Some(existing) = find_member(conn, tid, project_id, &key)? {
+        diesel::update(
+            project_members::table
+                .filter(project_members::tenant_id.eq(tid))
+                .filter(project_members::id.eq(&existing.id)),
+        )
+        .set((
+            project_members::profile.eq(profile.to_string()),
+            project_members::role.eq(role.as_str()),
+            project_members::updated_at.eq(now),
+        ))
+        .execute(conn)?;
+        return find_member(conn, tid, project_id, &key)?.ok_or(CoreError::NotFound("member"));
+    }
+    let row = MemberRow {
+        tenant_id: tid.to_owned(),
+        id: object_id(now / 1000),
+        project_id: project_id.to_owned(),
+        member_key: key,
+        user_id: who.user_id(),
+        role: role.as_str().to_owned(),
+        active: true,
+        profile: profile.to_string(),
+        created_at: now,
+        updated_at: now,
+    };
+    diesel::insert_into(project_members::table)
+        .values(&row)
+        .execute(conn)?;
+    Ok(row)
+}
+
+impl Core {
+    /// Creates a project owned by `owner`, with a fresh `jwtSecret`.
+    pub async fn create_project(&self, tenant: &Tenant, name: &str, owner: &User) -> CoreResult<Project> {
+        let name = name.trim();
+        if name.is_empty() || name.chars().count() > 256 {
+            return Err(CoreError::invalid("name", "must be 1 to 256 characters"));
+        }
+        let now = self.now_ms();
+        let row = ProjectRow {
+            tenant_id: tenant.id.clone(),
+            id: object_id(now / 1000),
+            name: name.to_owned(),
+            jwt_secret: new_secret(),
+            created_by: owner.id.clone(),
+            created_at: now,
+            updated_at: now,
+        };
+        let owner = MemberOf::User(owner.id.clone());
+        self.db
+            .run(move |c| {
+                c.transaction(|c| {
+                    diesel::insert_into(projects::table).values(&row).execute(c)?;
+                    upsert_member(c, &row.tenant_id, &row.id, &owner, Role::Owner, &Value::Null, now)?;
+                    Ok(Project::from(row))
+                })
+            })
+            .await
+    }
+
+    pub async fn project(&self, tenant: &Tenant, id: &str) -> CoreResult<Project> {
+        let (tid, id) = (tenant.id.clone(), id.to_owned());
+        self.db
+            .run(move |c| find_project(c, &tid, &id).map(Project::from))
+            .await
+    }
+
+    /// Replaces the project's `jwtSecret`; tokens signed with the old one stop verifying.
+    pub async fn regenerate_project_secret(&self, tenant: &Tenant, project_id: &str) -> CoreResult<Secret<String>> {
+        let (tid, pid, now) = (tenant.id.clone(), project_id.to_owned(), self.now_ms());
+        let secret = new_secret();
+        let stored = secret.clone();
+        self.db
+            .run(move |c| {
+                let n = diesel::update(
+                    projects::table
+                        .filter(projects::tenant_id.eq(&tid))
+                        .filter(projects::id.eq(&pid)),
+                )
+                .set((projects::jwt_secret.eq(&stored), projects::updated_at.eq(now)))
+                .execute(c)?;
+                if n == 0 {
+                    Err(CoreError::NotFound("project"))
+                } else {
+                    Ok(())
+                }
+            })
+            .await?;
+        Ok(Secret::new(secret))
+    }
+
+    /// The membership of `who` in a project, if any.
+    pub async fn membership(&self, tenant: &Tenant, project_id: &str, who: MemberOf) -> CoreResult<Option<Member>> {
+        let (tid, pid) = (tenant.id.clone(), project_id.to_owned());
+        self.db
+            .run(move |c| Ok(find_member(c, &tid, &pid, &who.key())?.map(Member::from)))
+            .await
+    }
+
+    /// Adds (or refreshes) a password-less member: a guest, or a customer's external user.
+    pub async fn upsert_member(
+        &self,
+        tenant: &Tenant,
+        project_id: &str,
+        who: MemberOf,
+        role: Role,
+        profile: Value,
+    ) -> CoreResult<Member> {
+        let (tid, pid, now) = (tenant.id.clone(), project_id.to_owned(), self.now_ms());
+        self.db
+            .run(move |c| {
+                c.transaction(|c| {
+                    find_project(c, &tid, &pid)?;
+                    upsert_member(c, &tid, &pid, &who, role, &profile, now).map(Member::from)
+                })
+            })
+            .await
+    }
+
+    /// Links an agent role of a custom token to a user with that email, creating a password-less
+    /// user when there is none, and makes them a member of the project with `role`.
+    pub async fn link_agent(
+        &self,
+        tenant: &Tenant,
+        project_id: &str,
+        email: &Email,
+        role: Role,
+        firstname: &str,
+        lastname: &str,
+    ) -> CoreResult<(User, Member)> {
+        self.project(tenant, project_id).await?;
+        let user = match self.user_by_email(tenant, email).await? {
+            Some(u) => u,
+            None => {
+                let mut new = NewUser::new(email.clone(), None);
+                new.firstname = firstname.to_owned();
+                new.lastname = lastname.to_owned();
+                match self.create_user(tenant, new).await {
+                    Ok(u) => u,
+                    // Created by a concurrent request: use theirs.
+                    Err(CoreError::Conflict(_)) => self
+                        .user_by_email(tenant, email)
+                        .await?
+                        .ok_or(CoreError::NotFound("user"))?,
+                    Err(e) => return Err(e),
+                }
+            }
+        };
+        if user.disabled {
+            return Err(CoreError::Unauthorized(crate::error::AuthFailure::Disabled));
+        }
+        let member = self
+            .upsert_member(tenant, project_id, MemberOf::User(user.id.clone()), role, Value::Null)
+            .await?;
+        Ok((user, member))
+    }
+
+    /// Enables or disables a membership (an admin's act; a disabled member cannot sign in to the project).
+    pub async fn set_member_active(&self, tenant: &Tenant, project_id: &str, who: MemberOf, active: bool) -> CoreResult<()> {
+        let (tid, pid, now) = (tenant.id.clone(), project_id.to_owned(), self.now_ms());
+        self.db
+            .run(move |c| {
+                let n = diesel::update(
+                    project_members::table
+                        .filter(project_members::tenant_id.eq(&tid))
+                        .filter(project_members::project_id.eq(&pid))
+                        .filter(project_members::member_key.eq(who.key())),
+                )
+                .set((project_members::active.eq(active), project_members::updated_at.eq(now)))
+                .execute(c)?;
+                if n == 0 {
+                    Err(CoreError::NotFound("member"))
+                } else {
+                    Ok(())
+                }
+            })
+            .await
+    }
+}

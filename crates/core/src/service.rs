@@ -1,0 +1,201 @@
+//! `Core`: the one object the facades and the binary call. It owns the database pool, the hashing
+//! pool, the clock, the tenant directory and the rate limiter. Users and projects add their own
+//! `impl Core` blocks in `users.rs` and `projects.rs`.
+
+use crate::clock::{SharedClock, SystemClock};
+use crate::error::{CoreError, CoreResult};
+use crate::metrics::CoreMetrics;
+use crate::password::Hasher;
+use crate::ratelimit::RateLimiter;
+use crate::storage::Db;
+use crate::tenants::{self, HostPattern, Tenant, TenantDirectory, TenantSpec};
+use crate::token::{self, Claims};
+use crate::validated::TenantSlug;
+use std::net::IpAddr;
+use std::sync::Arc;
+
+pub struct CoreOptions {
+    pub host_patterns: Vec<String>,
+    /// Threads that may hash at once; more requests queue.
+    pub hash_threads: usize,
+    pub clock: SharedClock,
+    pub registry: prometheus::Registry,
+}
+
+impl Default for CoreOptions {
+    fn default() -> Self {
+        CoreOptions {
+            host_patterns: Vec::new(),
+            hash_threads: std::thread::available_parallelism().map_or(2, |n| n.get()),
+            clock: Arc::new(SystemClock),
+            registry: prometheus::Registry::new(),
+        }
+    }
+}
+
+pub struct Core {
+    pub(crate) db: Db,
+    pub(crate) hasher: Hasher,
+    pub(crate) clock: SharedClock,
+    pub(crate) directory: TenantDirectory,
+    pub(crate) limiter: RateLimiter,
+    pub(crate) metrics: CoreMetrics,
+}
+
+impl Core {
+    pub fn new(db: Db, options: CoreOptions) -> CoreResult<Core> {
+        let patterns = options
+            .host_patterns
+            .iter()
+            .map(|p| HostPattern::parse(p))
+            .collect::<CoreResult<Vec<_>>>()?;
+        let metrics = CoreMetrics::new(&options.registry);
+        Ok(Core {
+            hasher: Hasher::new(options.hash_threads, metrics.clone()),
+            db,
+            clock: options.clock,
+            directory: TenantDirectory::new(patterns),
+            limiter: RateLimiter::default(),
+            metrics,
+        })
+    }
+
+    pub fn db(&self) -> &Db {
+        &self.db
+    }
+
+    pub fn now_ms(&self) -> i64 {
+        self.clock.now_ms()
+    }
+
+    // ---- tenants ----
+
+    /// Reloads every tenant from the database into the directory.
+    pub async fn refresh_tenants(&self) -> CoreResult<()> {
+        let all = self.db.run(tenants::load_all).await?;
+        self.directory.replace(all);
+        Ok(())
+    }
+
+    pub fn resolve_host(&self, host: &str) -> Option<Arc<Tenant>> {
+        self.directory.resolve(host)
+    }
+
+    pub fn tenant_by_slug(&self, slug: &str) -> Option<Arc<Tenant>> {
+        self.directory.by_slug(slug)
+    }
+
+    /// The current copy of a tenant (after a change, the caller's copy is stale).
+    pub fn tenant(&self, id: &str) -> Option<Arc<Tenant>> {
+        self.directory.by_id(id)
+    }
+
+    pub fn tenants(&self) -> Vec<Arc<Tenant>> {
+        self.directory.all()
+    }
+
+    /// Looks a tenant up in the database (not the cache): what the CLI needs.
+    pub async fn require_tenant(&self, slug: &TenantSlug) -> CoreResult<Arc<Tenant>> {
+        self.refresh_tenants().await?;
+        self.directory
+            .by_slug(slug.as_str())
+            .ok_or(CoreError::NotFound("tenant"))
+    }
+
+    pub async fn create_tenant(&self, spec: TenantSpec) -> CoreResult<Arc<Tenant>> {
+        let spec = spec.validated()?;
+        let now = self.now_ms();
+        let id = crate::ids::object_id(now / 1000);
+        let slug = spec.slug.clone();
+        self.db.run(move |c| tenants::create(c, &spec, id, now)).await?;
+        self.require_tenant(&slug).await
+    }
+
+    /// Creates the tenant if missing, else brings its apis, hosts and settings in line with `spec`.
+    pub async fn ensure_tenant(&self, spec: TenantSpec) -> CoreResult<Arc<Tenant>> {
+        let spec = spec.validated()?;
+        let now = self.now_ms();
+        let slug = spec.slug.clone();
+        let id = crate::ids::object_id(now / 1000);
+        self.db
+            .run(move |c| match tenants::tenant_id_of(c, &spec.slug)? {
+                Some(existing) => tenants::update(c, &existing, &spec, now),
+                None => tenants::create(c, &spec, id, now).map(|_| ()),
+            })
+            .await?;
+        self.require_tenant(&slug).await
+    }
+
+    /// Validates and stores one setting, then refreshes this node at once (others follow within
+    /// `tenants.refresh_seconds`).
+    pub async fn set_setting(&self, tenant: &Tenant, key: &str, value: &str) -> CoreResult<()> {
+        let value = crate::settings::Settings::validate(key, value)?;
+        let (id, key, now) = (tenant.id.clone(), key.to_owned(), self.now_ms());
+        self.db
+            .run(move |c| tenants::put_setting(c, &id, &key, &value, now))
+            .await?;
+        self.refresh_tenants().await
+    }
+
+    /// Removes a setting (back to its default). Unknown keys are an error; unsetting an unset key is not.
+    pub async fn unset_setting(&self, tenant: &Tenant, key: &str) -> CoreResult<()> {
+        if !crate::settings::KEYS.contains(&key) {
+            return Err(CoreError::invalid(
+                "key",
+                format!("unknown setting '{key}' (known: {})", crate::settings::KEYS.join(", ")),
+            ));
+        }
+        let (id, key) = (tenant.id.clone(), key.to_owned());
+        self.db
+            .run(move |c| tenants::delete_setting(c, &id, &key))
+            .await?;
+        self.refresh_tenants().await
+    }
+
+    /// Adds a new signing key, which signs from now on; older keys keep verifying until retired.
+    pub async fn rotate_key(&self, tenant: &Tenant) -> CoreResult<String> {
+        let (id, now) = (tenant.id.clone(), self.now_ms());
+        let kid = self.db.run(move |c| tenants::insert_key(c, &id, now)).await?;
+        self.refresh_tenants().await?;
+        Ok(kid)
+    }
+
+    /// Retires a key: tokens it signed stop verifying.
+    pub async fn retire_key(&self, tenant: &Tenant, kid: &str) -> CoreResult<()> {
+        let (id, kid, now) = (tenant.id.clone(), kid.to_owned(), self.now_ms());
+        self.db
+            .run(move |c| tenants::retire_key(c, &id, &kid, now))
+            .await?;
+        self.refresh_tenants().await
+    }
+
+    // ---- tokens ----
+
+    /// Signs `claims` with the tenant's key for the tenant's `TOKEN_TTL_SECONDS`.
+    pub fn issue_token(&self, tenant: &Tenant, claims: Claims) -> CoreResult<String> {
+        token::issue(
+            &tenant.id,
+            &tenant.keys,
+            claims,
+            tenant.settings.token_ttl_seconds,
+            self.clock.now_secs(),
+        )
+    }
+
+    /// Verifies a token this tenant issued (see `token::verify`).
+    pub fn verify_token(&self, tenant: &Tenant, jwt: &str, audience: Option<&str>) -> CoreResult<Claims> {
+        token::verify(&tenant.id, &tenant.keys, jwt, audience, self.clock.now_secs())
+    }
+
+    // ---- limits ----
+
+    /// Counts a signup-like request from `ip` against the tenant's `SIGNUP_PER_IP_PER_MINUTE`.
+    pub fn check_signup_rate(&self, tenant: &Tenant, ip: IpAddr) -> CoreResult<()> {
+        let limit = tenant.settings.signup_per_ip_per_minute;
+        if self.limiter.allow(&tenant.id, ip, limit, self.now_ms()) {
+            Ok(())
+        } else {
+            Err(CoreError::RateLimited)
+        }
+    }
+}

@@ -1,0 +1,210 @@
+//! Per-tenant settings: the keys of gateway.md's table, validated before they are stored, and read
+//! back into a typed `Settings` that the rest of core uses.
+
+use crate::error::CoreError;
+use crate::validated::Scope;
+use std::collections::BTreeMap;
+
+/// The setting keys, in the Appmixer-style spelling tenant admins already know.
+pub const KEYS: &[&str] = &[
+    "API_USER_CREATE_SCOPE",
+    "PASSWORD_MIN_LENGTH",
+    "TOKEN_TTL_SECONDS",
+    "BCRYPT_COST",
+    "TILEDESK_ISSUER",
+    "TILEDESK_AUDIENCE",
+    "CUSTOM_TOKEN_REQUIRE_EXP",
+    "SIGNIN_MAX_FAILURES",
+    "SIGNIN_LOCK_SECONDS",
+    "SIGNUP_PER_IP_PER_MINUTE",
+];
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Settings {
+    /// `None`: open signup. `Some(scopes)`: creating a user needs a token holding one of them.
+    pub api_user_create_scope: Option<Vec<Scope>>,
+    pub password_min_length: usize,
+    pub token_ttl_seconds: i64,
+    pub bcrypt_cost: u32,
+    pub tiledesk_issuer: String,
+    pub tiledesk_audience: String,
+    pub custom_token_require_exp: bool,
+    pub signin_max_failures: u32,
+    pub signin_lock_seconds: i64,
+    pub signup_per_ip_per_minute: u32,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Settings {
+            api_user_create_scope: None,
+            password_min_length: 8,
+            token_ttl_seconds: 2_592_000,
+            bcrypt_cost: 10,
+            tiledesk_issuer: "https://tiledesk.com".into(),
+            tiledesk_audience: "https://tiledesk.com".into(),
+            custom_token_require_exp: false,
+            signin_max_failures: 10,
+            signin_lock_seconds: 300,
+            signup_per_ip_per_minute: 100,
+        }
+    }
+}
+
+fn int_in<T>(key: &str, value: &str, lo: i64, hi: i64) -> Result<T, CoreError>
+where
+    T: TryFrom<i64>,
+{
+    value
+        .trim()
+        .parse::<i64>()
+        .ok()
+        .filter(|n| (lo..=hi).contains(n))
+        .and_then(|n| T::try_from(n).ok())
+        .ok_or_else(|| {
+            CoreError::invalid(
+                "value",
+                format!("{key} must be an integer from {lo} to {hi}, not '{value}'"),
+            )
+        })
+}
+
+fn boolean(key: &str, value: &str) -> Result<bool, CoreError> {
+    match value.trim().to_ascii_lowercase().as_str() {
+        "true" | "1" => Ok(true),
+        "false" | "0" => Ok(false),
+        _ => Err(CoreError::invalid(
+            "value",
+            format!("{key} must be true or false, not '{value}'"),
+        )),
+    }
+}
+
+fn url_like(key: &str, value: &str) -> Result<String, CoreError> {
+    let v = value.trim();
+    if v.is_empty() || v.len() > 512 || v.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        return Err(CoreError::invalid(
+            "value",
+            format!("{key} must be a non-empty string without spaces, up to 512 characters"),
+        ));
+    }
+    Ok(v.to_owned())
+}
+
+impl Settings {
+    /// Checks one key/value pair and returns the value in the form it is stored in.
+    pub fn validate(key: &str, value: &str) -> Result<String, CoreError> {
+        let mut probe = Settings::default();
+        probe.apply(key, value)?;
+        Ok(match key {
+            "API_USER_CREATE_SCOPE" => probe
+                .api_user_create_scope
+                .unwrap_or_default()
+                .iter()
+                .map(Scope::as_str)
+                .collect::<Vec<_>>()
+                .join(","),
+            _ => value.trim().to_owned(),
+        })
+    }
+
+    fn apply(&mut self, key: &str, value: &str) -> Result<(), CoreError> {
+        match key {
+            "API_USER_CREATE_SCOPE" => {
+                let scopes = Scope::parse_list(value).map_err(|_| {
+                    CoreError::invalid(
+                        "value",
+                        format!("{key} must be a comma-separated list of scopes, not '{value}'"),
+                    )
+                })?;
+                if scopes.is_empty() {
+                    return Err(CoreError::invalid(
+                        "value",
+                        format!("{key} needs at least one scope (unset it to open signup)"),
+                    ));
+                }
+                self.api_user_create_scope = Some(scopes);
+            }
+            "PASSWORD_MIN_LENGTH" => self.password_min_length = int_in(key, value, 1, 72)?,
+            "TOKEN_TTL_SECONDS" => self.token_ttl_seconds = int_in(key, value, 1, 31_536_000)?,
+            "BCRYPT_COST" => self.bcrypt_cost = int_in(key, value, 4, 31)?,
+            "TILEDESK_ISSUER" => self.tiledesk_issuer = url_like(key, value)?,
+            "TILEDESK_AUDIENCE" => self.tiledesk_audience = url_like(key, value)?,
+            "CUSTOM_TOKEN_REQUIRE_EXP" => self.custom_token_require_exp = boolean(key, value)?,
+            "SIGNIN_MAX_FAILURES" => self.signin_max_failures = int_in(key, value, 1, 1_000_000)?,
+            "SIGNIN_LOCK_SECONDS" => self.signin_lock_seconds = int_in(key, value, 1, 31_536_000)?,
+            "SIGNUP_PER_IP_PER_MINUTE" => {
+                self.signup_per_ip_per_minute = int_in(key, value, 0, 100_000)?
+            }
+            _ => {
+                return Err(CoreError::invalid(
+                    "key",
+                    format!("unknown setting '{key}' (known: {})", KEYS.join(", ")),
+                ))
+            }
+        }
+        Ok(())
+    }
+
+    /// Settings from stored pairs. Stored pairs were validated on the way in; one that no longer
+    /// parses (say, a key from a newer version) is logged and ignored rather than taking a tenant down.
+    pub fn from_stored(pairs: &BTreeMap<String, String>) -> Settings {
+        let mut settings = Settings::default();
+        for (key, value) in pairs {
+            if let Err(e) = settings.apply(key, value) {
+                log::warn!("ignoring stored setting {key}: {e}");
+            }
+        }
+        settings
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_match_the_spec() {
+        let s = Settings::default();
+        assert_eq!(s.password_min_length, 8);
+        assert_eq!(s.token_ttl_seconds, 30 * 24 * 3600);
+        assert_eq!(s.bcrypt_cost, 10);
+        assert_eq!(s.signin_max_failures, 10);
+        assert_eq!(s.signin_lock_seconds, 300);
+        assert_eq!(s.signup_per_ip_per_minute, 100);
+        assert!(s.api_user_create_scope.is_none());
+    }
+
+    #[test]
+    fn validation_rejects_unknown_keys_and_bad_values() {
+        assert!(Settings::validate("NOPE", "1").is_err());
+        for (k, bad) in [
+            ("PASSWORD_MIN_LENGTH", "0"),
+            ("PASSWORD_MIN_LENGTH", "73"),
+            ("PASSWORD_MIN_LENGTH", "eight"),
+            ("TOKEN_TTL_SECONDS", "31536001"),
+            ("BCRYPT_COST", "3"),
+            ("BCRYPT_COST", "32"),
+            ("CUSTOM_TOKEN_REQUIRE_EXP", "maybe"),
+            ("SIGNUP_PER_IP_PER_MINUTE", "-1"),
+            ("API_USER_CREATE_SCOPE", ""),
+            ("API_USER_CREATE_SCOPE", "ad min"),
+            ("TILEDESK_ISSUER", "has space"),
+        ] {
+            assert!(Settings::validate(k, bad).is_err(), "{k}={bad} accepted");
+        }
+        assert_eq!(Settings::validate("API_USER_CREATE_SCOPE", "admin, ops").unwrap(), "admin,ops");
+        assert_eq!(Settings::validate("BCRYPT_COST", " 4 ").unwrap(), "4");
+    }
+
+    #[test]
+    fn stored_pairs_become_typed_settings() {
+        let mut pairs = BTreeMap::new();
+        pairs.insert("API_USER_CREATE_SCOPE".to_string(), "admin".to_string());
+        pairs.insert("BCRYPT_COST".to_string(), "4".to_string());
+        pairs.insert("FROM_THE_FUTURE".to_string(), "x".to_string());
+        let s = Settings::from_stored(&pairs);
+        assert_eq!(s.bcrypt_cost, 4);
+        assert_eq!(s.api_user_create_scope, Some(vec![Scope::admin()]));
+    }
+}

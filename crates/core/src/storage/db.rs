@@ -1,0 +1,216 @@
+//! The connection pool and the one way to use it: `Db::run`, which checks out a connection on the
+//! blocking pool, so no async worker ever waits on a query.
+
+use crate::error::{CoreError, CoreResult};
+use diesel::connection::SimpleConnection;
+use diesel::pg::PgConnection;
+use diesel::prelude::*;
+use diesel::sqlite::SqliteConnection;
+use diesel_migrations::{embed_migrations, EmbeddedMigrations, MigrationHarness};
+use std::time::Duration;
+
+pub const MIGRATIONS: EmbeddedMigrations = embed_migrations!("../../migrations");
+
+#[derive(diesel::MultiConnection)]
+pub enum AnyConnection {
+    Postgresql(PgConnection),
+    Sqlite(SqliteConnection),
+}
+
+/// A database URL with its backend chosen from the scheme, so that a bad PostgreSQL URL reports
+/// its real cause instead of MultiConnection's "tried every backend".
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DbUrl {
+    Sqlite(String),
+    Postgres(String),
+}
+
+impl DbUrl {
+    pub fn parse(url: &str) -> CoreResult<DbUrl> {
+        if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            Ok(DbUrl::Postgres(url.to_owned()))
+        } else if let Some(path) = url.strip_prefix("sqlite://") {
+            if path.is_empty() {
+                return Err(CoreError::invalid("database.url", "sqlite:// needs a file path"));
+            }
+            Ok(DbUrl::Sqlite(path.to_owned()))
+        } else {
+            Err(CoreError::invalid(
+                "database.url",
+                format!(
+                    "'{}' is not a database URL: use sqlite://FILE, sqlite:///ABS/PATH or postgres://USER@HOST:PORT/DB",
+                    redact(url)
+                ),
+            ))
+        }
+    }
+
+    pub fn is_sqlite(&self) -> bool {
+        matches!(self, DbUrl::Sqlite(_))
+    }
+
+    /// The URL without a password, fit for logs and error messages.
+    pub fn display(&self) -> String {
+        match self {
+            DbUrl::Sqlite(path) => format!("sqlite://{path}"),
+            DbUrl::Postgres(url) => redact(url),
+        }
+    }
+}
+
+fn redact(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(scheme_end), Some(at)) if at > scheme_end => {
+            let userinfo = &url[scheme_end + 3..at];
+            match userinfo.split_once(':') {
+                Some((user, _)) => format!("{}{}:***{}", &url[..scheme_end + 3], user, &url[at..]),
+                None => url.to_owned(),
+            }
+        }
+        _ => url.to_owned(),
+    }
+}
+
+pub struct Manager {
+    url: DbUrl,
+}
+
+impl r2d2::ManageConnection for Manager {
+    type Connection = AnyConnection;
+    type Error = diesel::r2d2::Error;
+
+    fn connect(&self) -> Result<AnyConnection, Self::Error> {
+        match &self.url {
+            DbUrl::Postgres(url) => PgConnection::establish(url)
+                .map(AnyConnection::Postgresql)
+                .map_err(diesel::r2d2::Error::ConnectionError),
+            DbUrl::Sqlite(path) => {
+                let mut conn = SqliteConnection::establish(path)
+                    .map_err(diesel::r2d2::Error::ConnectionError)?;
+                // WAL lets readers run beside the one writer; busy_timeout makes a second writer
+                // (another connection, or the CLI beside a running server) wait instead of failing.
+                conn.batch_execute(
+                    "PRAGMA journal_mode = WAL; PRAGMA busy_timeout = 10000; \
+                     PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON;",
+                )
+                .map_err(diesel::r2d2::Error::QueryError)?;
+                Ok(AnyConnection::Sqlite(conn))
+            }
+        }
+    }
+
+    fn is_valid(&self, conn: &mut AnyConnection) -> Result<(), Self::Error> {
+        conn.batch_execute("SELECT 1")
+            .map_err(diesel::r2d2::Error::QueryError)
+    }
+
+    fn has_broken(&self, conn: &mut AnyConnection) -> bool {
+        match conn {
+            AnyConnection::Postgresql(_) => false,
+            AnyConnection::Sqlite(_) => false,
+        }
+    }
+}
+
+pub type Pool = r2d2::Pool<Manager>;
+
+#[derive(Clone)]
+pub struct Db {
+    pool: Pool,
+    url: DbUrl,
+}
+
+impl std::fmt::Debug for Db {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Db({})", self.url.display())
+    }
+}
+
+impl Db {
+    /// Opens the pool and checks that one connection can be made within `timeout`.
+    /// Runs on the calling thread: call it at start-up, not from an async worker.
+    pub fn connect(url: &str, pool_size: u32, timeout: Duration) -> CoreResult<Db> {
+        let url = DbUrl::parse(url)?;
+        let pool = r2d2::Pool::builder()
+            .max_size(pool_size.max(1))
+            .min_idle(Some(1))
+            .connection_timeout(timeout)
+            .test_on_check_out(true)
+            .error_handler(Box::new(QuietErrors))
+            .build(Manager { url: url.clone() })
+            .map_err(|e| {
+                CoreError::Unavailable(format!("cannot connect to {}: {e}", url.display()))
+            })?;
+        Ok(Db { pool, url })
+    }
+
+    pub fn url(&self) -> &DbUrl {
+        &self.url
+    }
+
+    /// Runs `f` with a pooled connection on the blocking pool.
+    pub async fn run<T, F>(&self, f: F) -> CoreResult<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut AnyConnection) -> CoreResult<T> + Send + 'static,
+    {
+        let pool = self.pool.clone();
+        tokio::task::spawn_blocking(move || {
+            let mut conn = pool.get()?;
+            f(&mut conn)
+        })
+        .await
+        .map_err(|e| CoreError::Internal(format!("database task failed: {e}")))?
+    }
+
+    /// Applies pending migrations. On PostgreSQL an advisory lock keeps nodes that start together
+    /// from migrating at once.
+    pub async fn migrate(&self) -> CoreResult<()> {
+        self.run(|conn| {
+            let result = match conn {
+                AnyConnection::Postgresql(c) => {
+                    c.batch_execute("SELECT pg_advisory_lock(7246801)")?;
+                    let r = c.run_pending_migrations(MIGRATIONS).map(|_| ());
+                    c.batch_execute("SELECT pg_advisory_unlock(7246801)")?;
+                    r
+                }
+                AnyConnection::Sqlite(c) => c.run_pending_migrations(MIGRATIONS).map(|_| ()),
+            };
+            result.map_err(|e| CoreError::Internal(format!("migration failed: {e}")))
+        })
+        .await
+    }
+
+    /// One round trip to the database; what `/readyz` asks.
+    pub async fn ping(&self) -> CoreResult<()> {
+        self.run(|conn| Ok(conn.batch_execute("SELECT 1")?)).await
+    }
+}
+
+/// r2d2 logs every failed connection attempt at error level; a database that is down is reported
+/// once per request as 503 instead, so these go to debug.
+#[derive(Debug)]
+struct QuietErrors;
+
+impl r2d2::HandleError<diesel::r2d2::Error> for QuietErrors {
+    fn handle_error(&self, error: diesel::r2d2::Error) {
+        log::debug!("database connection: {error}");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn urls_choose_their_backend_by_scheme() {
+        assert_eq!(DbUrl::parse("sqlite://gatehouse.db").unwrap(), DbUrl::Sqlite("gatehouse.db".into()));
+        assert_eq!(DbUrl::parse("sqlite:///var/x.db").unwrap(), DbUrl::Sqlite("/var/x.db".into()));
+        assert!(DbUrl::parse("postgres://u@h:5432/db").unwrap().display().contains("u@h"));
+        assert!(DbUrl::parse("mysql://x").is_err());
+        assert_eq!(
+            DbUrl::parse("postgres://u:pw@h/db").unwrap().display(),
+            "postgres://u:***@h/db"
+        );
+    }
+}

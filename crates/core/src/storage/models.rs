@@ -1,0 +1,92 @@
+//! Rows as stored. Domain types (`User`, `Tenant`, `Project`...) are built from these in the
+//! modules that own them; nothing outside core sees a row.
+
+use super::schema::*;
+use diesel::prelude::*;
+
+#[derive(Debug, Clone, Queryable, Selectable, Insertable)]
+#[diesel(table_name = tenants)]
+pub struct TenantRow {
+    pub id: String,
+    pub slug: String,
+    pub name: String,
+    pub apis: String,
+    pub created_at: i64,
+    pub updated_at: i64,
+}
+
+#[derive(Debug, Clone, Queryable, Selectable, Insertable)]
+#[diesel(table_name = tenant_hosts)]
+pub struct HostRow {
+    pub host: String,
+    pub tenant_id: String,
+}
+
+#[derive(Debug, Clone, Queryable, Selectable, Insertable)]
+#[diesel(table_name = tenant_settings)]
+pub struct SettingRow {
+    pub tenant_id: String,
+    pub name: String,
+    pub value: String,
+    pub updated_at: i64,
+}
+
+#[derive(Clone, Queryable, Selectable, Insertable)]
+#[diesel(table_name = signing_keys, treat_none_as_default_value = false)]
+pub struct KeyRow {
+    pub tenant_id: String,
+    pub kid: String,
+    pub secret: String,
+    pub created_at: i64,
+    pub retired_at: Option<i64>,
+}
+
+#[derive(Clone, Queryable, Selectable, Insertable)]
+#[diesel(table_name = users, treat_none_as_default_value = false)]
+pub struct UserRow {
+    pub tenant_id: String,
+    pub id: String,
+    pub email: String,
+    pub username: Option<String>,
+    pub username_key: Option<String>,
+    pub password_hash: Option<String>,
+    pub firstname: String,
+    pub lastname: String,
+    pub email_verified: bool,
+    pub scopes: String,
+    pub plan: String,
+    pub metadata: String,
+    pub is_active: bool,
+    pub disabled: bool,
+    pub failed_signins: i32,
+    pub locked_until: Option<i64>,
+    pub created_at: i64,
+    pub updated_at: i64,
+}
+
+#[derive(Clone, Queryable, Selectable, Insertable)]
+#[diesel(table_name = projects)]
+pub struct ProjectRow {
+    pub tenant_id: String,
+    pub id: String,
+    pub name: String,
+    pub jwt_secret: String,
+    pub created_by: String,
+    pub created_at: i64,
+    pub updated_at: i64,
+}
+
+#[derive(Debug, Clone, Queryable, Selectable, Insertable)]
+#[diesel(table_name = project_members, treat_none_as_default_value = false)]
+pub struct MemberRow {
+    pub tenant_id: String,
+    pub id: String,
+    pub project_id: String,
+    pub member_key: String,
+    pub user_id: Option<String>,
+    pub role: String,
+    pub active: bool,
+    pub profile: String,
+    pub created_at: i64,
+    pub updated_at: i64,
+}

@@ -1,0 +1,88 @@
+//! The diesel view of migrations/*/up.sql.
+
+diesel::table! {
+    tenants (id) {
+        id -> Text,
+        slug -> Text,
+        name -> Text,
+        apis -> Text,
+        created_at -> BigInt,
+        updated_at -> BigInt,
+    }
+}
+
+diesel::table! {
+    tenant_hosts (host) {
+        host -> Text,
+        tenant_id -> Text,
+    }
+}
+
+diesel::table! {
+    tenant_settings (tenant_id, name) {
+        tenant_id -> Text,
+        name -> Text,
+        value -> Text,
+        updated_at -> BigInt,
+    }
+}
+
+diesel::table! {
+    signing_keys (tenant_id, kid) {
+        tenant_id -> Text,
+        kid -> Text,
+        secret -> Text,
+        created_at -> BigInt,
+        retired_at -> Nullable<BigInt>,
+    }
+}
+
+diesel::table! {
+    users (tenant_id, id) {
+        tenant_id -> Text,
+        id -> Text,
+        email -> Text,
+        username -> Nullable<Text>,
+        username_key -> Nullable<Text>,
+        password_hash -> Nullable<Text>,
+        firstname -> Text,
+        lastname -> Text,
+        email_verified -> Bool,
+        scopes -> Text,
+        plan -> Text,
+        metadata -> Text,
+        is_active -> Bool,
+        disabled -> Bool,
+        failed_signins -> Integer,
+        locked_until -> Nullable<BigInt>,
+        created_at -> BigInt,
+        updated_at -> BigInt,
+    }
+}
+
+diesel::table! {
+    projects (tenant_id, id) {
+        tenant_id -> Text,
+        id -> Text,
+        name -> Text,
+        jwt_secret -> Text,
+        created_by -> Text,
+        created_at -> BigInt,
+        updated_at -> BigInt,
+    }
+}
+
+diesel::table! {
+    project_members (tenant_id, id) {
+        tenant_id -> Text,
+        id -> Text,
+        project_id -> Text,
+        member_key -> Text,
+        user_id -> Nullable<Text>,
+        role -> Text,
+        active -> Bool,
+        profile -> Text,
+        created_at -> BigInt,
+        updated_at -> BigInt,
+    }
+}

@@ -1,0 +1,507 @@
+//! Tenants: who they are, which hosts and APIs they answer on, their settings and signing keys;
+//! the in-memory directory that resolves a `Host` to a tenant; and the queries behind both.
+
+use crate::error::{CoreError, CoreResult};
+use crate::settings::Settings;
+use crate::storage::models::{HostRow, KeyRow, SettingRow, TenantRow};
+use crate::storage::schema::{signing_keys, tenant_hosts, tenant_settings, tenants};
+use crate::storage::AnyConnection;
+use crate::token::{KeyRing, SigningKey};
+use crate::validated::TenantSlug;
+use diesel::prelude::*;
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, RwLock};
+
+/// The two facades a tenant can enable.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Api {
+    Tiledesk,
+    Appmixer,
+}
+
+impl Api {
+    pub const ALL: [Api; 2] = [Api::Tiledesk, Api::Appmixer];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Api::Tiledesk => "tiledesk",
+            Api::Appmixer => "appmixer",
+        }
+    }
+
+    pub fn parse(raw: &str) -> CoreResult<Api> {
+        match raw.trim().to_ascii_lowercase().as_str() {
+            "tiledesk" => Ok(Api::Tiledesk),
+            "appmixer" => Ok(Api::Appmixer),
+            other => Err(CoreError::invalid(
+                "api",
+                format!("unknown api '{other}' (tiledesk or appmixer)"),
+            )),
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Tenant {
+    pub id: String,
+    pub slug: TenantSlug,
+    pub name: String,
+    pub hosts: Vec<String>,
+    pub apis: Vec<Api>,
+    pub settings: Settings,
+    /// The settings as an admin set them (only keys that were set), for `GET /config`.
+    pub stored_settings: BTreeMap<String, String>,
+    pub keys: KeyRing,
+}
+
+impl Tenant {
+    pub fn enables(&self, api: Api) -> bool {
+        self.apis.contains(&api)
+    }
+}
+
+/// What it takes to create a tenant, or to bring a bootstrap tenant up to date.
+#[derive(Debug, Clone)]
+pub struct TenantSpec {
+    pub slug: TenantSlug,
+    pub name: Option<String>,
+    pub hosts: Vec<String>,
+    pub apis: Vec<Api>,
+    pub settings: BTreeMap<String, String>,
+}
+
+impl TenantSpec {
+    pub fn new(slug: TenantSlug) -> TenantSpec {
+        TenantSpec {
+            slug,
+            name: None,
+            hosts: Vec::new(),
+            apis: Api::ALL.to_vec(),
+            settings: BTreeMap::new(),
+        }
+    }
+
+    /// Normalises and checks hosts, apis and settings before anything is written.
+    pub fn validated(mut self) -> CoreResult<TenantSpec> {
+        let mut hosts = Vec::new();
+        for h in &self.hosts {
+            let host = normalize_host(h);
+            if host.is_empty()
+                || host.len() > 253
+                || !host
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b"-._[]:".contains(&b))
+            {
+                return Err(CoreError::invalid("host", format!("'{h}' is not a host name")));
+            }
+            if !hosts.contains(&host) {
+                hosts.push(host);
+            }
+        }
+        self.hosts = hosts;
+        if self.apis.is_empty() {
+            self.apis = Api::ALL.to_vec();
+        }
+        self.apis.dedup();
+        let mut settings = BTreeMap::new();
+        for (k, v) in &self.settings {
+            settings.insert(k.clone(), Settings::validate(k, v)?);
+        }
+        self.settings = settings;
+        Ok(self)
+    }
+}
+
+/// `Host` as the directory keys it: port dropped, lower-cased, no trailing dot.
+pub fn normalize_host(raw: &str) -> String {
+    let h = raw.trim();
+    let without_port = if let Some(rest) = h.strip_prefix('[') {
+        // [v6]:port
+        match rest.split_once(']') {
+            Some((addr, _)) => format!("[{addr}]"),
+            None => h.to_owned(),
+        }
+    } else {
+        match h.rsplit_once(':') {
+            Some((name, port)) if !name.contains(':') && port.bytes().all(|b| b.is_ascii_digit()) => {
+                name.to_owned()
+            }
+            _ => h.to_owned(),
+        }
+    };
+    without_port.trim_end_matches('.').to_ascii_lowercase()
+}
+
+/// A configured host pattern such as `api.{tenant}.example.com`.
+#[derive(Debug, Clone)]
+pub struct HostPattern {
+    prefix: String,
+    suffix: String,
+}
+
+impl HostPattern {
+    pub fn parse(raw: &str) -> CoreResult<HostPattern> {
+        let lower = raw.trim().to_ascii_lowercase();
+        match lower.split_once("{tenant}") {
+            Some((prefix, suffix)) if !suffix.contains("{tenant}") => Ok(HostPattern {
+                prefix: prefix.to_owned(),
+                suffix: suffix.to_owned(),
+            }),
+            _ => Err(CoreError::invalid(
+                "tenants.patterns",
+                format!("'{raw}' must contain {{tenant}} exactly once"),
+            )),
+        }
+    }
+
+    /// The slug this pattern reads out of `host`, if it matches.
+    pub fn slug_of<'h>(&self, host: &'h str) -> Option<&'h str> {
+        let middle = host
+            .strip_prefix(self.prefix.as_str())?
+            .strip_suffix(self.suffix.as_str())?;
+        TenantSlug::parse(middle).ok().map(|_| middle)
+    }
+}
+
+#[derive(Default)]
+struct Snapshot {
+    by_id: HashMap<String, Arc<Tenant>>,
+    by_host: HashMap<String, Arc<Tenant>>,
+    by_slug: HashMap<String, Arc<Tenant>>,
+}
+
+/// Every tenant, held in memory and replaced wholesale by `Core::refresh_tenants`, so a change
+/// made on another node is seen after the next refresh.
+pub struct TenantDirectory {
+    snapshot: RwLock<Arc<Snapshot>>,
+    patterns: Vec<HostPattern>,
+}
+
+impl TenantDirectory {
+    pub fn new(patterns: Vec<HostPattern>) -> TenantDirectory {
+        TenantDirectory {
+            snapshot: RwLock::new(Arc::new(Snapshot::default())),
+            patterns,
+        }
+    }
+
+    fn current(&self) -> Arc<Snapshot> {
+        self.snapshot
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
+
+    pub fn replace(&self, tenants: Vec<Tenant>) {
+        let mut snap = Snapshot::default();
+        for t in tenants {
+            let t = Arc::new(t);
+            for h in &t.hosts {
+                snap.by_host.insert(h.clone(), t.clone());
+            }
+            snap.by_slug.insert(t.slug.as_str().to_owned(), t.clone());
+            snap.by_id.insert(t.id.clone(), t);
+        }
+        *self.snapshot.write().unwrap_or_else(|p| p.into_inner()) = Arc::new(snap);
+    }
+
+    /// Exact hosts win; then the patterns, in order.
+    pub fn resolve(&self, host: &str) -> Option<Arc<Tenant>> {
+        let host = normalize_host(host);
+        let snap = self.current();
+        if let Some(t) = snap.by_host.get(&host) {
+            return Some(t.clone());
+        }
+        self.patterns
+            .iter()
+            .filter_map(|p| p.slug_of(&host))
+            .find_map(|slug| snap.by_slug.get(slug).cloned())
+    }
+
+    pub fn by_id(&self, id: &str) -> Option<Arc<Tenant>> {
+        self.current().by_id.get(id).cloned()
+    }
+
+    pub fn by_slug(&self, slug: &str) -> Option<Arc<Tenant>> {
+        self.current().by_slug.get(slug).cloned()
+    }
+
+    pub fn all(&self) -> Vec<Arc<Tenant>> {
+        let mut all: Vec<_> = self.current().by_id.values().cloned().collect();
+        all.sort_by(|a, b| a.slug.as_str().cmp(b.slug.as_str()));
+        all
+    }
+}
+
+// ---- queries ----
+
+pub(crate) fn load_all(conn: &mut AnyConnection) -> CoreResult<Vec<Tenant>> {
+    let rows: Vec<TenantRow> = tenants::table.select(TenantRow::as_select()).load(conn)?;
+    let hosts: Vec<HostRow> = tenant_hosts::table.select(HostRow::as_select()).load(conn)?;
+    let settings: Vec<SettingRow> = tenant_settings::table
+        .select(SettingRow::as_select())
+        .load(conn)?;
+    let keys: Vec<KeyRow> = signing_keys::table.select(KeyRow::as_select()).load(conn)?;
+
+    let mut hosts_of: HashMap<String, Vec<String>> = HashMap::new();
+    for h in hosts {
+        hosts_of.entry(h.tenant_id).or_default().push(h.host);
+    }
+    let mut settings_of: HashMap<String, BTreeMap<String, String>> = HashMap::new();
+    for s in settings {
+        settings_of.entry(s.tenant_id).or_default().insert(s.name, s.value);
+    }
+    let mut keys_of: HashMap<String, Vec<SigningKey>> = HashMap::new();
+    for k in keys {
+        match hex::decode(&k.secret) {
+            Ok(secret) => keys_of.entry(k.tenant_id).or_default().push(SigningKey {
+                kid: k.kid,
+                secret: crate::secret::Secret::new(secret),
+                created_at: k.created_at,
+                retired_at: k.retired_at,
+            }),
+            Err(_) => log::error!("signing key {} of tenant {} is corrupt", k.kid, k.tenant_id),
+        }
+    }
+
+    let mut out = Vec::with_capacity(rows.len());
+    for row in rows {
+        let Ok(slug) = TenantSlug::parse(&row.slug) else {
+            log::error!("tenant {} has an invalid slug; skipped", row.id);
+            continue;
+        };
+        let stored = settings_of.remove(&row.id).unwrap_or_default();
+        let mut hosts = hosts_of.remove(&row.id).unwrap_or_default();
+        hosts.sort();
+        out.push(Tenant {
+            apis: row.apis.split(',').filter_map(|a| Api::parse(a).ok()).collect(),
+            settings: Settings::from_stored(&stored),
+            stored_settings: stored,
+            keys: KeyRing::new(keys_of.remove(&row.id).unwrap_or_default()),
+            hosts,
+            slug,
+            name: row.name,
+            id: row.id,
+        });
+    }
+    Ok(out)
+}
+
+fn apis_column(apis: &[Api]) -> String {
+    apis.iter().map(|a| a.as_str()).collect::<Vec<_>>().join(",")
+}
+
+fn insert_hosts(conn: &mut AnyConnection, tenant_id: &str, hosts: &[String]) -> CoreResult<()> {
+    for host in hosts {
+        let taken: Option<String> = tenant_hosts::table
+            .filter(tenant_hosts::host.eq(host))
+            .select(tenant_hosts::tenant_id)
+            .first(conn)
+            .optional()?;
+        match taken {
+            Some(owner) if owner == tenant_id => {}
+            Some(_) => return Err(CoreError::Conflict("host already serves another tenant")),
+            None => {
+                diesel::insert_into(tenant_hosts::table)
+                    .values(HostRow {
+                        host: host.clone(),
+                        tenant_id: tenant_id.to_owned(),
+                    })
+                    .execute(conn)?;
+            }
+        }
+    }
+    Ok(())
+}
+
+pub(crate) fn insert_key(conn: &mut AnyConnection, tenant_id: &str, now_ms: i64) -> CoreResult<String> {
+    let key = SigningKey::generate(now_ms);
+    diesel::insert_into(signing_keys::table)
+        .values(KeyRow {
+            tenant_id: tenant_id.to_owned(),
+            kid: key.kid.clone(),
+            secret: hex::encode(key.secret.expose()),
+            created_at: now_ms,
+            retired_at: None,
+        })
+        .execute(conn)?;
+    Ok(key.kid)
+}
+
+pub(crate) fn retire_key(conn: &mut AnyConnection, tenant_id: &str, kid: &str, now_ms: i64) -> CoreResult<()> {
+    let active: i64 = signing_keys::table
+        .filter(signing_keys::tenant_id.eq(tenant_id))
+        .filter(signing_keys::retired_at.is_null())
+        .count()
+        .get_result(conn)?;
+    if active <= 1 {
+        return Err(CoreError::Conflict("cannot retire the only active key"));
+    }
+    let n = diesel::update(
+        signing_keys::table
+            .filter(signing_keys::tenant_id.eq(tenant_id))
+            .filter(signing_keys::kid.eq(kid))
+            .filter(signing_keys::retired_at.is_null()),
+    )
+    .set(signing_keys::retired_at.eq(Some(now_ms)))
+    .execute(conn)?;
+    if n == 0 {
+        return Err(CoreError::NotFound("key"));
+    }
+    Ok(())
+}
+
+fn write_settings(
+    conn: &mut AnyConnection,
+    tenant_id: &str,
+    settings: &BTreeMap<String, String>,
+    now_ms: i64,
+) -> CoreResult<()> {
+    for (name, value) in settings {
+        put_setting(conn, tenant_id, name, value, now_ms)?;
+    }
+    Ok(())
+}
+
+/// Inserts or replaces one (already validated) setting. Written as update-then-insert because
+/// `ON CONFLICT` does not compile for the multi-backend connection.
+pub(crate) fn put_setting(
+    conn: &mut AnyConnection,
+    tenant_id: &str,
+    name: &str,
+    value: &str,
+    now_ms: i64,
+) -> CoreResult<()> {
+    let updated = diesel::update(
+        tenant_settings::table
+            .filter(tenant_settings::tenant_id.eq(tenant_id))
+            .filter(tenant_settings::name.eq(name)),
+    )
+    .set((
+        tenant_settings::value.eq(value),
+        tenant_settings::updated_at.eq(now_ms),
+    ))
+    .execute(conn)?;
+    if updated == 0 {
+        diesel::insert_into(tenant_settings::table)
+            .values(SettingRow {
+                tenant_id: tenant_id.to_owned(),
+                name: name.to_owned(),
+                value: value.to_owned(),
+                updated_at: now_ms,
+            })
+            .execute(conn)?;
+    }
+    Ok(())
+}
+
+pub(crate) fn delete_setting(conn: &mut AnyConnection, tenant_id: &str, name: &str) -> CoreResult<bool> {
+    let n = diesel::delete(
+        tenant_settings::table
+            .filter(tenant_settings::tenant_id.eq(tenant_id))
+            .filter(tenant_settings::name.eq(name)),
+    )
+    .execute(conn)?;
+    Ok(n > 0)
+}
+
+pub(crate) fn tenant_id_of(conn: &mut AnyConnection, slug: &TenantSlug) -> CoreResult<Option<String>> {
+    Ok(tenants::table
+        .filter(tenants::slug.eq(slug.as_str()))
+        .select(tenants::id)
+        .first(conn)
+        .optional()?)
+}
+
+/// Creates the tenant with its hosts, settings and a first signing key, in one transaction.
+pub(crate) fn create(conn: &mut AnyConnection, spec: &TenantSpec, id: String, now_ms: i64) -> CoreResult<String> {
+    conn.transaction(|conn| {
+        if tenant_id_of(conn, &spec.slug)?.is_some() {
+            return Err(CoreError::Conflict("tenant already exists"));
+        }
+        diesel::insert_into(tenants::table)
+            .values(TenantRow {
+                id: id.clone(),
+                slug: spec.slug.as_str().to_owned(),
+                name: spec.name.clone().unwrap_or_else(|| spec.slug.as_str().to_owned()),
+                apis: apis_column(&spec.apis),
+                created_at: now_ms,
+                updated_at: now_ms,
+            })
+            .execute(conn)?;
+        insert_hosts(conn, &id, &spec.hosts)?;
+        write_settings(conn, &id, &spec.settings, now_ms)?;
+        insert_key(conn, &id, now_ms)?;
+        Ok(id)
+    })
+}
+
+/// Brings an existing tenant in line with a bootstrap spec: its apis, hosts (added) and settings.
+pub(crate) fn update(conn: &mut AnyConnection, tenant_id: &str, spec: &TenantSpec, now_ms: i64) -> CoreResult<()> {
+    conn.transaction(|conn| {
+        let mut changes = diesel::update(tenants::table.filter(tenants::id.eq(tenant_id)))
+            .set((
+                tenants::apis.eq(apis_column(&spec.apis)),
+                tenants::updated_at.eq(now_ms),
+            ))
+            .execute(conn)?;
+        if let Some(name) = &spec.name {
+            changes += diesel::update(tenants::table.filter(tenants::id.eq(tenant_id)))
+                .set(tenants::name.eq(name))
+                .execute(conn)?;
+        }
+        if changes == 0 {
+            return Err(CoreError::NotFound("tenant"));
+        }
+        insert_hosts(conn, tenant_id, &spec.hosts)?;
+        write_settings(conn, tenant_id, &spec.settings, now_ms)
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hosts_lose_their_port_case_and_trailing_dot() {
+        assert_eq!(normalize_host("LocalHost:8080"), "localhost");
+        assert_eq!(normalize_host("api.acme.example.com."), "api.acme.example.com");
+        assert_eq!(normalize_host("[::1]:8080"), "[::1]");
+        assert_eq!(normalize_host("127.0.0.1"), "127.0.0.1");
+    }
+
+    #[test]
+    fn patterns_read_a_slug_out_of_a_host() {
+        let p = HostPattern::parse("api.{tenant}.example.com").unwrap();
+        assert_eq!(p.slug_of("api.acme.example.com"), Some("acme"));
+        assert_eq!(p.slug_of("api.example.com"), None);
+        assert_eq!(p.slug_of("api.a.b.example.com"), None);
+        assert!(HostPattern::parse("no-placeholder.example.com").is_err());
+    }
+
+    fn tenant(id: &str, slug: &str, hosts: &[&str]) -> Tenant {
+        Tenant {
+            id: id.into(),
+            slug: TenantSlug::parse(slug).unwrap(),
+            name: slug.into(),
+            hosts: hosts.iter().map(|h| h.to_string()).collect(),
+            apis: Api::ALL.to_vec(),
+            settings: Settings::default(),
+            stored_settings: BTreeMap::new(),
+            keys: KeyRing::default(),
+        }
+    }
+
+    #[test]
+    fn exact_hosts_win_over_patterns() {
+        let dir = TenantDirectory::new(vec![HostPattern::parse("api.{tenant}.localhost").unwrap()]);
+        dir.replace(vec![
+            tenant("1", "acme", &["api.globex.localhost"]),
+            tenant("2", "globex", &[]),
+        ]);
+        assert_eq!(dir.resolve("API.GLOBEX.localhost:9000").unwrap().id, "1");
+        assert_eq!(dir.resolve("api.acme.localhost").unwrap().id, "1");
+        assert!(dir.resolve("api.nobody.localhost").is_none());
+        assert!(dir.resolve("").is_none());
+    }
+}

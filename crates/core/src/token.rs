@@ -1,0 +1,242 @@
+//! Token issue and verification: HS256 only, per-tenant keys with a `kid`, and claims every token
+//! carries whatever its dialect (`iat`, `exp`, `jti`, `tid`). Expiry is checked against the
+//! injected clock with no leeway, so it is tested without sleeping.
+
+use crate::error::{AuthFailure, CoreError, CoreResult};
+use crate::secret::Secret;
+use jsonwebtoken::{decode, decode_header, encode, Algorithm, DecodingKey, EncodingKey, Header, Validation};
+use rand::RngCore;
+use serde_json::{Map, Value};
+
+pub type Claims = Map<String, Value>;
+
+/// One HS256 key of a tenant. The newest key that is not retired signs; every unretired key verifies.
+#[derive(Debug, Clone)]
+pub struct SigningKey {
+    pub kid: String,
+    pub secret: Secret<Vec<u8>>,
+    pub created_at: i64,
+    pub retired_at: Option<i64>,
+}
+
+impl SigningKey {
+    /// A fresh random 256-bit key.
+    pub fn generate(now_ms: i64) -> SigningKey {
+        let mut bytes = vec![0u8; 32];
+        rand::thread_rng().fill_bytes(&mut bytes);
+        let mut kid = [0u8; 8];
+        rand::thread_rng().fill_bytes(&mut kid);
+        SigningKey {
+            kid: hex::encode(kid),
+            secret: Secret::new(bytes),
+            created_at: now_ms,
+            retired_at: None,
+        }
+    }
+}
+
+/// A tenant's keys.
+#[derive(Debug, Clone, Default)]
+pub struct KeyRing {
+    keys: Vec<SigningKey>,
+}
+
+impl KeyRing {
+    pub fn new(mut keys: Vec<SigningKey>) -> KeyRing {
+        keys.sort_by_key(|k| std::cmp::Reverse(k.created_at));
+        KeyRing { keys }
+    }
+
+    pub fn signing_key(&self) -> Option<&SigningKey> {
+        self.keys.iter().find(|k| k.retired_at.is_none())
+    }
+
+    fn verifying_key(&self, kid: Option<&str>) -> Option<&SigningKey> {
+        let kid = kid?;
+        self.keys
+            .iter()
+            .find(|k| k.kid == kid && k.retired_at.is_none())
+    }
+
+    pub fn keys(&self) -> &[SigningKey] {
+        &self.keys
+    }
+}
+
+/// Signs `claims` for `tenant_id`, adding `iat`, `exp`, `jti` and `tid`. Returns the compact JWT.
+pub fn issue(
+    tenant_id: &str,
+    keys: &KeyRing,
+    mut claims: Claims,
+    ttl_secs: i64,
+    now_secs: i64,
+) -> CoreResult<String> {
+    let key = keys
+        .signing_key()
+        .ok_or_else(|| CoreError::Internal(format!("tenant {tenant_id} has no active signing key")))?;
+    claims.insert("iat".into(), now_secs.into());
+    claims.insert("exp".into(), (now_secs + ttl_secs).into());
+    claims.insert("jti".into(), uuid::Uuid::new_v4().to_string().into());
+    claims.insert("tid".into(), tenant_id.into());
+    let mut header = Header::new(Algorithm::HS256);
+    header.kid = Some(key.kid.clone());
+    encode(&header, &claims, &EncodingKey::from_secret(key.secret.expose()))
+        .map_err(|e| CoreError::Internal(format!("signing a token: {e}")))
+}
+
+/// Verifies a token this tenant issued: its key (by `kid`), HS256 only, `exp` present and in the
+/// future, `tid` naming this tenant, and `aud` when one is expected.
+pub fn verify(
+    tenant_id: &str,
+    keys: &KeyRing,
+    token: &str,
+    audience: Option<&str>,
+    now_secs: i64,
+) -> CoreResult<Claims> {
+    let header = decode_header(token).map_err(|_| invalid())?;
+    let key = keys
+        .verifying_key(header.kid.as_deref())
+        .ok_or_else(invalid)?;
+    let claims = verify_hs256(key.secret.expose(), token, audience, true, now_secs)?;
+    if claims.get("tid").and_then(Value::as_str) != Some(tenant_id) {
+        return Err(invalid());
+    }
+    Ok(claims)
+}
+
+/// Verifies an HS256 token against a shared secret. `require_exp`: a token without `exp` is refused.
+/// Any algorithm but HS256 (including `none`) is refused.
+pub fn verify_hs256(
+    secret: &[u8],
+    token: &str,
+    audience: Option<&str>,
+    require_exp: bool,
+    now_secs: i64,
+) -> CoreResult<Claims> {
+    let mut validation = Validation::new(Algorithm::HS256);
+    validation.required_spec_claims.clear();
+    // Expiry is checked below against the injected clock, with no leeway.
+    validation.validate_exp = false;
+    validation.leeway = 0;
+    match audience {
+        Some(aud) => validation.set_audience(&[aud]),
+        None => validation.validate_aud = false,
+    }
+    let data = decode::<Claims>(token, &DecodingKey::from_secret(secret), &validation)
+        .map_err(|_| invalid())?;
+    let claims = data.claims;
+    if audience.is_some() && !claims.contains_key("aud") {
+        return Err(invalid());
+    }
+    match claims.get("exp") {
+        Some(exp) => {
+            let exp = exp.as_f64().ok_or_else(invalid)?;
+            if exp <= now_secs as f64 {
+                return Err(CoreError::Unauthorized(AuthFailure::ExpiredToken));
+            }
+        }
+        None if require_exp => return Err(invalid()),
+        None => {}
+    }
+    Ok(claims)
+}
+
+fn invalid() -> CoreError {
+    CoreError::Unauthorized(AuthFailure::InvalidToken)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    const NOW: i64 = 1_800_000_000;
+
+    fn claims() -> Claims {
+        json!({"id": "u1", "scope": ["user"]}).as_object().unwrap().clone()
+    }
+
+    #[test]
+    fn a_token_carries_the_standard_claims_and_verifies() {
+        let keys = KeyRing::new(vec![SigningKey::generate(0)]);
+        let t = issue("t1", &keys, claims(), 60, NOW).unwrap();
+        let c = verify("t1", &keys, &t, None, NOW).unwrap();
+        assert_eq!(c["tid"], "t1");
+        assert_eq!(c["iat"], NOW);
+        assert_eq!(c["exp"], NOW + 60);
+        assert_eq!(c["jti"].as_str().unwrap().len(), 36);
+        assert_eq!(c["id"], "u1");
+    }
+
+    #[test]
+    fn expiry_is_exact_with_no_leeway() {
+        let keys = KeyRing::new(vec![SigningKey::generate(0)]);
+        let t = issue("t1", &keys, claims(), 60, NOW).unwrap();
+        assert!(verify("t1", &keys, &t, None, NOW + 59).is_ok());
+        assert!(matches!(
+            verify("t1", &keys, &t, None, NOW + 60),
+            Err(CoreError::Unauthorized(AuthFailure::ExpiredToken))
+        ));
+    }
+
+    #[test]
+    fn another_tenants_token_fails_even_with_the_same_key() {
+        let key = SigningKey::generate(0);
+        let keys = KeyRing::new(vec![key]);
+        let t = issue("tenant-a", &keys, claims(), 60, NOW).unwrap();
+        assert!(verify("tenant-b", &keys, &t, None, NOW).is_err());
+        let other = KeyRing::new(vec![SigningKey::generate(0)]);
+        assert!(verify("tenant-a", &other, &t, None, NOW).is_err());
+    }
+
+    #[test]
+    fn rotation_keeps_old_tokens_valid_until_the_old_key_is_retired() {
+        let old = SigningKey::generate(1);
+        let mut ring = KeyRing::new(vec![old.clone()]);
+        let old_token = issue("t", &ring, claims(), 600, NOW).unwrap();
+        let new = SigningKey::generate(2);
+        ring = KeyRing::new(vec![old.clone(), new.clone()]);
+        assert_eq!(ring.signing_key().unwrap().kid, new.kid);
+        let new_token = issue("t", &ring, claims(), 600, NOW).unwrap();
+        assert!(verify("t", &ring, &old_token, None, NOW).is_ok());
+        assert!(verify("t", &ring, &new_token, None, NOW).is_ok());
+        let mut retired = old;
+        retired.retired_at = Some(3);
+        ring = KeyRing::new(vec![retired, new]);
+        assert!(verify("t", &ring, &old_token, None, NOW).is_err());
+        assert!(verify("t", &ring, &new_token, None, NOW).is_ok());
+    }
+
+    #[test]
+    fn alg_none_and_other_algorithms_are_refused() {
+        use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
+        use base64::Engine;
+        let keys = KeyRing::new(vec![SigningKey::generate(0)]);
+        let kid = keys.signing_key().unwrap().kid.clone();
+        let body = json!({"id":"u1","tid":"t","exp": NOW + 60});
+        for alg in ["none", "HS512", "RS256"] {
+            let header = json!({"alg": alg, "typ": "JWT", "kid": kid});
+            let token = format!(
+                "{}.{}.",
+                B64.encode(header.to_string()),
+                B64.encode(body.to_string())
+            );
+            assert!(verify("t", &keys, &token, None, NOW).is_err(), "{alg} accepted");
+        }
+    }
+
+    #[test]
+    fn custom_secret_tokens_honour_aud_and_require_exp() {
+        let secret = b"project-secret";
+        let header = Header::new(Algorithm::HS256);
+        let with_aud = json!({"_id": "x", "aud": "https://tiledesk.com/projects/p1"});
+        let t = encode(&header, &with_aud, &EncodingKey::from_secret(secret)).unwrap();
+        let aud = Some("https://tiledesk.com/projects/p1");
+        assert!(verify_hs256(secret, &t, aud, false, NOW).is_ok());
+        assert!(verify_hs256(secret, &t, aud, true, NOW).is_err());
+        assert!(verify_hs256(secret, &t, Some("https://tiledesk.com/projects/p2"), false, NOW).is_err());
+        assert!(verify_hs256(b"other", &t, aud, false, NOW).is_err());
+        let no_aud = encode(&header, &json!({"_id": "x"}), &EncodingKey::from_secret(secret)).unwrap();
+        assert!(verify_hs256(secret, &no_aud, aud, false, NOW).is_err());
+    }
+}

@@ -1,0 +1,516 @@
+//! Users: one record per person per tenant, shared by both dialects. Sign-in (with the dummy-hash
+//! rule, the per-account lock and re-hashing at the tenant's cost), creation, lookup, listing,
+//! updates and password changes.
+
+use crate::error::{AuthFailure, CoreError, CoreResult};
+use crate::ids::{is_object_id, object_id};
+use crate::password::Verified;
+use crate::service::Core;
+use crate::storage::models::UserRow;
+use crate::storage::schema::users;
+use crate::storage::AnyConnection;
+use crate::tenants::Tenant;
+use crate::validated::{Email, Password, Scope, Username};
+use diesel::prelude::*;
+use serde_json::Value;
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct User {
+    pub id: String,
+    pub email: String,
+    pub username: Option<String>,
+    pub firstname: String,
+    pub lastname: String,
+    pub email_verified: bool,
+    pub scopes: Vec<String>,
+    pub plan: String,
+    pub metadata: Value,
+    pub is_active: bool,
+    pub disabled: bool,
+    pub has_password: bool,
+    pub created_at: i64,
+    pub updated_at: i64,
+}
+
+impl User {
+    pub fn has_scope(&self, scope: &str) -> bool {
+        self.scopes.iter().any(|s| s == scope)
+    }
+
+    fn from_row(row: UserRow) -> User {
+        User {
+            scopes: split_scopes(&row.scopes),
+            metadata: serde_json::from_str(&row.metadata).unwrap_or(Value::Object(Default::default())),
+            has_password: row.password_hash.is_some(),
+            id: row.id,
+            email: row.email,
+            username: row.username,
+            firstname: row.firstname,
+            lastname: row.lastname,
+            email_verified: row.email_verified,
+            plan: row.plan,
+            is_active: row.is_active,
+            disabled: row.disabled,
+            created_at: row.created_at,
+            updated_at: row.updated_at,
+        }
+    }
+}
+
+fn split_scopes(raw: &str) -> Vec<String> {
+    raw.split(',').filter(|s| !s.is_empty()).map(str::to_owned).collect()
+}
+
+fn join_scopes(scopes: &[Scope]) -> String {
+    scopes.iter().map(Scope::as_str).collect::<Vec<_>>().join(",")
+}
+
+/// A user to create. `password: None` makes a password-less account (linked agents).
+#[derive(Debug, Clone)]
+pub struct NewUser {
+    pub email: Email,
+    pub username: Option<Username>,
+    pub password: Option<Password>,
+    pub firstname: String,
+    pub lastname: String,
+    pub scopes: Vec<Scope>,
+    pub plan: String,
+    pub metadata: Value,
+    pub is_active: bool,
+}
+
+impl NewUser {
+    pub fn new(email: Email, password: Option<Password>) -> NewUser {
+        NewUser {
+            email,
+            username: None,
+            password,
+            firstname: String::new(),
+            lastname: String::new(),
+            scopes: vec![Scope::user()],
+            plan: "free".into(),
+            metadata: Value::Object(Default::default()),
+            is_active: false,
+        }
+    }
+}
+
+/// How a person names their account at sign-in.
+#[derive(Debug, Clone)]
+pub enum Login {
+    /// Tiledesk: the email only.
+    Email(Email),
+    /// Appmixer: a username, or an email given as username; matched case-insensitively.
+    UsernameOrEmail(String),
+}
+
+/// Changes an admin may make to a user; `None` leaves a field alone.
+#[derive(Debug, Clone, Default)]
+pub struct UserPatch {
+    pub email: Option<Email>,
+    pub scopes: Option<Vec<Scope>>,
+    pub metadata: Option<Value>,
+    pub is_active: Option<bool>,
+    pub plan: Option<String>,
+}
+
+fn scoped(tenant_id: &str) -> users::BoxedQuery<'static, crate::storage::db::MultiBackend> {
+    users::table
+        .filter(users::tenant_id.eq(tenant_id.to_owned()))
+        .into_boxed()
+}
+
+fn find_by_login(conn: &mut AnyConnection, tenant_id: &str, login: &Login) -> CoreResult<Option<UserRow>> {
+    let query = scoped(tenant_id).select(UserRow::as_select());
+    let found = match login {
+        Login::Email(email) => query.filter(users::email.eq(email.as_str().to_owned())).first(conn),
+        Login::UsernameOrEmail(name) => {
+            let key = name.trim().to_lowercase();
+            query
+                .filter(users::username_key.eq(key.clone()).or(users::email.eq(key)))
+                .order(users::created_at.asc())
+                .first(conn)
+        }
+    };
+    Ok(found.optional()?)
+}
+
+fn find_by_id(conn: &mut AnyConnection, tenant_id: &str, id: &str) -> CoreResult<UserRow> {
+    if !is_object_id(id) {
+        return Err(CoreError::NotFound("user"));
+    }
+    scoped(tenant_id)
+        .filter(users::id.eq(id.to_owned()))
+        .select(UserRow::as_select())
+        .first(conn)
+        .optional()?
+        .ok_or(CoreError::NotFound("user"))
+}
+
+fn user_exists(conn: &mut AnyConnection, tenant_id: &str, email: &str, username_key: Option<&str>) -> CoreResult<bool> {
+    let mut q = scoped(tenant_id).filter(users::email.eq(email.to_owned()));
+    if let Some(key) = username_key {
+        q = q.or_filter(
+            users::tenant_id
+                .eq(tenant_id.to_owned())
+                .and(users::username_key.eq(key.to_owned())),
+        );
+    }
+    let n: i64 = q.count().get_result(conn)?;
+    Ok(n > 0)
+}
+
+/// Unique violations mean "someone else got there first": the duplicate answer, not a 500.
+fn conflict_on_unique(e: CoreError) -> CoreError {
+    match e {
+        CoreError::Conflict(_) => CoreError::Conflict("user already exists"),
+        other => other,
+    }
+}
+
+impl Core {
+    /// Creates a user. The email (and username, if any) must be free in this tenant; two requests
+    /// racing for one email create one user and the other gets `Conflict`.
+    pub async fn create_user(&self, tenant: &Tenant, new: NewUser) -> CoreResult<User> {
+        let hash = match &new.password {
+            Some(pw) => Some(self.hasher.hash(pw, tenant.settings.bcrypt_cost).await?),
+            None => None,
+        };
+        let now = self.now_ms();
+        let row = UserRow {
+            tenant_id: tenant.id.clone(),
+            id: object_id(now / 1000),
+            email: new.email.as_str().to_owned(),
+            username_key: new.username.as_ref().map(Username::key),
+            username: new.username.map(|u| u.as_str().to_owned()),
+            password_hash: hash,
+            firstname: new.firstname,
+            lastname: new.lastname,
+            email_verified: false,
+            scopes: join_scopes(&new.scopes),
+            plan: new.plan,
+            metadata: new.metadata.to_string(),
+            is_active: new.is_active,
+            disabled: false,
+            failed_signins: 0,
+            locked_until: None,
+            created_at: now,
+            updated_at: now,
+        };
+        self.db
+            .run(move |c| {
+                if user_exists(c, &row.tenant_id, &row.email, row.username_key.as_deref())? {
+                    return Err(CoreError::Conflict("user already exists"));
+                }
+                diesel::insert_into(users::table)
+                    .values(&row)
+                    .execute(c)
+                    .map_err(|e| conflict_on_unique(e.into()))?;
+                Ok(User::from_row(row))
+            })
+            .await
+    }
+
+    /// Password sign-in. Fails with `Unauthorized(UnknownAccount | WrongPassword | Disabled)` or
+    /// `Locked`; an unknown account still costs one bcrypt verification.
+    pub async fn signin(&self, tenant: &Tenant, login: Login, password: &Password) -> CoreResult<User> {
+        let tid = tenant.id.clone();
+        let row = self.db.run(move |c| find_by_login(c, &tid, &login)).await?;
+        let now = self.now_ms();
+        if let Some(r) = &row {
+            if r.locked_until.is_some_and(|until| until > now) {
+                self.metrics.signin("locked");
+                return Err(CoreError::Locked);
+            }
+        }
+        let cost = tenant.settings.bcrypt_cost;
+        let stored = row.as_ref().and_then(|r| r.password_hash.as_deref());
+        let verified = self.hasher.verify(password, stored, cost).await?;
+        let Some(row) = row else {
+            self.metrics.signin("unknown_account");
+            return Err(CoreError::Unauthorized(AuthFailure::UnknownAccount));
+        };
+        let (tid, uid) = (tenant.id.clone(), row.id.clone());
+        match verified {
+            Verified::NoMatch => {
+                self.metrics.signin("wrong_password");
+                let max = tenant.settings.signin_max_failures as i32;
+                let lock_ms = tenant.settings.signin_lock_seconds * 1000;
+                self.db
+                    .run(move |c| record_failure(c, &tid, &uid, max, now + lock_ms))
+                    .await?;
+                Err(CoreError::Unauthorized(AuthFailure::WrongPassword))
+            }
+            _ if row.disabled => {
+                self.metrics.signin("disabled");
+                Err(CoreError::Unauthorized(AuthFailure::Disabled))
+            }
+            verified => {
+                self.metrics.signin("success");
+                let rehash = match verified {
+                    Verified::MatchRehashed(h) => Some(h),
+                    _ => None,
+                };
+                let needs_write = rehash.is_some() || row.failed_signins != 0 || row.locked_until.is_some();
+                if needs_write {
+                    self.db
+                        .run(move |c| record_success(c, &tid, &uid, rehash))
+                        .await?;
+                }
+                Ok(User::from_row(row))
+            }
+        }
+    }
+
+    pub async fn user(&self, tenant: &Tenant, id: &str) -> CoreResult<User> {
+        let (tid, id) = (tenant.id.clone(), id.to_owned());
+        self.db
+            .run(move |c| find_by_id(c, &tid, &id).map(User::from_row))
+            .await
+    }
+
+    pub async fn user_by_email(&self, tenant: &Tenant, email: &Email) -> CoreResult<Option<User>> {
+        let (tid, login) = (tenant.id.clone(), Login::Email(email.clone()));
+        self.db
+            .run(move |c| Ok(find_by_login(c, &tid, &login)?.map(User::from_row)))
+            .await
+    }
+
+    /// Users of the tenant, oldest first; `pattern` matches email or username, case-insensitively.
+    pub async fn list_users(
+        &self,
+        tenant: &Tenant,
+        limit: i64,
+        offset: i64,
+        pattern: Option<String>,
+    ) -> CoreResult<Vec<User>> {
+        let tid = tenant.id.clone();
+        self.db
+            .run(move |c| {
+                let mut q = scoped(&tid).select(UserRow::as_select());
+                if let Some(p) = pattern.filter(|p| !p.is_empty()) {
+                    let like = format!("%{}%", escape_like(&p.to_lowercase()));
+                    q = q.filter(
+                        users::email
+                            .like(like.clone())
+                            .escape('\\')
+                            .or(users::username_key.like(like).escape('\\')),
+                    );
+                }
+                let rows: Vec<UserRow> = q
+                    .order((users::created_at.asc(), users::id.asc()))
+                    .limit(limit)
+                    .offset(offset)
+                    .load(c)?;
+                Ok(rows.into_iter().map(User::from_row).collect())
+            })
+            .await
+    }
+
+    pub async fn count_users(&self, tenant: &Tenant) -> CoreResult<i64> {
+        let tid = tenant.id.clone();
+        self.db
+            .run(move |c| Ok(scoped(&tid).count().get_result(c)?))
+            .await
+    }
+
+    pub async fn update_user(&self, tenant: &Tenant, id: &str, patch: UserPatch) -> CoreResult<User> {
+        let (tid, id, now) = (tenant.id.clone(), id.to_owned(), self.now_ms());
+        self.db
+            .run(move |c| {
+                c.transaction(|c| {
+                    let mut row = find_by_id(c, &tid, &id)?;
+                    if let Some(email) = patch.email {
+                        if email.as_str() != row.email {
+                            if user_exists(c, &tid, email.as_str(), None)? {
+                                return Err(CoreError::Conflict("user already exists"));
+                            }
+                            row.email = email.as_str().to_owned();
+                            row.email_verified = false;
+                        }
+                    }
+                    if let Some(scopes) = patch.scopes {
+                        row.scopes = join_scopes(&scopes);
+                    }
+                    if let Some(metadata) = patch.metadata {
+                        row.metadata = metadata.to_string();
+                    }
+                    if let Some(active) = patch.is_active {
+                        row.is_active = active;
+                    }
+                    if let Some(plan) = patch.plan {
+                        row.plan = plan;
+                    }
+                    row.updated_at = now;
+                    diesel::update(
+                        users::table
+                            .filter(users::tenant_id.eq(&tid))
+                            .filter(users::id.eq(&id)),
+                    )
+                    .set((
+                        users::email.eq(&row.email),
+                        users::email_verified.eq(row.email_verified),
+                        users::scopes.eq(&row.scopes),
+                        users::metadata.eq(&row.metadata),
+                        users::is_active.eq(row.is_active),
+                        users::plan.eq(&row.plan),
+                        users::updated_at.eq(now),
+                    ))
+                    .execute(c)
+                    .map_err(|e| conflict_on_unique(e.into()))?;
+                    Ok(User::from_row(row))
+                })
+            })
+            .await
+    }
+
+    pub async fn delete_user(&self, tenant: &Tenant, id: &str) -> CoreResult<()> {
+        let (tid, id) = (tenant.id.clone(), id.to_owned());
+        self.db
+            .run(move |c| {
+                let n = diesel::delete(
+                    users::table
+                        .filter(users::tenant_id.eq(&tid))
+                        .filter(users::id.eq(&id)),
+                )
+                .execute(c)?;
+                if n == 0 {
+                    Err(CoreError::NotFound("user"))
+                } else {
+                    Ok(())
+                }
+            })
+            .await
+    }
+
+    /// Changes a user's own password. `Unauthorized(WrongPassword)` when `old` does not match;
+    /// `Forbidden` when `new` is the same password.
+    pub async fn change_password(
+        &self,
+        tenant: &Tenant,
+        id: &str,
+        old: &Password,
+        new: &Password,
+    ) -> CoreResult<()> {
+        let (tid, uid) = (tenant.id.clone(), id.to_owned());
+        let row = self.db.run(move |c| find_by_id(c, &tid, &uid)).await?;
+        let cost = tenant.settings.bcrypt_cost;
+        if self.hasher.verify(old, row.password_hash.as_deref(), cost).await? == Verified::NoMatch
+            || row.password_hash.is_none()
+        {
+            return Err(CoreError::Unauthorized(AuthFailure::WrongPassword));
+        }
+        if old.expose() == new.expose() {
+            return Err(CoreError::Forbidden("the new password must differ from the old one"));
+        }
+        self.set_password(tenant, id, new).await
+    }
+
+    /// Sets a password without asking for the old one (admin reset, CLI).
+    pub async fn set_password(&self, tenant: &Tenant, id: &str, new: &Password) -> CoreResult<()> {
+        let hash = self.hasher.hash(new, tenant.settings.bcrypt_cost).await?;
+        let (tid, id, now) = (tenant.id.clone(), id.to_owned(), self.now_ms());
+        self.db
+            .run(move |c| {
+                let n = diesel::update(
+                    users::table
+                        .filter(users::tenant_id.eq(&tid))
+                        .filter(users::id.eq(&id)),
+                )
+                .set((
+                    users::password_hash.eq(Some(hash)),
+                    users::failed_signins.eq(0),
+                    users::locked_until.eq(None::<i64>),
+                    users::updated_at.eq(now),
+                ))
+                .execute(c)?;
+                if n == 0 {
+                    Err(CoreError::NotFound("user"))
+                } else {
+                    Ok(())
+                }
+            })
+            .await
+    }
+
+    /// Disables (or enables) a user: a disabled user cannot sign in and their tokens are refused.
+    pub async fn set_disabled(&self, tenant: &Tenant, email: &Email, disabled: bool) -> CoreResult<User> {
+        let (tid, email, now) = (tenant.id.clone(), email.as_str().to_owned(), self.now_ms());
+        self.db
+            .run(move |c| {
+                let n = diesel::update(
+                    users::table
+                        .filter(users::tenant_id.eq(&tid))
+                        .filter(users::email.eq(&email)),
+                )
+                .set((users::disabled.eq(disabled), users::updated_at.eq(now)))
+                .execute(c)?;
+                if n == 0 {
+                    return Err(CoreError::NotFound("user"));
+                }
+                let login = Login::Email(Email::parse(&email)?);
+                find_by_login(c, &tid, &login)?
+                    .map(User::from_row)
+                    .ok_or(CoreError::NotFound("user"))
+            })
+            .await
+    }
+
+    /// The user behind a token, refusing disabled accounts. A deleted user is `NotFound`.
+    pub async fn token_user(&self, tenant: &Tenant, id: &str) -> CoreResult<User> {
+        let user = self.user(tenant, id).await?;
+        if user.disabled {
+            return Err(CoreError::Unauthorized(AuthFailure::Disabled));
+        }
+        Ok(user)
+    }
+}
+
+fn escape_like(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for ch in s.chars() {
+        if matches!(ch, '%' | '_' | '\\') {
+            out.push('\\');
+        }
+        out.push(ch);
+    }
+    out
+}
+
+/// Counts one failure; at the limit, locks the account and starts counting afresh.
+fn record_failure(conn: &mut AnyConnection, tid: &str, uid: &str, max: i32, lock_until: i64) -> CoreResult<()> {
+    let target = users::table
+        .filter(users::tenant_id.eq(tid))
+        .filter(users::id.eq(uid));
+    let failures: i32 = diesel::update(target)
+        .set(users::failed_signins.eq(users::failed_signins + 1))
+        .returning(users::failed_signins)
+        .get_result(conn)?;
+    if failures >= max {
+        diesel::update(target)
+            .set((
+                users::failed_signins.eq(0),
+                users::locked_until.eq(Some(lock_until)),
+            ))
+            .execute(conn)?;
+    }
+    Ok(())
+}
+
+fn record_success(conn: &mut AnyConnection, tid: &str, uid: &str, rehash: Option<String>) -> CoreResult<()> {
+    let target = users::table
+        .filter(users::tenant_id.eq(tid))
+        .filter(users::id.eq(uid));
+    diesel::update(target)
+        .set((
+            users::failed_signins.eq(0),
+            users::locked_until.eq(None::<i64>),
+        ))
+        .execute(conn)?;
+    if let Some(hash) = rehash {
+        diesel::update(target)
+            .set(users::password_hash.eq(Some(hash)))
+            .execute(conn)?;
+    }
+    Ok(())
+}

@@ -1,0 +1,232 @@
+//! Newtypes for input that core accepts only once validated: they parse at the edge (`parse`/
+//! `TryFrom`), so no core function can receive an unchecked string.
+
+use crate::error::CoreError;
+use crate::secret::Secret;
+use std::fmt;
+
+/// bcrypt only reads the first 72 bytes of a password; longer ones are refused rather than truncated.
+pub const BCRYPT_MAX_PASSWORD_BYTES: usize = 72;
+
+/// A trimmed, lower-cased email address with a dot in its domain (`x@email` is refused, as Tiledesk's validator does).
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Email(String);
+
+impl Email {
+    pub fn parse(raw: &str) -> Result<Self, CoreError> {
+        let email = raw.trim().to_lowercase();
+        let invalid = || CoreError::invalid("email", "must be a valid email address");
+        if email.is_empty() || email.len() > 254 {
+            return Err(invalid());
+        }
+        let (local, domain) = email.rsplit_once('@').ok_or_else(invalid)?;
+        let bad_char = |c: char| c.is_whitespace() || c.is_control() || "<>()[]\\,;:\"@".contains(c);
+        if local.is_empty() || local.len() > 64 || local.chars().any(bad_char) {
+            return Err(invalid());
+        }
+        if local.starts_with('.') || local.ends_with('.') || local.contains("..") {
+            return Err(invalid());
+        }
+        let labels: Vec<&str> = domain.split('.').collect();
+        if labels.len() < 2
+            || labels.iter().any(|l| {
+                l.is_empty()
+                    || l.len() > 63
+                    || l.starts_with('-')
+                    || l.ends_with('-')
+                    || !l.chars().all(|c| c.is_alphanumeric() || c == '-')
+            })
+        {
+            return Err(invalid());
+        }
+        let tld = labels[labels.len() - 1];
+        if tld.len() < 2 || tld.chars().all(|c| c.is_ascii_digit()) {
+            return Err(invalid());
+        }
+        Ok(Email(email))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for Email {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// A password fit to be hashed: within the tenant's minimum length and bcrypt's 72 bytes.
+#[derive(Debug, Clone)]
+pub struct Password(Secret<String>);
+
+impl Password {
+    /// A password for a new hash (signup, creation, change): length rules apply.
+    pub fn new(raw: &str, min_length: usize) -> Result<Self, CoreError> {
+        if raw.chars().count() < min_length {
+            return Err(CoreError::invalid(
+                "password",
+                format!("must be at least {min_length} characters long"),
+            ));
+        }
+        if raw.len() > BCRYPT_MAX_PASSWORD_BYTES {
+            return Err(CoreError::invalid(
+                "password",
+                format!("must be at most {BCRYPT_MAX_PASSWORD_BYTES} bytes long"),
+            ));
+        }
+        Ok(Password(Secret::new(raw.to_owned())))
+    }
+
+    /// A password offered at sign-in: only checked against a hash, so no length rule applies
+    /// (a tenant may have raised its minimum after the account was made).
+    pub fn candidate(raw: &str) -> Self {
+        Password(Secret::new(raw.to_owned()))
+    }
+
+    pub fn expose(&self) -> &str {
+        self.0.expose()
+    }
+}
+
+/// A tenant slug: `[a-z0-9-]{1,63}`.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct TenantSlug(String);
+
+impl TenantSlug {
+    pub fn parse(raw: &str) -> Result<Self, CoreError> {
+        let ok = (1..=63).contains(&raw.len())
+            && raw
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
+        if ok {
+            Ok(TenantSlug(raw.to_owned()))
+        } else {
+            Err(CoreError::invalid(
+                "slug",
+                format!("'{raw}' is not a tenant slug ([a-z0-9-], 1 to 63 characters)"),
+            ))
+        }
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for TenantSlug {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// A scope name (`user`, `admin`, or a custom string of letters, digits and `_:.-`).
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Scope(String);
+
+impl Scope {
+    pub fn parse(raw: &str) -> Result<Self, CoreError> {
+        let s = raw.trim();
+        let ok = (1..=64).contains(&s.len())
+            && s
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"_:.-".contains(&b));
+        if ok {
+            Ok(Scope(s.to_owned()))
+        } else {
+            Err(CoreError::invalid(
+                "scope",
+                format!("'{s}' is not a scope (letters, digits and _:.- up to 64)"),
+            ))
+        }
+    }
+
+    pub fn user() -> Self {
+        Scope("user".into())
+    }
+
+    pub fn admin() -> Self {
+        Scope("admin".into())
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// Parses a comma-separated list (the form settings and the CLI use); empty items are skipped.
+    pub fn parse_list(raw: &str) -> Result<Vec<Scope>, CoreError> {
+        let mut scopes: Vec<Scope> = raw
+            .split(',')
+            .filter(|s| !s.trim().is_empty())
+            .map(Scope::parse)
+            .collect::<Result<_, _>>()?;
+        scopes.dedup();
+        Ok(scopes)
+    }
+}
+
+/// An Appmixer username: 1 to 128 characters, no control characters, stored as given and
+/// matched case-insensitively.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Username(String);
+
+impl Username {
+    pub fn parse(raw: &str) -> Result<Self, CoreError> {
+        let s = raw.trim();
+        if s.is_empty() || s.chars().count() > 128 || s.chars().any(char::is_control) {
+            return Err(CoreError::invalid(
+                "username",
+                "must be 1 to 128 characters without control characters",
+            ));
+        }
+        Ok(Username(s.to_owned()))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// The form used for uniqueness and lookup.
+    pub fn key(&self) -> String {
+        self.0.to_lowercase()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn emails_are_trimmed_lowercased_and_need_a_dotted_domain() {
+        assert_eq!(Email::parse("  Abc@Example.COM ").unwrap().as_str(), "abc@example.com");
+        assert!(Email::parse("x@email").is_err());
+        assert!(Email::parse("no-at.example.com").is_err());
+        assert!(Email::parse("a b@example.com").is_err());
+        assert!(Email::parse("a@example.c").is_err());
+        assert!(Email::parse("'; DROP TABLE users;--@example.com").is_err());
+        assert!(Email::parse("o'brien@example.com").is_ok());
+        assert!(Email::parse("jürgen@bücher.de").is_ok());
+    }
+
+    #[test]
+    fn passwords_respect_min_length_and_the_72_byte_limit() {
+        assert!(Password::new("short", 8).is_err());
+        assert!(Password::new("longenough", 8).is_ok());
+        assert!(Password::new(&"a".repeat(72), 8).is_ok());
+        assert!(Password::new(&"a".repeat(73), 8).is_err());
+        // 24 three-byte characters are 72 bytes; 25 are 75.
+        assert!(Password::new(&"€".repeat(24), 8).is_ok());
+        assert!(Password::new(&"€".repeat(25), 8).is_err());
+    }
+
+    #[test]
+    fn slugs_and_scopes() {
+        assert!(TenantSlug::parse("acme-2").is_ok());
+        assert!(TenantSlug::parse("Acme").is_err());
+        assert!(TenantSlug::parse("").is_err());
+        assert!(TenantSlug::parse(&"a".repeat(64)).is_err());
+        assert_eq!(Scope::parse_list("admin, user,").unwrap().len(), 2);
+        assert!(Scope::parse_list("ad min").is_err());
+    }
+}
