@@ -2,6 +2,7 @@
 //! Knows nothing of HTTP nor of either wire dialect; the facades translate to and from it.
 
 pub mod clock;
+pub mod context;
 pub mod error;
 pub mod ids;
 pub mod metrics;
@@ -18,6 +19,7 @@ pub mod users;
 pub mod validated;
 
 pub use clock::{Clock, ManualClock, SharedClock, SystemClock};
+pub use context::RequestContext;
 pub use error::{AuthFailure, CoreError, CoreResult};
 pub use service::{Core, CoreOptions};
 pub use settings::Settings;

@@ -1,1 +1,5 @@
-fn main(){}
+//! `gatehouse`: see `gatehouse --help`.
+
+fn main() -> std::process::ExitCode {
+    gatehouse::cli::main()
+}

@@ -1,0 +1,269 @@
+//! The command line: `serve` (the default), `migrate`, and the tenant, user and project commands
+//! operators and tenant admins use. Every command applies pending migrations first; errors are one
+//! line on stderr and a non-zero exit.
+
+use crate::app::{open_core, Application};
+use crate::config::Config;
+use clap::{Args, Parser, Subcommand};
+use gatehouse_core::projects::Role;
+use gatehouse_core::tenants::TenantSpec;
+use gatehouse_core::users::NewUser;
+use gatehouse_core::{Api, Core, CoreError, Email, Password, Scope, SystemClock, TenantSlug, Username};
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+#[derive(Debug, Parser)]
+#[command(name = "gatehouse", version, about = "A multi-tenant authentication gateway speaking the Tiledesk and Appmixer auth APIs")]
+pub struct Cli {
+    /// A TOML file layered over config/default.toml (also GATEHOUSE_CONFIG).
+    #[arg(long, global = true, value_name = "PATH")]
+    pub config: Option<PathBuf>,
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Migrate the database, create bootstrap tenants and serve (the default).
+    Serve,
+    /// Apply pending migrations and exit.
+    Migrate,
+    /// Create, list and configure tenants.
+    #[command(subcommand)]
+    Tenant(TenantCmd),
+    /// Create, disable and enable users.
+    #[command(subcommand)]
+    User(UserCmd),
+    /// Create Tiledesk projects.
+    #[command(subcommand)]
+    Project(ProjectCmd),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum TenantCmd {
+    /// Create a tenant (both APIs when none is named).
+    Create {
+        slug: String,
+        #[arg(long = "host")]
+        hosts: Vec<String>,
+        #[arg(long = "api")]
+        apis: Vec<String>,
+        #[arg(long)]
+        name: Option<String>,
+    },
+    /// One line a tenant: slug, hosts, apis.
+    List,
+    /// Set a setting, e.g. `tenant set acme API_USER_CREATE_SCOPE admin`.
+    Set { slug: String, key: String, value: String },
+    /// Unset a setting (back to its default).
+    Unset { slug: String, key: String },
+    /// Add a signing key that signs from now on; older keys verify until retired.
+    RotateKey { slug: String },
+    /// Retire a signing key: tokens it signed stop verifying.
+    RetireKey { slug: String, kid: String },
+}
+
+#[derive(Debug, Args)]
+pub struct TenantArg {
+    #[arg(long)]
+    pub tenant: String,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum UserCmd {
+    /// Create a user (the first admin of a tenant comes from here).
+    Create {
+        #[command(flatten)]
+        tenant: TenantArg,
+        #[arg(long)]
+        email: String,
+        /// The password (or set GATEHOUSE_PASSWORD, which keeps it out of the process list).
+        #[arg(long, env = "GATEHOUSE_PASSWORD", hide_env_values = true)]
+        password: String,
+        #[arg(long)]
+        username: Option<String>,
+        /// Scopes besides `user`, e.g. `--scope admin`.
+        #[arg(long = "scope")]
+        scopes: Vec<String>,
+        #[arg(long, default_value = "")]
+        firstname: String,
+        #[arg(long, default_value = "")]
+        lastname: String,
+    },
+    /// Disable a user: no sign-in, and their tokens are refused.
+    Disable {
+        #[command(flatten)]
+        tenant: TenantArg,
+        email: String,
+    },
+    /// Enable a disabled user.
+    Enable {
+        #[command(flatten)]
+        tenant: TenantArg,
+        email: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ProjectCmd {
+    /// Create a Tiledesk project; prints its id and a fresh jwtSecret.
+    Create {
+        #[command(flatten)]
+        tenant: TenantArg,
+        #[arg(long)]
+        name: String,
+        #[arg(long)]
+        owner: String,
+    },
+}
+
+/// Parses the command line, runs the command, and turns any failure into one line on stderr.
+pub fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            use clap::error::ErrorKind;
+            if matches!(e.kind(), ErrorKind::DisplayHelp | ErrorKind::DisplayVersion | ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand) {
+                let _ = e.print();
+                return ExitCode::SUCCESS;
+            }
+            let rendered = e.render().to_string();
+            let first = rendered.lines().next().unwrap_or("error: invalid arguments");
+            eprintln!("{first} (see gatehouse --help)");
+            return ExitCode::from(2);
+        }
+    };
+    env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("info")).init();
+    let system = actix_web::rt::System::new();
+    match system.block_on(run(cli)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(message) => {
+            eprintln!("error: {message}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+pub async fn run(cli: Cli) -> Result<(), String> {
+    let config = Config::load(cli.config.as_deref()).map_err(|e| e.to_string())?;
+    match cli.command.unwrap_or(Command::Serve) {
+        Command::Serve => serve(config).await,
+        command => {
+            let core = open_core(&config, Arc::new(SystemClock), prometheus::Registry::new())
+                .await
+                .map_err(|e| describe(&e))?;
+            admin(&core, command).await.map_err(|e| describe(&e))
+        }
+    }
+}
+
+async fn serve(config: Config) -> Result<(), String> {
+    let bind = config.server.bind.clone();
+    let db = gatehouse_core::storage::DbUrl::parse(&config.database.url)
+        .map(|u| u.display())
+        .map_err(|e| describe(&e))?;
+    let app = Application::build(config).await?;
+    log::info!("gatehouse serving on {bind} (port {}), database {db}", app.port());
+    app.run_until_stopped().await.map_err(|e| e.to_string())
+}
+
+/// One clear line for an operator.
+fn describe(e: &CoreError) -> String {
+    match e {
+        CoreError::InvalidInput { field, message } => format!("{field}: {message}"),
+        CoreError::NotFound(what) => format!("{what} not found"),
+        other => other.to_string(),
+    }
+}
+
+async fn tenant(core: &Core, slug: &str) -> Result<Arc<gatehouse_core::Tenant>, CoreError> {
+    core.require_tenant(&TenantSlug::parse(slug)?).await
+}
+
+async fn admin(core: &Core, command: Command) -> Result<(), CoreError> {
+    match command {
+        Command::Serve => unreachable!("serve is handled by run"),
+        Command::Migrate => println!("migrations applied"),
+        Command::Tenant(TenantCmd::Create { slug, hosts, apis, name }) => {
+            let mut spec = TenantSpec::new(TenantSlug::parse(&slug)?);
+            spec.hosts = hosts;
+            spec.name = name;
+            spec.apis = apis.iter().map(|a| Api::parse(a)).collect::<Result<_, _>>()?;
+            let t = core.create_tenant(spec).await?;
+            println!("{}", tenant_line(&t));
+        }
+        Command::Tenant(TenantCmd::List) => {
+            for t in core.tenants() {
+                println!("{}", tenant_line(&t));
+            }
+        }
+        Command::Tenant(TenantCmd::Set { slug, key, value }) => {
+            let t = tenant(core, &slug).await?;
+            core.set_setting(&t, &key, &value).await?;
+            println!("{slug}: {key} set");
+        }
+        Command::Tenant(TenantCmd::Unset { slug, key }) => {
+            let t = tenant(core, &slug).await?;
+            core.unset_setting(&t, &key).await?;
+            println!("{slug}: {key} unset");
+        }
+        Command::Tenant(TenantCmd::RotateKey { slug }) => {
+            let t = tenant(core, &slug).await?;
+            let kid = core.rotate_key(&t).await?;
+            println!("{slug}: new signing key {kid}");
+        }
+        Command::Tenant(TenantCmd::RetireKey { slug, kid }) => {
+            let t = tenant(core, &slug).await?;
+            core.retire_key(&t, &kid).await?;
+            println!("{slug}: key {kid} retired");
+        }
+        Command::User(UserCmd::Create { tenant: TenantArg { tenant: slug }, email, password, username, scopes, firstname, lastname }) => {
+            let t = tenant(core, &slug).await?;
+            let password = Password::new(&password, t.settings.password_min_length)?;
+            let mut new = NewUser::new(Email::parse(&email)?, Some(password));
+            new.username = username.as_deref().map(Username::parse).transpose()?;
+            for s in scopes {
+                let scope = Scope::parse(&s)?;
+                if !new.scopes.contains(&scope) {
+                    new.scopes.push(scope);
+                }
+            }
+            new.firstname = firstname;
+            new.lastname = lastname;
+            new.is_active = true;
+            let user = core.create_user(&t, new).await.map_err(|e| match e {
+                CoreError::Conflict(_) => CoreError::Conflict("a user with this email or username already exists"),
+                other => other,
+            })?;
+            println!("{} {} {}", user.id, user.email, user.scopes.join(","));
+        }
+        Command::User(UserCmd::Disable { tenant: TenantArg { tenant: slug }, email }) => {
+            let t = tenant(core, &slug).await?;
+            let u = core.set_disabled(&t, &Email::parse(&email)?, true).await?;
+            println!("{} disabled", u.email);
+        }
+        Command::User(UserCmd::Enable { tenant: TenantArg { tenant: slug }, email }) => {
+            let t = tenant(core, &slug).await?;
+            let u = core.set_disabled(&t, &Email::parse(&email)?, false).await?;
+            println!("{} enabled", u.email);
+        }
+        Command::Project(ProjectCmd::Create { tenant: TenantArg { tenant: slug }, name, owner }) => {
+            let t = tenant(core, &slug).await?;
+            let owner = core
+                .user_by_email(&t, &Email::parse(&owner)?)
+                .await?
+                .ok_or(CoreError::NotFound("owner"))?;
+            let project = core.create_project(&t, &name, &owner).await?;
+            let _ = Role::Owner;
+            println!("id={} jwtSecret={}", project.id, project.jwt_secret.expose());
+        }
+    }
+    Ok(())
+}
+
+fn tenant_line(t: &gatehouse_core::Tenant) -> String {
+    let hosts = if t.hosts.is_empty() { "-".to_owned() } else { t.hosts.join(",") };
+    let apis: Vec<&str> = t.apis.iter().map(|a| a.as_str()).collect();
+    format!("{} hosts={} apis={}", t.slug, hosts, apis.join(","))
+}

@@ -1,0 +1,158 @@
+//! Configuration, layered with the `config` crate: the embedded `config/default.toml`, then the
+//! file named by `--config` or `GATEHOUSE_CONFIG`, then `GATEHOUSE__SECTION__KEY` variables.
+
+use serde::Deserialize;
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+const DEFAULT_TOML: &str = include_str!("../../../config/default.toml");
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct Config {
+    pub server: ServerConfig,
+    pub database: DatabaseConfig,
+    #[serde(default)]
+    pub hashing: HashingConfig,
+    pub tenants: TenantsConfig,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct ServerConfig {
+    pub bind: String,
+    #[serde(default)]
+    pub trust_forwarded_host: bool,
+    #[serde(default)]
+    pub trust_forwarded_for: bool,
+    #[serde(default = "default_shutdown")]
+    pub shutdown_timeout_seconds: u64,
+    /// Async worker threads (0 or absent: one per CPU).
+    #[serde(default)]
+    pub workers: usize,
+}
+
+fn default_shutdown() -> u64 {
+    30
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct DatabaseConfig {
+    pub url: String,
+    pub pool_size: u32,
+    #[serde(default = "default_connect_timeout")]
+    pub connect_timeout_seconds: u64,
+}
+
+fn default_connect_timeout() -> u64 {
+    5
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct HashingConfig {
+    #[serde(default)]
+    pub threads: usize,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct TenantsConfig {
+    #[serde(default)]
+    pub patterns: Vec<String>,
+    pub refresh_seconds: u64,
+    #[serde(default)]
+    pub bootstrap: Vec<BootstrapTenant>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct BootstrapTenant {
+    pub slug: String,
+    pub name: Option<String>,
+    #[serde(default)]
+    pub hosts: Vec<String>,
+    #[serde(default)]
+    pub apis: Vec<String>,
+    #[serde(default)]
+    pub settings: BTreeMap<String, String>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("config file {0}: not found")]
+    Missing(PathBuf),
+    #[error("config file {path}: {message}")]
+    Invalid { path: String, message: String },
+}
+
+impl Config {
+    /// Loads the layers. `file` is `--config` (which wins over `GATEHOUSE_CONFIG`).
+    pub fn load(file: Option<&Path>) -> Result<Config, ConfigError> {
+        let env_file = std::env::var_os("GATEHOUSE_CONFIG").map(PathBuf::from);
+        let file = file.map(Path::to_path_buf).or(env_file);
+        let mut builder = config::Config::builder().add_source(config::File::from_str(
+            DEFAULT_TOML,
+            config::FileFormat::Toml,
+        ));
+        let origin = match &file {
+            Some(path) => {
+                if !path.is_file() {
+                    return Err(ConfigError::Missing(path.clone()));
+                }
+                builder = builder.add_source(
+                    config::File::from(path.as_path())
+                        .format(config::FileFormat::Toml)
+                        .required(true),
+                );
+                path.display().to_string()
+            }
+            None => "config/default.toml (embedded)".to_owned(),
+        };
+        builder = builder.add_source(
+            config::Environment::with_prefix("GATEHOUSE")
+                .prefix_separator("__")
+                .separator("__")
+                .try_parsing(true),
+        );
+        let invalid = |e: config::ConfigError| ConfigError::Invalid {
+            path: origin.clone(),
+            message: e.to_string().replace('\n', " "),
+        };
+        builder
+            .build()
+            .map_err(invalid)?
+            .try_deserialize()
+            .map_err(invalid)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Write;
+
+    #[test]
+    fn the_embedded_default_serves_a_demo_tenant_on_sqlite() {
+        let c = Config::load(None).unwrap();
+        assert_eq!(c.server.bind, "127.0.0.1:8080");
+        assert_eq!(c.database.url, "sqlite://gatehouse.db");
+        assert_eq!(c.tenants.refresh_seconds, 5);
+        assert_eq!(c.tenants.bootstrap[0].slug, "demo");
+    }
+
+    #[test]
+    fn a_later_file_replaces_arrays_and_overrides_values() {
+        let mut f = tempfile::NamedTempFile::new().unwrap();
+        writeln!(f, "[tenants]\nbootstrap = []\nrefresh_seconds = 1\n[database]\nurl = \"sqlite:///tmp/x.db\"").unwrap();
+        let c = Config::load(Some(f.path())).unwrap();
+        assert!(c.tenants.bootstrap.is_empty());
+        assert_eq!(c.tenants.refresh_seconds, 1);
+        assert_eq!(c.database.url, "sqlite:///tmp/x.db");
+    }
+
+    #[test]
+    fn missing_and_corrupt_files_name_the_file() {
+        let e = Config::load(Some(Path::new("/nonexistent/g.toml"))).unwrap_err();
+        assert!(e.to_string().contains("/nonexistent/g.toml"));
+        let mut f = tempfile::NamedTempFile::new().unwrap();
+        writeln!(f, "[server\nbind = ").unwrap();
+        let e = Config::load(Some(f.path())).unwrap_err();
+        assert!(e.to_string().contains(&f.path().display().to_string()), "{e}");
+    }
+}

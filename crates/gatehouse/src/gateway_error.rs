@@ -1,0 +1,10 @@
+//! The gateway's own error shape, `{"error": <code>, "message": <text>}`, for answers given before
+//! a facade is chosen (unknown tenant, disabled API, unknown route).
+
+use actix_web::http::StatusCode;
+use actix_web::HttpResponse;
+use serde_json::json;
+
+pub fn gateway_error(status: StatusCode, code: &str, message: impl Into<String>) -> HttpResponse {
+    HttpResponse::build(status).json(json!({"error": code, "message": message.into()}))
+}

@@ -1,0 +1,15 @@
+//! The Gatehouse binary as a library, so end-to-end tests start the very server `gatehouse serve`
+//! starts: configuration, the command line, Host -> tenant resolution, both facades, and the
+//! operations endpoints.
+
+pub mod app;
+pub mod cli;
+pub mod config;
+pub mod gateway_error;
+pub mod openapi;
+pub mod ops;
+pub mod telemetry;
+pub mod tenancy;
+
+pub use app::Application;
+pub use config::Config;
