@@ -1,1 +1,12 @@
-//! e2e
+//! End-to-end tests: each starts the real server (the same `Application` that `gatehouse serve`
+//! runs) on port 0 with a fresh database, and speaks HTTP to it. Every test runs on SQLite, and on
+//! PostgreSQL when `GATEHOUSE_TEST_POSTGRES` names a server (each test gets its own database).
+
+#[macro_use]
+mod helpers;
+
+mod appmixer;
+mod cli;
+mod cross_dialect;
+mod foundation;
+mod tiledesk;

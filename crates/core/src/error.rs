@@ -29,7 +29,10 @@ pub enum CoreError {
     #[error("{0}")]
     Conflict(&'static str),
     #[error("invalid {field}: {message}")]
-    InvalidInput { field: &'static str, message: String },
+    InvalidInput {
+        field: &'static str,
+        message: String,
+    },
     #[error("authentication failed: {0:?}")]
     Unauthorized(AuthFailure),
     #[error("forbidden: {0}")]

@@ -126,9 +126,15 @@ mod tests {
         let pw = Password::new("correct horse", 8).unwrap();
         let hash = h.hash(&pw, 4).await.unwrap();
         assert!(hash.starts_with("$2b$04$"));
-        assert_eq!(h.verify(&pw, Some(&hash), 4).await.unwrap(), Verified::Match);
+        assert_eq!(
+            h.verify(&pw, Some(&hash), 4).await.unwrap(),
+            Verified::Match
+        );
         let wrong = Password::candidate("wrong horse");
-        assert_eq!(h.verify(&wrong, Some(&hash), 4).await.unwrap(), Verified::NoMatch);
+        assert_eq!(
+            h.verify(&wrong, Some(&hash), 4).await.unwrap(),
+            Verified::NoMatch
+        );
     }
 
     #[tokio::test]

@@ -140,7 +140,12 @@ fn find_project(conn: &mut AnyConnection, tid: &str, id: &str) -> CoreResult<Pro
         .ok_or(CoreError::NotFound("project"))
 }
 
-fn find_member(conn: &mut AnyConnection, tid: &str, project_id: &str, key: &str) -> CoreResult<Option<MemberRow>> {
+fn find_member(
+    conn: &mut AnyConnection,
+    tid: &str,
+    project_id: &str,
+    key: &str,
+) -> CoreResult<Option<MemberRow>> {
     Ok(project_members::table
         .filter(project_members::tenant_id.eq(tid))
         .filter(project_members::project_id.eq(project_id))
@@ -196,7 +201,12 @@ fn upsert_member(
 
 impl Core {
     /// Creates a project owned by `owner`, with a fresh `jwtSecret`.
-    pub async fn create_project(&self, tenant: &Tenant, name: &str, owner: &User) -> CoreResult<Project> {
+    pub async fn create_project(
+        &self,
+        tenant: &Tenant,
+        name: &str,
+        owner: &User,
+    ) -> CoreResult<Project> {
         let name = name.trim();
         if name.is_empty() || name.chars().count() > 256 {
             return Err(CoreError::invalid("name", "must be 1 to 256 characters"));
@@ -215,8 +225,18 @@ impl Core {
         self.db
             .run(move |c| {
                 c.transaction(|c| {
-                    diesel::insert_into(projects::table).values(&row).execute(c)?;
-                    upsert_member(c, &row.tenant_id, &row.id, &owner, Role::Owner, &Value::Null, now)?;
+                    diesel::insert_into(projects::table)
+                        .values(&row)
+                        .execute(c)?;
+                    upsert_member(
+                        c,
+                        &row.tenant_id,
+                        &row.id,
+                        &owner,
+                        Role::Owner,
+                        &Value::Null,
+                        now,
+                    )?;
                     Ok(Project::from(row))
                 })
             })
@@ -231,7 +251,11 @@ impl Core {
     }
 
     /// Replaces the project's `jwtSecret`; tokens signed with the old one stop verifying.
-    pub async fn regenerate_project_secret(&self, tenant: &Tenant, project_id: &str) -> CoreResult<Secret<String>> {
+    pub async fn regenerate_project_secret(
+        &self,
+        tenant: &Tenant,
+        project_id: &str,
+    ) -> CoreResult<Secret<String>> {
         let (tid, pid, now) = (tenant.id.clone(), project_id.to_owned(), self.now_ms());
         let secret = new_secret();
         let stored = secret.clone();
@@ -242,7 +266,10 @@ impl Core {
                         .filter(projects::tenant_id.eq(&tid))
                         .filter(projects::id.eq(&pid)),
                 )
-                .set((projects::jwt_secret.eq(&stored), projects::updated_at.eq(now)))
+                .set((
+                    projects::jwt_secret.eq(&stored),
+                    projects::updated_at.eq(now),
+                ))
                 .execute(c)?;
                 if n == 0 {
                     Err(CoreError::NotFound("project"))
@@ -255,7 +282,12 @@ impl Core {
     }
 
     /// The membership of `who` in a project, if any.
-    pub async fn membership(&self, tenant: &Tenant, project_id: &str, who: MemberOf) -> CoreResult<Option<Member>> {
+    pub async fn membership(
+        &self,
+        tenant: &Tenant,
+        project_id: &str,
+        who: MemberOf,
+    ) -> CoreResult<Option<Member>> {
         let (tid, pid) = (tenant.id.clone(), project_id.to_owned());
         self.db
             .run(move |c| Ok(find_member(c, &tid, &pid, &who.key())?.map(Member::from)))
@@ -315,13 +347,25 @@ impl Core {
             return Err(CoreError::Unauthorized(crate::error::AuthFailure::Disabled));
         }
         let member = self
-            .upsert_member(tenant, project_id, MemberOf::User(user.id.clone()), role, Value::Null)
+            .upsert_member(
+                tenant,
+                project_id,
+                MemberOf::User(user.id.clone()),
+                role,
+                Value::Null,
+            )
             .await?;
         Ok((user, member))
     }
 
     /// Enables or disables a membership (an admin's act; a disabled member cannot sign in to the project).
-    pub async fn set_member_active(&self, tenant: &Tenant, project_id: &str, who: MemberOf, active: bool) -> CoreResult<()> {
+    pub async fn set_member_active(
+        &self,
+        tenant: &Tenant,
+        project_id: &str,
+        who: MemberOf,
+        active: bool,
+    ) -> CoreResult<()> {
         let (tid, pid, now) = (tenant.id.clone(), project_id.to_owned(), self.now_ms());
         self.db
             .run(move |c| {
@@ -331,7 +375,10 @@ impl Core {
                         .filter(project_members::project_id.eq(&pid))
                         .filter(project_members::member_key.eq(who.key())),
                 )
-                .set((project_members::active.eq(active), project_members::updated_at.eq(now)))
+                .set((
+                    project_members::active.eq(active),
+                    project_members::updated_at.eq(now),
+                ))
                 .execute(c)?;
                 if n == 0 {
                     Err(CoreError::NotFound("member"))

@@ -107,7 +107,9 @@ impl Core {
         let now = self.now_ms();
         let id = crate::ids::object_id(now / 1000);
         let slug = spec.slug.clone();
-        self.db.run(move |c| tenants::create(c, &spec, id, now)).await?;
+        self.db
+            .run(move |c| tenants::create(c, &spec, id, now))
+            .await?;
         self.require_tenant(&slug).await
     }
 
@@ -142,7 +144,10 @@ impl Core {
         if !crate::settings::KEYS.contains(&key) {
             return Err(CoreError::invalid(
                 "key",
-                format!("unknown setting '{key}' (known: {})", crate::settings::KEYS.join(", ")),
+                format!(
+                    "unknown setting '{key}' (known: {})",
+                    crate::settings::KEYS.join(", ")
+                ),
             ));
         }
         let (id, key) = (tenant.id.clone(), key.to_owned());
@@ -155,7 +160,10 @@ impl Core {
     /// Adds a new signing key, which signs from now on; older keys keep verifying until retired.
     pub async fn rotate_key(&self, tenant: &Tenant) -> CoreResult<String> {
         let (id, now) = (tenant.id.clone(), self.now_ms());
-        let kid = self.db.run(move |c| tenants::insert_key(c, &id, now)).await?;
+        let kid = self
+            .db
+            .run(move |c| tenants::insert_key(c, &id, now))
+            .await?;
         self.refresh_tenants().await?;
         Ok(kid)
     }
@@ -183,8 +191,19 @@ impl Core {
     }
 
     /// Verifies a token this tenant issued (see `token::verify`).
-    pub fn verify_token(&self, tenant: &Tenant, jwt: &str, audience: Option<&str>) -> CoreResult<Claims> {
-        token::verify(&tenant.id, &tenant.keys, jwt, audience, self.clock.now_secs())
+    pub fn verify_token(
+        &self,
+        tenant: &Tenant,
+        jwt: &str,
+        audience: Option<&str>,
+    ) -> CoreResult<Claims> {
+        token::verify(
+            &tenant.id,
+            &tenant.keys,
+            jwt,
+            audience,
+            self.clock.now_secs(),
+        )
     }
 
     // ---- limits ----

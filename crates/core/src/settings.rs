@@ -193,7 +193,10 @@ mod tests {
         ] {
             assert!(Settings::validate(k, bad).is_err(), "{k}={bad} accepted");
         }
-        assert_eq!(Settings::validate("API_USER_CREATE_SCOPE", "admin, ops").unwrap(), "admin,ops");
+        assert_eq!(
+            Settings::validate("API_USER_CREATE_SCOPE", "admin, ops").unwrap(),
+            "admin,ops"
+        );
         assert_eq!(Settings::validate("BCRYPT_COST", " 4 ").unwrap(), "4");
     }
 

@@ -92,7 +92,10 @@ impl TenantSpec {
                     .bytes()
                     .all(|b| b.is_ascii_alphanumeric() || b"-._[]:".contains(&b))
             {
-                return Err(CoreError::invalid("host", format!("'{h}' is not a host name")));
+                return Err(CoreError::invalid(
+                    "host",
+                    format!("'{h}' is not a host name"),
+                ));
             }
             if !hosts.contains(&host) {
                 hosts.push(host);
@@ -123,7 +126,9 @@ pub fn normalize_host(raw: &str) -> String {
         }
     } else {
         match h.rsplit_once(':') {
-            Some((name, port)) if !name.contains(':') && port.bytes().all(|b| b.is_ascii_digit()) => {
+            Some((name, port))
+                if !name.contains(':') && port.bytes().all(|b| b.is_ascii_digit()) =>
+            {
                 name.to_owned()
             }
             _ => h.to_owned(),
@@ -237,7 +242,9 @@ impl TenantDirectory {
 
 pub(crate) fn load_all(conn: &mut AnyConnection) -> CoreResult<Vec<Tenant>> {
     let rows: Vec<TenantRow> = tenants::table.select(TenantRow::as_select()).load(conn)?;
-    let hosts: Vec<HostRow> = tenant_hosts::table.select(HostRow::as_select()).load(conn)?;
+    let hosts: Vec<HostRow> = tenant_hosts::table
+        .select(HostRow::as_select())
+        .load(conn)?;
     let settings: Vec<SettingRow> = tenant_settings::table
         .select(SettingRow::as_select())
         .load(conn)?;
@@ -249,7 +256,10 @@ pub(crate) fn load_all(conn: &mut AnyConnection) -> CoreResult<Vec<Tenant>> {
     }
     let mut settings_of: HashMap<String, BTreeMap<String, String>> = HashMap::new();
     for s in settings {
-        settings_of.entry(s.tenant_id).or_default().insert(s.name, s.value);
+        settings_of
+            .entry(s.tenant_id)
+            .or_default()
+            .insert(s.name, s.value);
     }
     let mut keys_of: HashMap<String, Vec<SigningKey>> = HashMap::new();
     for k in keys {
@@ -274,7 +284,11 @@ pub(crate) fn load_all(conn: &mut AnyConnection) -> CoreResult<Vec<Tenant>> {
         let mut hosts = hosts_of.remove(&row.id).unwrap_or_default();
         hosts.sort();
         out.push(Tenant {
-            apis: row.apis.split(',').filter_map(|a| Api::parse(a).ok()).collect(),
+            apis: row
+                .apis
+                .split(',')
+                .filter_map(|a| Api::parse(a).ok())
+                .collect(),
             settings: Settings::from_stored(&stored),
             stored_settings: stored,
             keys: KeyRing::new(keys_of.remove(&row.id).unwrap_or_default()),
@@ -288,7 +302,10 @@ pub(crate) fn load_all(conn: &mut AnyConnection) -> CoreResult<Vec<Tenant>> {
 }
 
 fn apis_column(apis: &[Api]) -> String {
-    apis.iter().map(|a| a.as_str()).collect::<Vec<_>>().join(",")
+    apis.iter()
+        .map(|a| a.as_str())
+        .collect::<Vec<_>>()
+        .join(",")
 }
 
 fn insert_hosts(conn: &mut AnyConnection, tenant_id: &str, hosts: &[String]) -> CoreResult<()> {
@@ -314,7 +331,11 @@ fn insert_hosts(conn: &mut AnyConnection, tenant_id: &str, hosts: &[String]) -> 
     Ok(())
 }
 
-pub(crate) fn insert_key(conn: &mut AnyConnection, tenant_id: &str, now_ms: i64) -> CoreResult<String> {
+pub(crate) fn insert_key(
+    conn: &mut AnyConnection,
+    tenant_id: &str,
+    now_ms: i64,
+) -> CoreResult<String> {
     let key = SigningKey::generate(now_ms);
     diesel::insert_into(signing_keys::table)
         .values(KeyRow {
@@ -328,7 +349,12 @@ pub(crate) fn insert_key(conn: &mut AnyConnection, tenant_id: &str, now_ms: i64)
     Ok(key.kid)
 }
 
-pub(crate) fn retire_key(conn: &mut AnyConnection, tenant_id: &str, kid: &str, now_ms: i64) -> CoreResult<()> {
+pub(crate) fn retire_key(
+    conn: &mut AnyConnection,
+    tenant_id: &str,
+    kid: &str,
+    now_ms: i64,
+) -> CoreResult<()> {
     let active: i64 = signing_keys::table
         .filter(signing_keys::tenant_id.eq(tenant_id))
         .filter(signing_keys::retired_at.is_null())
@@ -395,7 +421,11 @@ pub(crate) fn put_setting(
     Ok(())
 }
 
-pub(crate) fn delete_setting(conn: &mut AnyConnection, tenant_id: &str, name: &str) -> CoreResult<bool> {
+pub(crate) fn delete_setting(
+    conn: &mut AnyConnection,
+    tenant_id: &str,
+    name: &str,
+) -> CoreResult<bool> {
     let n = diesel::delete(
         tenant_settings::table
             .filter(tenant_settings::tenant_id.eq(tenant_id))
@@ -405,7 +435,10 @@ pub(crate) fn delete_setting(conn: &mut AnyConnection, tenant_id: &str, name: &s
     Ok(n > 0)
 }
 
-pub(crate) fn tenant_id_of(conn: &mut AnyConnection, slug: &TenantSlug) -> CoreResult<Option<String>> {
+pub(crate) fn tenant_id_of(
+    conn: &mut AnyConnection,
+    slug: &TenantSlug,
+) -> CoreResult<Option<String>> {
     Ok(tenants::table
         .filter(tenants::slug.eq(slug.as_str()))
         .select(tenants::id)
@@ -414,7 +447,12 @@ pub(crate) fn tenant_id_of(conn: &mut AnyConnection, slug: &TenantSlug) -> CoreR
 }
 
 /// Creates the tenant with its hosts, settings and a first signing key, in one transaction.
-pub(crate) fn create(conn: &mut AnyConnection, spec: &TenantSpec, id: String, now_ms: i64) -> CoreResult<String> {
+pub(crate) fn create(
+    conn: &mut AnyConnection,
+    spec: &TenantSpec,
+    id: String,
+    now_ms: i64,
+) -> CoreResult<String> {
     conn.transaction(|conn| {
         if tenant_id_of(conn, &spec.slug)?.is_some() {
             return Err(CoreError::Conflict("tenant already exists"));
@@ -423,7 +461,10 @@ pub(crate) fn create(conn: &mut AnyConnection, spec: &TenantSpec, id: String, no
             .values(TenantRow {
                 id: id.clone(),
                 slug: spec.slug.as_str().to_owned(),
-                name: spec.name.clone().unwrap_or_else(|| spec.slug.as_str().to_owned()),
+                name: spec
+                    .name
+                    .clone()
+                    .unwrap_or_else(|| spec.slug.as_str().to_owned()),
                 apis: apis_column(&spec.apis),
                 created_at: now_ms,
                 updated_at: now_ms,
@@ -437,7 +478,12 @@ pub(crate) fn create(conn: &mut AnyConnection, spec: &TenantSpec, id: String, no
 }
 
 /// Brings an existing tenant in line with a bootstrap spec: its apis, hosts (added) and settings.
-pub(crate) fn update(conn: &mut AnyConnection, tenant_id: &str, spec: &TenantSpec, now_ms: i64) -> CoreResult<()> {
+pub(crate) fn update(
+    conn: &mut AnyConnection,
+    tenant_id: &str,
+    spec: &TenantSpec,
+    now_ms: i64,
+) -> CoreResult<()> {
     conn.transaction(|conn| {
         let mut changes = diesel::update(tenants::table.filter(tenants::id.eq(tenant_id)))
             .set((
@@ -465,7 +511,10 @@ mod tests {
     #[test]
     fn hosts_lose_their_port_case_and_trailing_dot() {
         assert_eq!(normalize_host("LocalHost:8080"), "localhost");
-        assert_eq!(normalize_host("api.acme.example.com."), "api.acme.example.com");
+        assert_eq!(
+            normalize_host("api.acme.example.com."),
+            "api.acme.example.com"
+        );
         assert_eq!(normalize_host("[::1]:8080"), "[::1]");
         assert_eq!(normalize_host("127.0.0.1"), "127.0.0.1");
     }

@@ -4,7 +4,9 @@
 
 use crate::error::{AuthFailure, CoreError, CoreResult};
 use crate::secret::Secret;
-use jsonwebtoken::{decode, decode_header, encode, Algorithm, DecodingKey, EncodingKey, Header, Validation};
+use jsonwebtoken::{
+    decode, decode_header, encode, Algorithm, DecodingKey, EncodingKey, Header, Validation,
+};
 use rand::RngCore;
 use serde_json::{Map, Value};
 
@@ -71,17 +73,21 @@ pub fn issue(
     ttl_secs: i64,
     now_secs: i64,
 ) -> CoreResult<String> {
-    let key = keys
-        .signing_key()
-        .ok_or_else(|| CoreError::Internal(format!("tenant {tenant_id} has no active signing key")))?;
+    let key = keys.signing_key().ok_or_else(|| {
+        CoreError::Internal(format!("tenant {tenant_id} has no active signing key"))
+    })?;
     claims.insert("iat".into(), now_secs.into());
     claims.insert("exp".into(), (now_secs + ttl_secs).into());
     claims.insert("jti".into(), uuid::Uuid::new_v4().to_string().into());
     claims.insert("tid".into(), tenant_id.into());
     let mut header = Header::new(Algorithm::HS256);
     header.kid = Some(key.kid.clone());
-    encode(&header, &claims, &EncodingKey::from_secret(key.secret.expose()))
-        .map_err(|e| CoreError::Internal(format!("signing a token: {e}")))
+    encode(
+        &header,
+        &claims,
+        &EncodingKey::from_secret(key.secret.expose()),
+    )
+    .map_err(|e| CoreError::Internal(format!("signing a token: {e}")))
 }
 
 /// Verifies a token this tenant issued: its key (by `kid`), HS256 only, `exp` present and in the
@@ -153,7 +159,10 @@ mod tests {
     const NOW: i64 = 1_800_000_000;
 
     fn claims() -> Claims {
-        json!({"id": "u1", "scope": ["user"]}).as_object().unwrap().clone()
+        json!({"id": "u1", "scope": ["user"]})
+            .as_object()
+            .unwrap()
+            .clone()
     }
 
     #[test]
@@ -221,7 +230,10 @@ mod tests {
                 B64.encode(header.to_string()),
                 B64.encode(body.to_string())
             );
-            assert!(verify("t", &keys, &token, None, NOW).is_err(), "{alg} accepted");
+            assert!(
+                verify("t", &keys, &token, None, NOW).is_err(),
+                "{alg} accepted"
+            );
         }
     }
 
@@ -234,9 +246,21 @@ mod tests {
         let aud = Some("https://tiledesk.com/projects/p1");
         assert!(verify_hs256(secret, &t, aud, false, NOW).is_ok());
         assert!(verify_hs256(secret, &t, aud, true, NOW).is_err());
-        assert!(verify_hs256(secret, &t, Some("https://tiledesk.com/projects/p2"), false, NOW).is_err());
+        assert!(verify_hs256(
+            secret,
+            &t,
+            Some("https://tiledesk.com/projects/p2"),
+            false,
+            NOW
+        )
+        .is_err());
         assert!(verify_hs256(b"other", &t, aud, false, NOW).is_err());
-        let no_aud = encode(&header, &json!({"_id": "x"}), &EncodingKey::from_secret(secret)).unwrap();
+        let no_aud = encode(
+            &header,
+            &json!({"_id": "x"}),
+            &EncodingKey::from_secret(secret),
+        )
+        .unwrap();
         assert!(verify_hs256(secret, &no_aud, aud, false, NOW).is_err());
     }
 }

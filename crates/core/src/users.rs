@@ -40,7 +40,8 @@ impl User {
     fn from_row(row: UserRow) -> User {
         User {
             scopes: split_scopes(&row.scopes),
-            metadata: serde_json::from_str(&row.metadata).unwrap_or(Value::Object(Default::default())),
+            metadata: serde_json::from_str(&row.metadata)
+                .unwrap_or(Value::Object(Default::default())),
             has_password: row.password_hash.is_some(),
             id: row.id,
             email: row.email,
@@ -58,11 +59,18 @@ impl User {
 }
 
 fn split_scopes(raw: &str) -> Vec<String> {
-    raw.split(',').filter(|s| !s.is_empty()).map(str::to_owned).collect()
+    raw.split(',')
+        .filter(|s| !s.is_empty())
+        .map(str::to_owned)
+        .collect()
 }
 
 fn join_scopes(scopes: &[Scope]) -> String {
-    scopes.iter().map(Scope::as_str).collect::<Vec<_>>().join(",")
+    scopes
+        .iter()
+        .map(Scope::as_str)
+        .collect::<Vec<_>>()
+        .join(",")
 }
 
 /// A user to create. `password: None` makes a password-less account (linked agents).
@@ -120,10 +128,16 @@ fn scoped(tenant_id: &str) -> users::BoxedQuery<'static, crate::storage::db::Mul
         .into_boxed()
 }
 
-fn find_by_login(conn: &mut AnyConnection, tenant_id: &str, login: &Login) -> CoreResult<Option<UserRow>> {
+fn find_by_login(
+    conn: &mut AnyConnection,
+    tenant_id: &str,
+    login: &Login,
+) -> CoreResult<Option<UserRow>> {
     let query = scoped(tenant_id).select(UserRow::as_select());
     let found = match login {
-        Login::Email(email) => query.filter(users::email.eq(email.as_str().to_owned())).first(conn),
+        Login::Email(email) => query
+            .filter(users::email.eq(email.as_str().to_owned()))
+            .first(conn),
         Login::UsernameOrEmail(name) => {
             let key = name.trim().to_lowercase();
             query
@@ -147,7 +161,12 @@ fn find_by_id(conn: &mut AnyConnection, tenant_id: &str, id: &str) -> CoreResult
         .ok_or(CoreError::NotFound("user"))
 }
 
-fn user_exists(conn: &mut AnyConnection, tenant_id: &str, email: &str, username_key: Option<&str>) -> CoreResult<bool> {
+fn user_exists(
+    conn: &mut AnyConnection,
+    tenant_id: &str,
+    email: &str,
+    username_key: Option<&str>,
+) -> CoreResult<bool> {
     let mut q = scoped(tenant_id).filter(users::email.eq(email.to_owned()));
     if let Some(key) = username_key {
         q = q.or_filter(
@@ -213,7 +232,12 @@ impl Core {
 
     /// Password sign-in. Fails with `Unauthorized(UnknownAccount | WrongPassword | Disabled)` or
     /// `Locked`; an unknown account still costs one bcrypt verification.
-    pub async fn signin(&self, tenant: &Tenant, login: Login, password: &Password) -> CoreResult<User> {
+    pub async fn signin(
+        &self,
+        tenant: &Tenant,
+        login: Login,
+        password: &Password,
+    ) -> CoreResult<User> {
         let tid = tenant.id.clone();
         let row = self.db.run(move |c| find_by_login(c, &tid, &login)).await?;
         let now = self.now_ms();
@@ -251,7 +275,8 @@ impl Core {
                     Verified::MatchRehashed(h) => Some(h),
                     _ => None,
                 };
-                let needs_write = rehash.is_some() || row.failed_signins != 0 || row.locked_until.is_some();
+                let needs_write =
+                    rehash.is_some() || row.failed_signins != 0 || row.locked_until.is_some();
                 if needs_write {
                     self.db
                         .run(move |c| record_success(c, &tid, &uid, rehash))
@@ -314,7 +339,12 @@ impl Core {
             .await
     }
 
-    pub async fn update_user(&self, tenant: &Tenant, id: &str, patch: UserPatch) -> CoreResult<User> {
+    pub async fn update_user(
+        &self,
+        tenant: &Tenant,
+        id: &str,
+        patch: UserPatch,
+    ) -> CoreResult<User> {
         let (tid, id, now) = (tenant.id.clone(), id.to_owned(), self.now_ms());
         self.db
             .run(move |c| {
@@ -395,13 +425,19 @@ impl Core {
         let (tid, uid) = (tenant.id.clone(), id.to_owned());
         let row = self.db.run(move |c| find_by_id(c, &tid, &uid)).await?;
         let cost = tenant.settings.bcrypt_cost;
-        if self.hasher.verify(old, row.password_hash.as_deref(), cost).await? == Verified::NoMatch
+        if self
+            .hasher
+            .verify(old, row.password_hash.as_deref(), cost)
+            .await?
+            == Verified::NoMatch
             || row.password_hash.is_none()
         {
             return Err(CoreError::Unauthorized(AuthFailure::WrongPassword));
         }
         if old.expose() == new.expose() {
-            return Err(CoreError::Forbidden("the new password must differ from the old one"));
+            return Err(CoreError::Forbidden(
+                "the new password must differ from the old one",
+            ));
         }
         self.set_password(tenant, id, new).await
     }
@@ -434,7 +470,12 @@ impl Core {
     }
 
     /// Disables (or enables) a user: a disabled user cannot sign in and their tokens are refused.
-    pub async fn set_disabled(&self, tenant: &Tenant, email: &Email, disabled: bool) -> CoreResult<User> {
+    pub async fn set_disabled(
+        &self,
+        tenant: &Tenant,
+        email: &Email,
+        disabled: bool,
+    ) -> CoreResult<User> {
         let (tid, email, now) = (tenant.id.clone(), email.as_str().to_owned(), self.now_ms());
         self.db
             .run(move |c| {
@@ -478,7 +519,13 @@ fn escape_like(s: &str) -> String {
 }
 
 /// Counts one failure; at the limit, locks the account and starts counting afresh.
-fn record_failure(conn: &mut AnyConnection, tid: &str, uid: &str, max: i32, lock_until: i64) -> CoreResult<()> {
+fn record_failure(
+    conn: &mut AnyConnection,
+    tid: &str,
+    uid: &str,
+    max: i32,
+    lock_until: i64,
+) -> CoreResult<()> {
     let target = users::table
         .filter(users::tenant_id.eq(tid))
         .filter(users::id.eq(uid));
@@ -497,7 +544,12 @@ fn record_failure(conn: &mut AnyConnection, tid: &str, uid: &str, max: i32, lock
     Ok(())
 }
 
-fn record_success(conn: &mut AnyConnection, tid: &str, uid: &str, rehash: Option<String>) -> CoreResult<()> {
+fn record_success(
+    conn: &mut AnyConnection,
+    tid: &str,
+    uid: &str,
+    rehash: Option<String>,
+) -> CoreResult<()> {
     let target = users::table
         .filter(users::tenant_id.eq(tid))
         .filter(users::id.eq(uid));

@@ -20,7 +20,8 @@ impl Email {
             return Err(invalid());
         }
         let (local, domain) = email.rsplit_once('@').ok_or_else(invalid)?;
-        let bad_char = |c: char| c.is_whitespace() || c.is_control() || "<>()[]\\,;:\"@".contains(c);
+        let bad_char =
+            |c: char| c.is_whitespace() || c.is_control() || "<>()[]\\,;:\"@".contains(c);
         if local.is_empty() || local.len() > 64 || local.chars().any(bad_char) {
             return Err(invalid());
         }
@@ -129,8 +130,7 @@ impl Scope {
     pub fn parse(raw: &str) -> Result<Self, CoreError> {
         let s = raw.trim();
         let ok = (1..=64).contains(&s.len())
-            && s
-                .bytes()
+            && s.bytes()
                 .all(|b| b.is_ascii_alphanumeric() || b"_:.-".contains(&b));
         if ok {
             Ok(Scope(s.to_owned()))
@@ -199,7 +199,10 @@ mod tests {
 
     #[test]
     fn emails_are_trimmed_lowercased_and_need_a_dotted_domain() {
-        assert_eq!(Email::parse("  Abc@Example.COM ").unwrap().as_str(), "abc@example.com");
+        assert_eq!(
+            Email::parse("  Abc@Example.COM ").unwrap().as_str(),
+            "abc@example.com"
+        );
         assert!(Email::parse("x@email").is_err());
         assert!(Email::parse("no-at.example.com").is_err());
         assert!(Email::parse("a b@example.com").is_err());

@@ -18,7 +18,11 @@ use std::time::Duration;
 
 /// Opens the database (waiting at most `connect_timeout_seconds`), applies pending migrations and
 /// builds a `Core`. Used by `serve` and by every CLI command.
-pub async fn open_core(config: &Config, clock: SharedClock, registry: prometheus::Registry) -> Result<Arc<Core>, CoreError> {
+pub async fn open_core(
+    config: &Config,
+    clock: SharedClock,
+    registry: prometheus::Registry,
+) -> Result<Arc<Core>, CoreError> {
     let db_cfg = config.database.clone();
     let db = tokio::task::spawn_blocking(move || {
         Db::connect(
@@ -71,13 +75,17 @@ impl Application {
         Self::build_with_clock(config, Arc::new(SystemClock)).await
     }
 
-    pub async fn build_with_clock(config: Config, clock: SharedClock) -> Result<Application, String> {
+    pub async fn build_with_clock(
+        config: Config,
+        clock: SharedClock,
+    ) -> Result<Application, String> {
         let registry = prometheus::Registry::new();
         let core = open_core(&config, clock, registry.clone())
             .await
             .map_err(|e| e.to_string())?;
         for b in &config.tenants.bootstrap {
-            let spec = bootstrap_spec(b).map_err(|e| format!("bootstrap tenant '{}': {e}", b.slug))?;
+            let spec =
+                bootstrap_spec(b).map_err(|e| format!("bootstrap tenant '{}': {e}", b.slug))?;
             core.ensure_tenant(spec)
                 .await
                 .map_err(|e| format!("bootstrap tenant '{}': {e}", b.slug))?;
@@ -126,6 +134,11 @@ impl Application {
 
     pub fn core(&self) -> Arc<Core> {
         self.core.clone()
+    }
+
+    /// A handle to stop the server (tests stop theirs when they end).
+    pub fn handle(&self) -> actix_web::dev::ServerHandle {
+        self.server.handle()
     }
 
     /// Serves until SIGTERM/SIGINT, then stops accepting and lets in-flight requests finish.

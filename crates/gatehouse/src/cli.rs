@@ -8,13 +8,19 @@ use clap::{Args, Parser, Subcommand};
 use gatehouse_core::projects::Role;
 use gatehouse_core::tenants::TenantSpec;
 use gatehouse_core::users::NewUser;
-use gatehouse_core::{Api, Core, CoreError, Email, Password, Scope, SystemClock, TenantSlug, Username};
+use gatehouse_core::{
+    Api, Core, CoreError, Email, Password, Scope, SystemClock, TenantSlug, Username,
+};
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
 
 #[derive(Debug, Parser)]
-#[command(name = "gatehouse", version, about = "A multi-tenant authentication gateway speaking the Tiledesk and Appmixer auth APIs")]
+#[command(
+    name = "gatehouse",
+    version,
+    about = "A multi-tenant authentication gateway speaking the Tiledesk and Appmixer auth APIs"
+)]
 pub struct Cli {
     /// A TOML file layered over config/default.toml (also GATEHOUSE_CONFIG).
     #[arg(long, global = true, value_name = "PATH")]
@@ -55,7 +61,11 @@ pub enum TenantCmd {
     /// One line a tenant: slug, hosts, apis.
     List,
     /// Set a setting, e.g. `tenant set acme API_USER_CREATE_SCOPE admin`.
-    Set { slug: String, key: String, value: String },
+    Set {
+        slug: String,
+        key: String,
+        value: String,
+    },
     /// Unset a setting (back to its default).
     Unset { slug: String, key: String },
     /// Add a signing key that signs from now on; older keys verify until retired.
@@ -124,12 +134,20 @@ pub fn main() -> ExitCode {
         Ok(cli) => cli,
         Err(e) => {
             use clap::error::ErrorKind;
-            if matches!(e.kind(), ErrorKind::DisplayHelp | ErrorKind::DisplayVersion | ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand) {
+            if matches!(
+                e.kind(),
+                ErrorKind::DisplayHelp
+                    | ErrorKind::DisplayVersion
+                    | ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand
+            ) {
                 let _ = e.print();
                 return ExitCode::SUCCESS;
             }
             let rendered = e.render().to_string();
-            let first = rendered.lines().next().unwrap_or("error: invalid arguments");
+            let first = rendered
+                .lines()
+                .next()
+                .unwrap_or("error: invalid arguments");
             eprintln!("{first} (see gatehouse --help)");
             return ExitCode::from(2);
         }
@@ -139,7 +157,9 @@ pub fn main() -> ExitCode {
     match system.block_on(run(cli)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(message) => {
-            eprintln!("error: {message}");
+            // One line, whatever the database driver put in its message.
+            let line = message.split_whitespace().collect::<Vec<_>>().join(" ");
+            eprintln!("error: {line}");
             ExitCode::FAILURE
         }
     }
@@ -164,7 +184,10 @@ async fn serve(config: Config) -> Result<(), String> {
         .map(|u| u.display())
         .map_err(|e| describe(&e))?;
     let app = Application::build(config).await?;
-    log::info!("gatehouse serving on {bind} (port {}), database {db}", app.port());
+    log::info!(
+        "gatehouse serving on {bind} (port {}), database {db}",
+        app.port()
+    );
     app.run_until_stopped().await.map_err(|e| e.to_string())
 }
 
@@ -185,11 +208,19 @@ async fn admin(core: &Core, command: Command) -> Result<(), CoreError> {
     match command {
         Command::Serve => unreachable!("serve is handled by run"),
         Command::Migrate => println!("migrations applied"),
-        Command::Tenant(TenantCmd::Create { slug, hosts, apis, name }) => {
+        Command::Tenant(TenantCmd::Create {
+            slug,
+            hosts,
+            apis,
+            name,
+        }) => {
             let mut spec = TenantSpec::new(TenantSlug::parse(&slug)?);
             spec.hosts = hosts;
             spec.name = name;
-            spec.apis = apis.iter().map(|a| Api::parse(a)).collect::<Result<_, _>>()?;
+            spec.apis = apis
+                .iter()
+                .map(|a| Api::parse(a))
+                .collect::<Result<_, _>>()?;
             let t = core.create_tenant(spec).await?;
             println!("{}", tenant_line(&t));
         }
@@ -218,7 +249,15 @@ async fn admin(core: &Core, command: Command) -> Result<(), CoreError> {
             core.retire_key(&t, &kid).await?;
             println!("{slug}: key {kid} retired");
         }
-        Command::User(UserCmd::Create { tenant: TenantArg { tenant: slug }, email, password, username, scopes, firstname, lastname }) => {
+        Command::User(UserCmd::Create {
+            tenant: TenantArg { tenant: slug },
+            email,
+            password,
+            username,
+            scopes,
+            firstname,
+            lastname,
+        }) => {
             let t = tenant(core, &slug).await?;
             let password = Password::new(&password, t.settings.password_min_length)?;
             let mut new = NewUser::new(Email::parse(&email)?, Some(password));
@@ -233,22 +272,34 @@ async fn admin(core: &Core, command: Command) -> Result<(), CoreError> {
             new.lastname = lastname;
             new.is_active = true;
             let user = core.create_user(&t, new).await.map_err(|e| match e {
-                CoreError::Conflict(_) => CoreError::Conflict("a user with this email or username already exists"),
+                CoreError::Conflict(_) => {
+                    CoreError::Conflict("a user with this email or username already exists")
+                }
                 other => other,
             })?;
             println!("{} {} {}", user.id, user.email, user.scopes.join(","));
         }
-        Command::User(UserCmd::Disable { tenant: TenantArg { tenant: slug }, email }) => {
+        Command::User(UserCmd::Disable {
+            tenant: TenantArg { tenant: slug },
+            email,
+        }) => {
             let t = tenant(core, &slug).await?;
             let u = core.set_disabled(&t, &Email::parse(&email)?, true).await?;
             println!("{} disabled", u.email);
         }
-        Command::User(UserCmd::Enable { tenant: TenantArg { tenant: slug }, email }) => {
+        Command::User(UserCmd::Enable {
+            tenant: TenantArg { tenant: slug },
+            email,
+        }) => {
             let t = tenant(core, &slug).await?;
             let u = core.set_disabled(&t, &Email::parse(&email)?, false).await?;
             println!("{} enabled", u.email);
         }
-        Command::Project(ProjectCmd::Create { tenant: TenantArg { tenant: slug }, name, owner }) => {
+        Command::Project(ProjectCmd::Create {
+            tenant: TenantArg { tenant: slug },
+            name,
+            owner,
+        }) => {
             let t = tenant(core, &slug).await?;
             let owner = core
                 .user_by_email(&t, &Email::parse(&owner)?)
@@ -256,14 +307,22 @@ async fn admin(core: &Core, command: Command) -> Result<(), CoreError> {
                 .ok_or(CoreError::NotFound("owner"))?;
             let project = core.create_project(&t, &name, &owner).await?;
             let _ = Role::Owner;
-            println!("id={} jwtSecret={}", project.id, project.jwt_secret.expose());
+            println!(
+                "id={} jwtSecret={}",
+                project.id,
+                project.jwt_secret.expose()
+            );
         }
     }
     Ok(())
 }
 
 fn tenant_line(t: &gatehouse_core::Tenant) -> String {
-    let hosts = if t.hosts.is_empty() { "-".to_owned() } else { t.hosts.join(",") };
+    let hosts = if t.hosts.is_empty() {
+        "-".to_owned()
+    } else {
+        t.hosts.join(",")
+    };
     let apis: Vec<&str> = t.apis.iter().map(|a| a.as_str()).collect();
     format!("{} hosts={} apis={}", t.slug, hosts, apis.join(","))
 }

@@ -153,6 +153,9 @@ mod tests {
         let mut f = tempfile::NamedTempFile::new().unwrap();
         writeln!(f, "[server\nbind = ").unwrap();
         let e = Config::load(Some(f.path())).unwrap_err();
-        assert!(e.to_string().contains(&f.path().display().to_string()), "{e}");
+        assert!(
+            e.to_string().contains(&f.path().display().to_string()),
+            "{e}"
+        );
     }
 }

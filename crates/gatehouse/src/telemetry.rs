@@ -19,15 +19,21 @@ pub struct HttpMetrics {
 impl HttpMetrics {
     pub fn new(registry: Registry) -> HttpMetrics {
         let requests = IntCounterVec::new(
-            Opts::new("gatehouse_http_requests_total", "HTTP requests by facade, route and status"),
+            Opts::new(
+                "gatehouse_http_requests_total",
+                "HTTP requests by facade, route and status",
+            ),
             &["facade", "route", "status"],
         )
         .expect("static metric definition");
         let latency = HistogramVec::new(
-            HistogramOpts::new("gatehouse_http_request_duration_seconds", "HTTP request latency")
-                .buckets(vec![
-                    0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
-                ]),
+            HistogramOpts::new(
+                "gatehouse_http_request_duration_seconds",
+                "HTTP request latency",
+            )
+            .buckets(vec![
+                0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
+            ]),
             &["facade", "route"],
         )
         .expect("static metric definition");
@@ -51,7 +57,9 @@ pub async fn observe(
     let res = next.call(req).await?;
     let elapsed = started.elapsed();
     let request = res.request();
-    let route = request.match_pattern().unwrap_or_else(|| "unmatched".to_owned());
+    let route = request
+        .match_pattern()
+        .unwrap_or_else(|| "unmatched".to_owned());
     let facade = if crate::ops::is_ops_path(request.path()) {
         "gateway"
     } else {

@@ -37,7 +37,10 @@ pub fn facade_of(path: &str) -> Option<Api> {
 
 fn first_header_value(req: &ServiceRequest, name: &str) -> Option<String> {
     let v = req.headers().get(name)?.to_str().ok()?;
-    v.split(',').next().map(|s| s.trim().to_owned()).filter(|s| !s.is_empty())
+    v.split(',')
+        .next()
+        .map(|s| s.trim().to_owned())
+        .filter(|s| !s.is_empty())
 }
 
 fn host_of(req: &ServiceRequest, trust: Trust) -> String {
@@ -76,7 +79,9 @@ pub async fn resolve_tenant(
         req.app_data::<web::Data<Core>>().cloned(),
         req.app_data::<web::Data<Trust>>().map(|t| *t.get_ref()),
     ) else {
-        return Err(actix_web::error::ErrorInternalServerError("gateway not configured"));
+        return Err(actix_web::error::ErrorInternalServerError(
+            "gateway not configured",
+        ));
     };
     let host = host_of(&req, trust);
     let Some(tenant) = core.resolve_host(&host) else {
@@ -93,13 +98,18 @@ pub async fn resolve_tenant(
             let res = gateway_error(
                 StatusCode::NOT_FOUND,
                 "api_disabled",
-                format!("tenant '{}' does not enable the {} API", tenant.slug, api.as_str()),
+                format!(
+                    "tenant '{}' does not enable the {} API",
+                    tenant.slug,
+                    api.as_str()
+                ),
             );
             return Ok(req.into_response(res));
         }
     }
     let client_ip = client_ip_of(&req, trust);
-    req.extensions_mut().insert(RequestContext { tenant, client_ip });
+    req.extensions_mut()
+        .insert(RequestContext { tenant, client_ip });
     next.call(req).await
 }
 

@@ -31,7 +31,10 @@ impl DbUrl {
             Ok(DbUrl::Postgres(url.to_owned()))
         } else if let Some(path) = url.strip_prefix("sqlite://") {
             if path.is_empty() {
-                return Err(CoreError::invalid("database.url", "sqlite:// needs a file path"));
+                return Err(CoreError::invalid(
+                    "database.url",
+                    "sqlite:// needs a file path",
+                ));
             }
             Ok(DbUrl::Sqlite(path.to_owned()))
         } else {
@@ -204,9 +207,18 @@ mod tests {
 
     #[test]
     fn urls_choose_their_backend_by_scheme() {
-        assert_eq!(DbUrl::parse("sqlite://gatehouse.db").unwrap(), DbUrl::Sqlite("gatehouse.db".into()));
-        assert_eq!(DbUrl::parse("sqlite:///var/x.db").unwrap(), DbUrl::Sqlite("/var/x.db".into()));
-        assert!(DbUrl::parse("postgres://u@h:5432/db").unwrap().display().contains("u@h"));
+        assert_eq!(
+            DbUrl::parse("sqlite://gatehouse.db").unwrap(),
+            DbUrl::Sqlite("gatehouse.db".into())
+        );
+        assert_eq!(
+            DbUrl::parse("sqlite:///var/x.db").unwrap(),
+            DbUrl::Sqlite("/var/x.db".into())
+        );
+        assert!(DbUrl::parse("postgres://u@h:5432/db")
+            .unwrap()
+            .display()
+            .contains("u@h"));
         assert!(DbUrl::parse("mysql://x").is_err());
         assert_eq!(
             DbUrl::parse("postgres://u:pw@h/db").unwrap().display(),

@@ -1,0 +1,213 @@
+//! The command line as an operator meets it: every command on a fresh database, and one clear
+//! line on stderr with a non-zero exit for every mistake.
+
+use crate::helpers::*;
+use std::io::Write;
+use std::time::{Duration, Instant};
+
+fn one_line(s: &str) -> bool {
+    s.trim_end().lines().count() == 1
+}
+
+async fn commands_work_and_mistakes_are_one_line(app: TestApp) {
+    let ok = |args: &[&str]| {
+        let o = app.cli(args);
+        assert!(o.status.success(), "{args:?}: {}", stderr(&o));
+        stdout(&o)
+    };
+    let bad = |args: &[&str], needle: &str| {
+        let o = app.cli(args);
+        assert!(!o.status.success(), "{args:?} succeeded");
+        let e = stderr(&o);
+        assert!(one_line(&e), "{args:?}: not one line: {e}");
+        assert!(e.contains(needle), "{args:?}: {e} lacks {needle}");
+    };
+    ok(&["migrate"]);
+    ok(&[
+        "tenant", "create", "cli-co", "--host", "cli.test", "--api", "appmixer",
+    ]);
+    bad(&["tenant", "create", "cli-co"], "already exists");
+    bad(&["tenant", "create", "Bad_Slug"], "slug");
+    bad(&["tenant", "create", "other", "--host", "cli.test"], "host");
+    bad(&["tenant", "create", "x2", "--api", "soap"], "api");
+    ok(&["tenant", "set", "cli-co", "API_USER_CREATE_SCOPE", "admin"]);
+    ok(&["tenant", "set", "cli-co", "BCRYPT_COST", "4"]);
+    bad(&["tenant", "set", "cli-co", "NOPE", "1"], "unknown setting");
+    bad(
+        &["tenant", "set", "cli-co", "BCRYPT_COST", "99"],
+        "BCRYPT_COST",
+    );
+    bad(
+        &["tenant", "set", "ghost", "BCRYPT_COST", "5"],
+        "tenant not found",
+    );
+    ok(&["tenant", "unset", "cli-co", "API_USER_CREATE_SCOPE"]);
+    bad(&["tenant", "unset", "cli-co", "NOPE"], "unknown setting");
+    let created = ok(&[
+        "user",
+        "create",
+        "--tenant",
+        "cli-co",
+        "--email",
+        "Admin@Cli.Test",
+        "--password",
+        "s3cret-pass",
+        "--scope",
+        "admin",
+    ]);
+    assert!(created.contains("admin@cli.test user,admin"), "{created}");
+    assert!(!created.contains("s3cret"), "the CLI printed a password");
+    bad(
+        &[
+            "user",
+            "create",
+            "--tenant",
+            "cli-co",
+            "--email",
+            "admin@cli.test",
+            "--password",
+            "another-pass",
+        ],
+        "already exists",
+    );
+    bad(
+        &[
+            "user",
+            "create",
+            "--tenant",
+            "cli-co",
+            "--email",
+            "x@email",
+            "--password",
+            "another-pass",
+        ],
+        "email",
+    );
+    bad(
+        &[
+            "user",
+            "create",
+            "--tenant",
+            "cli-co",
+            "--email",
+            "y@cli.test",
+            "--password",
+            "short",
+        ],
+        "password",
+    );
+    ok(&["user", "disable", "--tenant", "cli-co", "admin@cli.test"]);
+    ok(&["user", "enable", "--tenant", "cli-co", "admin@cli.test"]);
+    bad(
+        &["user", "disable", "--tenant", "cli-co", "nobody@cli.test"],
+        "not found",
+    );
+    let project = ok(&[
+        "project",
+        "create",
+        "--tenant",
+        "cli-co",
+        "--name",
+        "Support",
+        "--owner",
+        "admin@cli.test",
+    ]);
+    assert!(
+        project.starts_with("id=") && project.contains("jwtSecret="),
+        "{project}"
+    );
+    bad(
+        &[
+            "project",
+            "create",
+            "--tenant",
+            "cli-co",
+            "--name",
+            "S",
+            "--owner",
+            "nobody@cli.test",
+        ],
+        "owner not found",
+    );
+    bad(&["no-such-command"], "unrecognized subcommand");
+    bad(&["tenant", "set", "cli-co"], "required");
+    let rotated = ok(&["tenant", "rotate-key", "cli-co"]);
+    assert!(rotated.contains("new signing key"));
+}
+
+async fn commands_work_on_a_fresh_database(app: TestApp) {
+    // A second, empty database: every command migrates first.
+    let dir = tempfile::tempdir().unwrap();
+    let Some(url) = fresh_db(app.backend, &dir).await else {
+        return;
+    };
+    let cfg = dir.path().join("fresh.toml");
+    std::fs::write(
+        &cfg,
+        format!("[database]\nurl = \"{url}\"\n[tenants]\nbootstrap = []\n"),
+    )
+    .unwrap();
+    let o = cli_with_config(&cfg, &["tenant", "list"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(stdout(&o), "", "bootstrap = [] turns the demo tenant off");
+    let o = cli_with_config(&cfg, &["tenant", "create", "fresh"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+}
+
+on_both!(
+    commands_work_and_mistakes_are_one_line,
+    commands_work_on_a_fresh_database
+);
+
+#[test]
+fn a_missing_config_file_is_named() {
+    let o = cli_with_config(
+        std::path::Path::new("/nonexistent/gatehouse.toml"),
+        &["migrate"],
+    );
+    assert!(!o.status.success());
+    let e = stderr(&o);
+    assert!(
+        one_line(&e) && e.contains("/nonexistent/gatehouse.toml"),
+        "{e}"
+    );
+}
+
+#[test]
+fn a_corrupt_config_file_is_named() {
+    let mut f = tempfile::NamedTempFile::new().unwrap();
+    writeln!(f, "[database\nurl = 3").unwrap();
+    let o = cli_with_config(f.path(), &["migrate"]);
+    assert!(!o.status.success());
+    let e = stderr(&o);
+    assert!(
+        one_line(&e) && e.contains(&f.path().display().to_string()),
+        "{e}"
+    );
+}
+
+#[test]
+fn serve_exits_with_one_line_when_the_database_is_unreachable() {
+    let mut f = tempfile::NamedTempFile::new().unwrap();
+    writeln!(f, "[server]\nbind = \"127.0.0.1:0\"\n[database]\nurl = \"postgres://postgres@127.0.0.1:1/nothing\"\nconnect_timeout_seconds = 2").unwrap();
+    let started = Instant::now();
+    let o = cli_with_config(f.path(), &["serve"]);
+    assert!(started.elapsed() < Duration::from_secs(30));
+    assert!(!o.status.success());
+    let e = stderr(&o);
+    assert!(one_line(&e), "{e}");
+    assert!(
+        e.contains("cannot connect to postgres://postgres@127.0.0.1:1/nothing"),
+        "{e}"
+    );
+}
+
+#[test]
+fn a_database_url_of_unknown_scheme_is_a_clear_error() {
+    let mut f = tempfile::NamedTempFile::new().unwrap();
+    writeln!(f, "[database]\nurl = \"mysql://root@localhost/x\"").unwrap();
+    let o = cli_with_config(f.path(), &["serve"]);
+    assert!(!o.status.success());
+    let e = stderr(&o);
+    assert!(one_line(&e) && e.contains("not a database URL"), "{e}");
+}

@@ -1,0 +1,195 @@
+//! The gateway itself: Host -> tenant resolution, the operations endpoints, tenant isolation at the
+//! core level, and tenants created while the server runs.
+
+use crate::helpers::*;
+use gatehouse_core::users::NewUser;
+use gatehouse_core::{Api, Email, Password};
+use serde_json::json;
+
+/// A path inside a facade with no route behind it: the tenant check runs, then the gateway's 404.
+const TENANT_PROBE: &str = "/v1/__probe__";
+
+async fn operations_endpoints_answer_on_any_host(app: TestApp) {
+    for host in [DEMO, "unknown.example.org", ""] {
+        let r = app.get(host, "/healthz", None).await;
+        assert_eq!(
+            (r.status, r.json()),
+            (200, json!({"status": "ok"})),
+            "healthz on {host:?}"
+        );
+        assert_eq!(app.get(host, "/readyz", None).await.status, 200);
+        let m = app.get(host, "/metrics", None).await;
+        assert_eq!(m.status, 200);
+        assert!(
+            m.body.contains("gatehouse_http_requests_total"),
+            "{}",
+            m.body
+        );
+        assert!(m.body.contains("gatehouse_hash_queue_depth"));
+        let o = app.get(host, "/openapi.json", None).await;
+        assert_eq!(o.status, 200);
+        assert!(o.json()["openapi"].as_str().unwrap().starts_with("3."));
+    }
+}
+
+async fn hosts_resolve_exactly_by_pattern_without_port_and_case_folded(app: TestApp) {
+    for host in [
+        DEMO,
+        "127.0.0.1",
+        "localhost:8080",
+        "LOCALHOST",
+        "LocalHost:1",
+        ACME,
+        "API.ACME.localhost:443",
+        GLOBEX,
+        "Globex.Test.",
+    ] {
+        let r = app.get(host, TENANT_PROBE, None).await;
+        assert_eq!(r.status, 404, "{host}");
+        assert_eq!(
+            r.json()["error"],
+            "not_found",
+            "{host} did not resolve: {}",
+            r.body
+        );
+    }
+}
+
+async fn unknown_hosts_get_the_unknown_tenant_404(app: TestApp) {
+    for (host, shown) in [
+        ("nobody.example.com", "nobody.example.com"),
+        ("Nobody.Example.com:9000", "nobody.example.com"),
+        ("api.nosuchtenant.localhost", "api.nosuchtenant.localhost"),
+        ("api..localhost", "api..localhost"),
+    ] {
+        let r = app.get(host, "/user", None).await;
+        assert_eq!(r.status, 404);
+        assert_eq!(
+            r.json(),
+            json!({"error": "unknown_tenant", "message": format!("no tenant serves host '{shown}'")})
+        );
+    }
+}
+
+async fn a_facade_the_tenant_does_not_enable_is_a_404(app: TestApp) {
+    app.create_tenant("onlytd", &["onlytd.test"], &[Api::Tiledesk])
+        .await;
+    app.create_tenant("onlyam", &["onlyam.test"], &[Api::Appmixer])
+        .await;
+    let r = app.post("onlytd.test", "/user/auth", &json!({})).await;
+    assert_eq!(r.status, 404);
+    assert_eq!(r.json()["error"], "api_disabled");
+    let r = app.post("onlyam.test", "/v1/auth/signin", &json!({})).await;
+    assert_eq!(r.status, 404);
+    assert_eq!(r.json()["error"], "api_disabled");
+    assert!(r.json()["message"].as_str().unwrap().contains("tiledesk"));
+}
+
+async fn a_tenant_created_by_the_cli_is_served_without_restart(app: TestApp) {
+    let host = "newco.example.com";
+    assert_eq!(
+        app.get(host, TENANT_PROBE, None).await.json()["error"],
+        "unknown_tenant"
+    );
+    let out = app.cli(&["tenant", "create", "newco", "--host", host]);
+    assert!(
+        out.status.success(),
+        "{:?} stderr={} stdout={}",
+        out.status,
+        stderr(&out),
+        stdout(&out)
+    );
+    assert!(stdout(&out).contains("newco hosts=newco.example.com apis=tiledesk,appmixer"));
+    // refresh_seconds is 1 in the test config; allow generous slack for a loaded machine.
+    let served = eventually(5, || async {
+        app.get(host, TENANT_PROBE, None).await.json()["error"] == "not_found"
+    })
+    .await;
+    assert!(
+        served,
+        "tenant created by the CLI was not served within the refresh period"
+    );
+    let listed = stdout(&app.cli(&["tenant", "list"]));
+    assert!(
+        listed
+            .lines()
+            .any(|l| l.starts_with("newco hosts=newco.example.com")),
+        "{listed}"
+    );
+    assert!(
+        listed
+            .lines()
+            .any(|l| l.starts_with("acme hosts=- apis=tiledesk,appmixer")),
+        "{listed}"
+    );
+}
+
+async fn settings_reject_unknown_keys_and_bad_values(app: TestApp) {
+    let t = app.tenant("demo").await;
+    for (k, v) in [
+        ("NOPE", "1"),
+        ("BCRYPT_COST", "99"),
+        ("PASSWORD_MIN_LENGTH", "0"),
+        ("TOKEN_TTL_SECONDS", "x"),
+    ] {
+        let e = app.core.set_setting(&t, k, v).await.unwrap_err();
+        assert!(
+            matches!(e, gatehouse_core::CoreError::InvalidInput { .. }),
+            "{k}={v}: {e}"
+        );
+    }
+    assert!(app
+        .tenant("demo")
+        .await
+        .stored_settings
+        .get("NOPE")
+        .is_none());
+    assert_eq!(app.tenant("demo").await.settings.bcrypt_cost, 4);
+}
+
+async fn the_same_email_may_exist_in_two_tenants(app: TestApp) {
+    let email = Email::parse("same@example.com").unwrap();
+    for slug in ["demo", "acme"] {
+        let t = app.tenant(slug).await;
+        let pw = Password::new("password1", 8).unwrap();
+        app.core
+            .create_user(&t, NewUser::new(email.clone(), Some(pw)))
+            .await
+            .unwrap_or_else(|e| panic!("{slug}: {e}"));
+    }
+    let t = app.tenant("demo").await;
+    let again = app.core.create_user(&t, NewUser::new(email, None)).await;
+    assert!(matches!(again, Err(gatehouse_core::CoreError::Conflict(_))));
+}
+
+async fn a_token_made_for_one_tenant_fails_for_another(app: TestApp) {
+    let a = app.tenant("acme").await;
+    let b = app.tenant("globex").await;
+    let claims = json!({"id": "x"}).as_object().unwrap().clone();
+    let token = app.core.issue_token(&a, claims).unwrap();
+    assert!(app.core.verify_token(&a, &token, None).is_ok());
+    assert!(app.core.verify_token(&b, &token, None).is_err());
+}
+
+async fn requests_are_logged_and_counted_by_route(app: TestApp) {
+    app.get(DEMO, TENANT_PROBE, None).await;
+    let m = app.get(DEMO, "/metrics", None).await.body;
+    assert!(
+        m.contains(r#"gatehouse_http_requests_total{facade="gateway",route="/healthz""#)
+            || m.contains("gatehouse_http_requests_total{"),
+        "{m}"
+    );
+    assert!(m.contains("gatehouse_http_request_duration_seconds_bucket"));
+}
+
+on_both!(
+    operations_endpoints_answer_on_any_host,
+    hosts_resolve_exactly_by_pattern_without_port_and_case_folded,
+    unknown_hosts_get_the_unknown_tenant_404,
+    a_facade_the_tenant_does_not_enable_is_a_404,
+    a_tenant_created_by_the_cli_is_served_without_restart,
+    settings_reject_unknown_keys_and_bad_values,
+    the_same_email_may_exist_in_two_tenants,
+    a_token_made_for_one_tenant_fails_for_another,
+    requests_are_logged_and_counted_by_route,
+);

@@ -1,0 +1,330 @@
+//! The test harness: `spawn_app` (a server on port 0 over a temp SQLite file or a fresh PostgreSQL
+//! database), request helpers that set `Host`, the CLI runner, and `on_both!`, which turns one
+//! async test function into a SQLite test and a PostgreSQL test.
+
+use gatehouse::{Application, Config};
+use gatehouse_core::tenants::TenantSpec;
+use gatehouse_core::{Api, Core, Tenant, TenantSlug};
+use reqwest::Method;
+use serde_json::Value;
+use std::future::Future;
+use std::path::PathBuf;
+use std::process::Output;
+use std::sync::Arc;
+
+/// Hosts of the tenants every test app has.
+pub const DEMO: &str = "localhost";
+/// `acme` has no host of its own: it is reached through the pattern `api.{tenant}.localhost`.
+pub const ACME: &str = "api.acme.localhost";
+/// `globex` answers on its own host.
+pub const GLOBEX: &str = "globex.test";
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+pub fn postgres_base() -> Option<String> {
+    std::env::var("GATEHOUSE_TEST_POSTGRES")
+        .ok()
+        .filter(|s| !s.trim().is_empty())
+}
+
+/// Runs `test` against a fresh app on `backend`; on PostgreSQL without a configured server, says
+/// it skipped and passes.
+pub async fn run<F, Fut>(backend: Backend, test: F)
+where
+    F: FnOnce(TestApp) -> Fut,
+    Fut: Future<Output = ()>,
+{
+    match spawn_app(backend, "").await {
+        Some(app) => test(app).await,
+        None => eprintln!("skipped the PostgreSQL variant: GATEHOUSE_TEST_POSTGRES is not set"),
+    }
+}
+
+/// `on_both!(my_test);` after `async fn my_test(app: TestApp)` makes `my_test::sqlite` and
+/// `my_test::postgres`.
+macro_rules! on_both {
+    ($($name:ident),+ $(,)?) => {$(
+        mod $name {
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn sqlite() {
+                crate::helpers::run(crate::helpers::Backend::Sqlite, super::$name).await
+            }
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn postgres() {
+                crate::helpers::run(crate::helpers::Backend::Postgres, super::$name).await
+            }
+        }
+    )+};
+}
+
+pub struct TestApp {
+    pub address: String,
+    pub port: u16,
+    pub core: Arc<Core>,
+    pub client: reqwest::Client,
+    pub backend: Backend,
+    pub db_url: String,
+    /// The config file this app was started with; the CLI runs with it too.
+    pub config_path: PathBuf,
+    pub dir: tempfile::TempDir,
+    handle: actix_web::dev::ServerHandle,
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        // Sends the stop command at once; the returned future only waits for completion.
+        drop(self.handle.stop(false));
+    }
+}
+
+/// The test configuration: port 0, a 1-second tenant refresh, bcrypt cost 4, three tenants.
+pub fn test_toml(db_url: &str, extra: &str) -> String {
+    format!(
+        r#"
+[server]
+bind = "127.0.0.1:0"
+workers = 1
+shutdown_timeout_seconds = 1
+[database]
+url = "{db_url}"
+pool_size = 4
+connect_timeout_seconds = 3
+[hashing]
+threads = 2
+[tenants]
+patterns = ["api.{{tenant}}.localhost"]
+refresh_seconds = 1
+[[tenants.bootstrap]]
+slug = "demo"
+hosts = ["localhost", "127.0.0.1"]
+apis = ["tiledesk", "appmixer"]
+settings = {{ BCRYPT_COST = "4" }}
+[[tenants.bootstrap]]
+slug = "acme"
+apis = ["tiledesk", "appmixer"]
+settings = {{ BCRYPT_COST = "4" }}
+[[tenants.bootstrap]]
+slug = "globex"
+hosts = ["globex.test"]
+apis = ["tiledesk", "appmixer"]
+settings = {{ BCRYPT_COST = "4" }}
+{extra}
+"#
+    )
+}
+
+/// A fresh database URL for one test: a temp SQLite file, or a new PostgreSQL database named by a uuid.
+pub async fn fresh_db(backend: Backend, dir: &tempfile::TempDir) -> Option<String> {
+    match backend {
+        Backend::Sqlite => Some(format!(
+            "sqlite://{}",
+            dir.path().join("gatehouse.db").display()
+        )),
+        Backend::Postgres => {
+            let base = postgres_base()?;
+            let name = format!("gatehouse_test_{}", uuid::Uuid::new_v4().simple());
+            let create = format!("CREATE DATABASE \"{name}\"");
+            let base2 = base.clone();
+            tokio::task::spawn_blocking(move || {
+                use diesel::{Connection, RunQueryDsl};
+                let mut conn = diesel::PgConnection::establish(&base2)
+                    .unwrap_or_else(|e| panic!("cannot reach GATEHOUSE_TEST_POSTGRES: {e}"));
+                diesel::sql_query(create)
+                    .execute(&mut conn)
+                    .expect("create test database");
+            })
+            .await
+            .expect("create database task");
+            let (prefix, _) = base.rsplit_once('/').expect("postgres URL ends in /DB");
+            Some(format!("{prefix}/{name}"))
+        }
+    }
+}
+
+pub async fn spawn_app(backend: Backend, extra_toml: &str) -> Option<TestApp> {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let db_url = fresh_db(backend, &dir).await?;
+    Some(spawn_app_at(backend, dir, db_url, extra_toml).await)
+}
+
+/// Starts an app over an existing database (say, a second node).
+pub async fn spawn_app_at(
+    backend: Backend,
+    dir: tempfile::TempDir,
+    db_url: String,
+    extra_toml: &str,
+) -> TestApp {
+    let config_path = dir
+        .path()
+        .join(format!("gatehouse-{}.toml", uuid::Uuid::new_v4().simple()));
+    std::fs::write(&config_path, test_toml(&db_url, extra_toml)).expect("write config");
+    let config = Config::load(Some(&config_path)).expect("test config loads");
+    let app = Application::build(config).await.expect("app starts");
+    let port = app.port();
+    let core = app.core();
+    let handle = app.handle();
+    tokio::spawn(app.run_until_stopped());
+    TestApp {
+        address: format!("http://127.0.0.1:{port}"),
+        port,
+        core,
+        client: reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .expect("client"),
+        backend,
+        db_url,
+        config_path,
+        dir,
+        handle,
+    }
+}
+
+/// A response, read whole.
+#[derive(Debug)]
+pub struct Resp {
+    pub status: u16,
+    pub body: String,
+    pub content_type: String,
+}
+
+impl Resp {
+    pub fn json(&self) -> Value {
+        serde_json::from_str(&self.body).unwrap_or_else(|e| {
+            panic!(
+                "status {} body is not JSON ({e}): {}",
+                self.status, self.body
+            )
+        })
+    }
+}
+
+impl TestApp {
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{}", self.address, path)
+    }
+
+    /// A request to `path` with `Host: host`.
+    pub fn request(&self, method: Method, host: &str, path: &str) -> reqwest::RequestBuilder {
+        self.client
+            .request(method, self.url(path))
+            .header(reqwest::header::HOST, host)
+    }
+
+    pub async fn send(&self, rb: reqwest::RequestBuilder) -> Resp {
+        let res = rb.send().await.expect("request sent");
+        let status = res.status().as_u16();
+        let content_type = res
+            .headers()
+            .get(reqwest::header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
+            .to_owned();
+        let body = res.text().await.expect("body read");
+        Resp {
+            status,
+            body,
+            content_type,
+        }
+    }
+
+    pub async fn get(&self, host: &str, path: &str, auth: Option<&str>) -> Resp {
+        let mut rb = self.request(Method::GET, host, path);
+        if let Some(a) = auth {
+            rb = rb.header(reqwest::header::AUTHORIZATION, a);
+        }
+        self.send(rb).await
+    }
+
+    pub async fn json(
+        &self,
+        method: Method,
+        host: &str,
+        path: &str,
+        body: &Value,
+        auth: Option<&str>,
+    ) -> Resp {
+        let mut rb = self.request(method, host, path).json(body);
+        if let Some(a) = auth {
+            rb = rb.header(reqwest::header::AUTHORIZATION, a);
+        }
+        self.send(rb).await
+    }
+
+    pub async fn post(&self, host: &str, path: &str, body: &Value) -> Resp {
+        self.json(Method::POST, host, path, body, None).await
+    }
+
+    pub async fn post_auth(&self, host: &str, path: &str, body: &Value, auth: &str) -> Resp {
+        self.json(Method::POST, host, path, body, Some(auth)).await
+    }
+
+    /// The tenant as the database has it now.
+    pub async fn tenant(&self, slug: &str) -> Arc<Tenant> {
+        self.core
+            .require_tenant(&TenantSlug::parse(slug).expect("slug"))
+            .await
+            .expect("tenant exists")
+    }
+
+    pub async fn create_tenant(&self, slug: &str, hosts: &[&str], apis: &[Api]) -> Arc<Tenant> {
+        let mut spec = TenantSpec::new(TenantSlug::parse(slug).expect("slug"));
+        spec.hosts = hosts.iter().map(|h| h.to_string()).collect();
+        spec.apis = apis.to_vec();
+        spec.settings.insert("BCRYPT_COST".into(), "4".into());
+        self.core.create_tenant(spec).await.expect("tenant created")
+    }
+
+    /// Sets a tenant setting through core (this node sees it at once).
+    pub async fn set(&self, slug: &str, key: &str, value: &str) {
+        let t = self.tenant(slug).await;
+        self.core
+            .set_setting(&t, key, value)
+            .await
+            .expect("setting stored");
+    }
+
+    /// Runs the real `gatehouse` binary with this app's config.
+    pub fn cli(&self, args: &[&str]) -> Output {
+        cli_with_config(&self.config_path, args)
+    }
+}
+
+pub fn cli_with_config(config: &std::path::Path, args: &[&str]) -> Output {
+    std::process::Command::new(env!("CARGO_BIN_EXE_gatehouse"))
+        .arg("--config")
+        .arg(config)
+        .args(args)
+        .env("RUST_LOG", "warn")
+        .env_remove("GATEHOUSE_CONFIG")
+        .output()
+        .expect("gatehouse binary runs")
+}
+
+pub fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+pub fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+/// Polls `check` until it holds or `secs` pass; returns whether it held.
+pub async fn eventually<F, Fut>(secs: u64, mut check: F) -> bool
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = bool>,
+{
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(secs);
+    while std::time::Instant::now() < deadline {
+        if check().await {
+            return true;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    false
+}
