@@ -25,11 +25,33 @@ pub enum Backend {
     Postgres,
 }
 
+/// The PostgreSQL server the PostgreSQL variants use: `GATEHOUSE_TEST_POSTGRES` when set (`off`
+/// turns the variants off), else the local server at 127.0.0.1:5432 if one answers there.
 pub fn postgres_base() -> Option<String> {
-    std::env::var("GATEHOUSE_TEST_POSTGRES")
-        .ok()
-        .filter(|s| !s.trim().is_empty())
+    static BASE: std::sync::OnceLock<Option<String>> = std::sync::OnceLock::new();
+    BASE.get_or_init(|| {
+        let chosen = match std::env::var("GATEHOUSE_TEST_POSTGRES") {
+            Ok(v) if v.trim().is_empty() || v.trim() == "off" => None,
+            Ok(v) => Some(v.trim().to_owned()),
+            Err(_) => {
+                let addr = std::net::SocketAddr::from(([127, 0, 0, 1], 5432));
+                std::net::TcpStream::connect_timeout(&addr, std::time::Duration::from_millis(500))
+                    .ok()
+                    .map(|_| LOCAL_POSTGRES.to_owned())
+            }
+        };
+        // Written past the test harness's capture, once, so a skipped variant is never silent.
+        let note = match &chosen {
+            Some(url) => format!("gatehouse e2e: PostgreSQL variants run against {url}\n"),
+            None => "gatehouse e2e: PostgreSQL variants SKIPPED (no server at 127.0.0.1:5432 and GATEHOUSE_TEST_POSTGRES not set)\n".to_owned(),
+        };
+        let _ = std::io::Write::write_all(&mut std::io::stderr(), note.as_bytes());
+        chosen
+    })
+    .clone()
 }
+
+const LOCAL_POSTGRES: &str = "postgres://postgres@127.0.0.1:5432/test";
 
 /// Runs `test` against a fresh app on `backend`; on PostgreSQL without a configured server, says
 /// it skipped and passes.
@@ -40,7 +62,7 @@ where
 {
     match spawn_app(backend, "").await {
         Some(app) => test(app).await,
-        None => eprintln!("skipped the PostgreSQL variant: GATEHOUSE_TEST_POSTGRES is not set"),
+        None => eprintln!("skipped the PostgreSQL variant: no PostgreSQL server"),
     }
 }
 

@@ -9,4 +9,5 @@ mod appmixer;
 mod cli;
 mod cross_dialect;
 mod foundation;
+mod resilience;
 mod tiledesk;
