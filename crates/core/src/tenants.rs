@@ -336,13 +336,20 @@ pub(crate) fn insert_key(
     tenant_id: &str,
     now_ms: i64,
 ) -> CoreResult<String> {
-    let key = SigningKey::generate(now_ms);
+    // The newest key signs, so a new key must sort after every existing one even when the clock
+    // has not moved (two rotations in one millisecond, or a clock that stepped back).
+    let newest: Option<i64> = signing_keys::table
+        .filter(signing_keys::tenant_id.eq(tenant_id))
+        .select(diesel::dsl::max(signing_keys::created_at))
+        .first(conn)?;
+    let created = newest.map_or(now_ms, |n| now_ms.max(n + 1));
+    let key = SigningKey::generate(created);
     diesel::insert_into(signing_keys::table)
         .values(KeyRow {
             tenant_id: tenant_id.to_owned(),
             kid: key.kid.clone(),
             secret: hex::encode(key.secret.expose()),
-            created_at: now_ms,
+            created_at: created,
             retired_at: None,
         })
         .execute(conn)?;

@@ -1,0 +1,224 @@
+//! Core against a real (temporary SQLite) database with an injected clock: lock-outs expire without
+//! sleeping, tokens expire by the clock, rotation and retirement of keys, and tenant isolation.
+
+use gatehouse_core::tenants::TenantSpec;
+use gatehouse_core::users::{Login, NewUser};
+use gatehouse_core::{
+    AuthFailure, Core, CoreError, CoreOptions, Email, ManualClock, Password, TenantSlug,
+};
+use std::sync::Arc;
+use std::time::Duration;
+
+struct Fixture {
+    core: Core,
+    clock: Arc<ManualClock>,
+    _dir: tempfile::TempDir,
+}
+
+async fn fixture() -> Fixture {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("core.db").display());
+    let db = tokio::task::spawn_blocking(move || {
+        gatehouse_core::storage::Db::connect(&url, 4, Duration::from_secs(5))
+    })
+    .await
+    .unwrap()
+    .unwrap();
+    db.migrate().await.unwrap();
+    let clock = Arc::new(ManualClock::new(1_800_000_000_000));
+    let core = Core::new(
+        db,
+        CoreOptions {
+            clock: clock.clone(),
+            hash_threads: 2,
+            ..CoreOptions::default()
+        },
+    )
+    .unwrap();
+    for slug in ["a", "b"] {
+        let mut spec = TenantSpec::new(TenantSlug::parse(slug).unwrap());
+        spec.settings.insert("BCRYPT_COST".into(), "4".into());
+        spec.settings
+            .insert("SIGNIN_MAX_FAILURES".into(), "3".into());
+        spec.settings
+            .insert("SIGNIN_LOCK_SECONDS".into(), "60".into());
+        core.create_tenant(spec).await.unwrap();
+    }
+    Fixture {
+        core,
+        clock,
+        _dir: dir,
+    }
+}
+
+fn email(s: &str) -> Email {
+    Email::parse(s).unwrap()
+}
+
+#[tokio::test]
+async fn an_account_locks_after_max_failures_until_the_lock_expires() {
+    let f = fixture().await;
+    let t = f.core.tenant_by_slug("a").unwrap();
+    let pw = Password::new("right-password", 8).unwrap();
+    f.core
+        .create_user(&t, NewUser::new(email("x@example.com"), Some(pw.clone())))
+        .await
+        .unwrap();
+    let login = || Login::Email(email("x@example.com"));
+    let wrong = Password::candidate("wrong-password");
+    for _ in 0..3 {
+        let e = f.core.signin(&t, login(), &wrong).await.unwrap_err();
+        assert!(matches!(
+            e,
+            CoreError::Unauthorized(AuthFailure::WrongPassword)
+        ));
+    }
+    // Locked now, even with the right password.
+    assert!(matches!(
+        f.core.signin(&t, login(), &pw).await,
+        Err(CoreError::Locked)
+    ));
+    f.clock.advance_secs(59);
+    assert!(matches!(
+        f.core.signin(&t, login(), &pw).await,
+        Err(CoreError::Locked)
+    ));
+    f.clock.advance_secs(2);
+    assert!(f.core.signin(&t, login(), &pw).await.is_ok());
+    // A success resets the count: two more failures do not lock.
+    for _ in 0..2 {
+        let _ = f.core.signin(&t, login(), &wrong).await;
+    }
+    assert!(f.core.signin(&t, login(), &pw).await.is_ok());
+}
+
+#[tokio::test]
+async fn unknown_accounts_and_other_tenants_accounts_are_unknown() {
+    let f = fixture().await;
+    let a = f.core.tenant_by_slug("a").unwrap();
+    let b = f.core.tenant_by_slug("b").unwrap();
+    let pw = Password::new("right-password", 8).unwrap();
+    f.core
+        .create_user(
+            &a,
+            NewUser::new(email("only-a@example.com"), Some(pw.clone())),
+        )
+        .await
+        .unwrap();
+    let e = f
+        .core
+        .signin(&b, Login::Email(email("only-a@example.com")), &pw)
+        .await
+        .unwrap_err();
+    assert!(matches!(
+        e,
+        CoreError::Unauthorized(AuthFailure::UnknownAccount)
+    ));
+}
+
+#[tokio::test]
+async fn tokens_expire_by_the_injected_clock_and_rotation_keeps_old_ones() {
+    let f = fixture().await;
+    let t = f.core.tenant_by_slug("a").unwrap();
+    f.core
+        .set_setting(&t, "TOKEN_TTL_SECONDS", "60")
+        .await
+        .unwrap();
+    let t = f.core.tenant(&t.id).unwrap();
+    let claims = serde_json::json!({"id": "u"}).as_object().unwrap().clone();
+    let old = f.core.issue_token(&t, claims.clone()).unwrap();
+    let old_kid = t.keys.signing_key().unwrap().kid.clone();
+
+    let new_kid = f.core.rotate_key(&t).await.unwrap();
+    let t = f.core.tenant(&t.id).unwrap();
+    assert_eq!(t.keys.signing_key().unwrap().kid, new_kid);
+    assert!(
+        f.core.verify_token(&t, &old, None).is_ok(),
+        "old keys verify until retired"
+    );
+    let new = f.core.issue_token(&t, claims).unwrap();
+
+    f.clock.advance_secs(59);
+    assert!(f.core.verify_token(&t, &new, None).is_ok());
+    f.core.retire_key(&t, &old_kid).await.unwrap();
+    let t = f.core.tenant(&t.id).unwrap();
+    assert!(
+        f.core.verify_token(&t, &old, None).is_err(),
+        "retired keys stop verifying"
+    );
+    assert!(f.core.verify_token(&t, &new, None).is_ok());
+    f.clock.advance_secs(1);
+    assert!(matches!(
+        f.core.verify_token(&t, &new, None),
+        Err(CoreError::Unauthorized(AuthFailure::ExpiredToken))
+    ));
+    // The last active key cannot be retired.
+    assert!(matches!(
+        f.core.retire_key(&t, &new_kid).await,
+        Err(CoreError::Conflict(_))
+    ));
+}
+
+#[tokio::test]
+async fn a_changed_bcrypt_cost_rehashes_at_the_next_good_signin() {
+    let f = fixture().await;
+    let t = f.core.tenant_by_slug("a").unwrap();
+    let pw = Password::new("right-password", 8).unwrap();
+    let u = f
+        .core
+        .create_user(&t, NewUser::new(email("c@example.com"), Some(pw.clone())))
+        .await
+        .unwrap();
+    f.core.set_setting(&t, "BCRYPT_COST", "5").await.unwrap();
+    let t = f.core.tenant(&t.id).unwrap();
+    f.core
+        .signin(&t, Login::Email(email("c@example.com")), &pw)
+        .await
+        .unwrap();
+    let cost = f
+        .core
+        .db()
+        .run(move |c| {
+            use diesel::prelude::*;
+            use gatehouse_core::storage::schema::users::dsl::*;
+            Ok(users
+                .filter(id.eq(&u.id))
+                .select(password_hash)
+                .first::<Option<String>>(c)?)
+        })
+        .await
+        .unwrap()
+        .and_then(|h| gatehouse_core::password::hash_cost(&h));
+    assert_eq!(cost, Some(5));
+}
+
+#[tokio::test]
+async fn disabled_users_cannot_sign_in_nor_use_tokens() {
+    let f = fixture().await;
+    let t = f.core.tenant_by_slug("a").unwrap();
+    let pw = Password::new("right-password", 8).unwrap();
+    let u = f
+        .core
+        .create_user(&t, NewUser::new(email("d@example.com"), Some(pw.clone())))
+        .await
+        .unwrap();
+    f.core
+        .set_disabled(&t, &email("d@example.com"), true)
+        .await
+        .unwrap();
+    let e = f
+        .core
+        .signin(&t, Login::Email(email("d@example.com")), &pw)
+        .await
+        .unwrap_err();
+    assert!(matches!(e, CoreError::Unauthorized(AuthFailure::Disabled)));
+    assert!(matches!(
+        f.core.token_user(&t, &u.id).await,
+        Err(CoreError::Unauthorized(AuthFailure::Disabled))
+    ));
+    f.core
+        .set_disabled(&t, &email("d@example.com"), false)
+        .await
+        .unwrap();
+    assert!(f.core.token_user(&t, &u.id).await.is_ok());
+}
