@@ -211,3 +211,93 @@ fn a_database_url_of_unknown_scheme_is_a_clear_error() {
     let e = stderr(&o);
     assert!(one_line(&e) && e.contains("not a database URL"), "{e}");
 }
+
+/// `gatehouse serve` as an operator runs it: on SIGTERM it stops accepting, lets the in-flight
+/// request finish, and exits 0.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_lets_in_flight_requests_finish() {
+    use std::io::BufRead;
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = dir.path().join("serve.toml");
+    let db = dir.path().join("serve.db");
+    std::fs::write(
+        &cfg,
+        format!(
+            "[server]\nbind = \"127.0.0.1:0\"\nshutdown_timeout_seconds = 10\n[database]\nurl = \"sqlite://{}\"\n\
+             [[tenants.bootstrap]]\nslug = \"demo\"\nhosts = [\"localhost\"]\napis = [\"appmixer\"]\n\
+             settings = {{ BCRYPT_COST = \"13\" }}\n",
+            db.display()
+        ),
+    )
+    .unwrap();
+    let created = cli_with_config(
+        &cfg,
+        &[
+            "user",
+            "create",
+            "--tenant",
+            "demo",
+            "--email",
+            "slow@example.com",
+            "--password",
+            "slow-password",
+        ],
+    );
+    assert!(created.status.success(), "{}", stderr(&created));
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_gatehouse"))
+        .args(["--config", cfg.to_str().unwrap(), "serve"])
+        .env("RUST_LOG", "info")
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = std::io::BufReader::new(child.stderr.take().unwrap()).lines();
+    let port: u16 = loop {
+        let line = lines.next().expect("serve printed its port").unwrap();
+        if let Some(rest) = line.split("(port ").nth(1) {
+            break rest
+                .trim_end_matches(|c: char| !c.is_ascii_digit())
+                .split(')')
+                .next()
+                .unwrap()
+                .parse()
+                .unwrap();
+        }
+    };
+    std::thread::spawn(move || for _ in lines {});
+    let client = reqwest::Client::new();
+    let slow = tokio::spawn(
+        client
+            .post(format!("http://127.0.0.1:{port}/user/auth"))
+            .header("Host", "localhost")
+            .json(&serde_json::json!({"email": "slow@example.com", "password": "slow-password"}))
+            .send(),
+    );
+    tokio::time::sleep(Duration::from_millis(150)).await;
+    let kill = std::process::Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(kill.success());
+    let res = slow
+        .await
+        .unwrap()
+        .expect("the in-flight request was answered");
+    assert_eq!(res.status(), 200);
+    let deadline = Instant::now() + Duration::from_secs(15);
+    let status = loop {
+        if let Some(s) = child.try_wait().unwrap() {
+            break s;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "serve did not exit after SIGTERM"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert!(status.success(), "{status:?}");
+    let refused = reqwest::Client::new()
+        .get(format!("http://127.0.0.1:{port}/healthz"))
+        .send()
+        .await;
+    assert!(refused.is_err(), "still accepting after shutdown");
+}

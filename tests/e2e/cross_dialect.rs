@@ -1,1 +1,213 @@
-//! (to come)
+//! One identity store, two dialects: a person made through one API signs in through the other,
+//! while tokens stay dialect-specific and tenant-bound.
+
+use crate::helpers::*;
+use reqwest::Method;
+use serde_json::json;
+
+async fn an_appmixer_user_signs_in_through_tiledesk(app: TestApp) {
+    let r = app
+        .post(
+            DEMO,
+            "/user",
+            &json!({"username": "ada", "email": "Ada@Example.com", "password": "correct-horse"}),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let r = app
+        .post(
+            DEMO,
+            "/v1/auth/signin",
+            &json!({"email": "ada@example.com", "password": "correct-horse"}),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let body = r.json();
+    assert_eq!(body["success"], true);
+    assert_eq!(body["user"]["email"], "ada@example.com");
+    let jwt = body["token"].as_str().unwrap();
+    assert!(jwt.starts_with("JWT "));
+    let me = app.get(DEMO, "/v1/users", Some(jwt)).await;
+    assert_eq!(me.status, 200, "{}", me.body);
+    assert_eq!(me.json()["email"], "ada@example.com");
+}
+
+async fn a_tiledesk_user_signs_in_through_appmixer(app: TestApp) {
+    let r = app
+        .post(
+            DEMO,
+            "/v1/auth/signup",
+            &json!({"email": "grace@example.com", "password": "hopper-1906", "firstname": "Grace", "lastname": "Hopper"}),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    for login in [
+        json!({"email": "grace@example.com", "password": "hopper-1906"}),
+        json!({"username": "GRACE@example.com", "password": "hopper-1906"}),
+    ] {
+        let r = app.post(DEMO, "/user/auth", &login).await;
+        assert_eq!(r.status, 200, "{login}: {}", r.body);
+        let token = r.json()["token"].as_str().unwrap().to_owned();
+        let me = app
+            .get(DEMO, "/user", Some(&format!("Bearer {token}")))
+            .await;
+        assert_eq!(me.status, 200, "{}", me.body);
+        assert_eq!(me.json()["email"], "grace@example.com");
+    }
+}
+
+async fn tokens_do_not_cross_dialects_nor_tenants(app: TestApp) {
+    let signup = json!({"username": "tok", "email": "tok@example.com", "password": "token-pass"});
+    for host in [DEMO, ACME] {
+        assert_eq!(app.post(host, "/user", &signup).await.status, 200);
+    }
+    let am = app
+        .post(
+            DEMO,
+            "/user/auth",
+            &json!({"email": "tok@example.com", "password": "token-pass"}),
+        )
+        .await
+        .json()["token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let td = app
+        .post(
+            DEMO,
+            "/v1/auth/signin",
+            &json!({"email": "tok@example.com", "password": "token-pass"}),
+        )
+        .await
+        .json()["token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let td_bare = td.trim_start_matches("JWT ").to_owned();
+
+    // Appmixer's token is not a Tiledesk token, and the other way round.
+    let r = app.get(DEMO, "/v1/users", Some(&format!("JWT {am}"))).await;
+    assert_eq!((r.status, r.body.as_str()), (401, "Unauthorized"));
+    let r = app
+        .get(DEMO, "/user", Some(&format!("Bearer {td_bare}")))
+        .await;
+    assert_eq!(r.status, 401);
+    assert_eq!(
+        r.json()["message"],
+        "Invalid JWT: key or signature is invalid"
+    );
+
+    // Neither is accepted by another tenant, where the same email exists.
+    let r = app.get(ACME, "/user", Some(&format!("Bearer {am}"))).await;
+    assert_eq!(r.status, 401);
+    assert_eq!(
+        r.json()["message"],
+        "Invalid JWT: key or signature is invalid"
+    );
+    let r = app.get(ACME, "/v1/users", Some(&td)).await;
+    assert_eq!((r.status, r.body.as_str()), (401, "Unauthorized"));
+
+    // And at home both work.
+    assert_eq!(
+        app.get(DEMO, "/user", Some(&format!("Bearer {am}")))
+            .await
+            .status,
+        200
+    );
+    assert_eq!(app.get(DEMO, "/v1/users", Some(&td)).await.status, 200);
+}
+
+async fn a_password_changed_in_one_dialect_holds_in_the_other(app: TestApp) {
+    app.post(
+        DEMO,
+        "/user",
+        &json!({"username": "pc", "email": "pc@example.com", "password": "first-pass"}),
+    )
+    .await;
+    let td = app
+        .post(
+            DEMO,
+            "/v1/auth/signin",
+            &json!({"email": "pc@example.com", "password": "first-pass"}),
+        )
+        .await
+        .json()["token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let r = app
+        .json(
+            Method::PUT,
+            DEMO,
+            "/v1/users/changepsw",
+            &json!({"oldpsw": "first-pass", "newpsw": "second-pass"}),
+            Some(&td),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(
+        app.post(
+            DEMO,
+            "/user/auth",
+            &json!({"email": "pc@example.com", "password": "first-pass"})
+        )
+        .await
+        .status,
+        403
+    );
+    assert_eq!(
+        app.post(
+            DEMO,
+            "/user/auth",
+            &json!({"email": "pc@example.com", "password": "second-pass"})
+        )
+        .await
+        .status,
+        200
+    );
+}
+
+async fn a_disabled_user_is_refused_by_both_dialects(app: TestApp) {
+    app.post(
+        DEMO,
+        "/user",
+        &json!({"username": "dis", "email": "dis@example.com", "password": "disabled-pass"}),
+    )
+    .await;
+    let login = json!({"email": "dis@example.com", "password": "disabled-pass"});
+    let am = app.post(DEMO, "/user/auth", &login).await.json()["token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let td = app.post(DEMO, "/v1/auth/signin", &login).await.json()["token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let out = app.cli(&["user", "disable", "--tenant", "demo", "dis@example.com"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(
+        app.get(DEMO, "/user", Some(&format!("Bearer {am}")))
+            .await
+            .status,
+        401
+    );
+    assert_eq!(app.get(DEMO, "/v1/users", Some(&td)).await.status, 401);
+    assert_eq!(app.post(DEMO, "/user/auth", &login).await.status, 403);
+    assert_eq!(app.post(DEMO, "/v1/auth/signin", &login).await.status, 401);
+    let out = app.cli(&["user", "enable", "--tenant", "demo", "dis@example.com"]);
+    assert!(out.status.success());
+    assert_eq!(
+        app.get(DEMO, "/user", Some(&format!("Bearer {am}")))
+            .await
+            .status,
+        200
+    );
+}
+
+on_both!(
+    an_appmixer_user_signs_in_through_tiledesk,
+    a_tiledesk_user_signs_in_through_appmixer,
+    tokens_do_not_cross_dialects_nor_tenants,
+    a_password_changed_in_one_dialect_holds_in_the_other,
+    a_disabled_user_is_refused_by_both_dialects,
+);

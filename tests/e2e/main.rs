@@ -9,5 +9,6 @@ mod appmixer;
 mod cli;
 mod cross_dialect;
 mod foundation;
+mod multinode;
 mod resilience;
 mod tiledesk;
