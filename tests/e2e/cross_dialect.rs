@@ -211,3 +211,24 @@ on_both!(
     a_password_changed_in_one_dialect_holds_in_the_other,
     a_disabled_user_is_refused_by_both_dialects,
 );
+
+async fn the_signup_rate_limit_spans_both_dialects_and_stays_in_its_tenant(app: TestApp) {
+    app.set("demo", "SIGNUP_PER_IP_PER_MINUTE", "3").await;
+    let am = |i: u32| json!({"username": format!("r{i}"), "email": format!("r{i}@example.com"), "password": "rate-pass"});
+    let td = |i: u32| json!({"email": format!("t{i}@example.com"), "password": "rate-pass", "firstname": "T", "lastname": "R"});
+    assert_eq!(app.post(DEMO, "/user", &am(1)).await.status, 200);
+    assert_eq!(app.post(DEMO, "/v1/auth/signup", &td(2)).await.status, 200);
+    assert_eq!(app.post(DEMO, "/user", &am(3)).await.status, 200);
+    let r = app.post(DEMO, "/user", &am(4)).await;
+    assert_eq!(r.status, 429, "{}", r.body);
+    assert_eq!(r.json()["statusCode"], 429);
+    let r = app.post(DEMO, "/v1/auth/signup", &td(5)).await;
+    assert_eq!(r.status, 429, "{}", r.body);
+    // Nothing was written by the refused requests.
+    let t = app.tenant("demo").await;
+    assert_eq!(app.core.count_users(&t).await.unwrap(), 3);
+    // Another tenant's counter is its own.
+    assert_eq!(app.post(ACME, "/user", &am(6)).await.status, 200);
+}
+
+on_both!(the_signup_rate_limit_spans_both_dialects_and_stays_in_its_tenant);

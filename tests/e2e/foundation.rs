@@ -193,3 +193,30 @@ on_both!(
     a_token_made_for_one_tenant_fails_for_another,
     requests_are_logged_and_counted_by_route,
 );
+
+async fn forwarded_host_is_trusted_only_when_configured(app: TestApp) {
+    let probe = |app: &TestApp| {
+        app.request(reqwest::Method::GET, "nobody.example.com", TENANT_PROBE)
+            .header("X-Forwarded-Host", "localhost, proxy.internal")
+    };
+    let r = app.send(probe(&app)).await;
+    assert_eq!(
+        r.json()["error"],
+        "unknown_tenant",
+        "X-Forwarded-Host used without trust"
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let trusting = spawn_app_tweaked(app.backend, dir, app.db_url.clone(), "", |c| {
+        c.server.trust_forwarded_host = true
+    })
+    .await;
+    let r = trusting.send(probe(&trusting)).await;
+    assert_eq!(
+        r.json()["error"],
+        "not_found",
+        "the first X-Forwarded-Host was not used: {}",
+        r.body
+    );
+}
+
+on_both!(forwarded_host_is_trusted_only_when_configured);

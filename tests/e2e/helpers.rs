@@ -180,11 +180,23 @@ pub async fn spawn_app_at(
     db_url: String,
     extra_toml: &str,
 ) -> TestApp {
+    spawn_app_tweaked(backend, dir, db_url, extra_toml, |_| {}).await
+}
+
+/// Starts an app whose loaded configuration `tweak` may change first (e.g. `[server]` keys).
+pub async fn spawn_app_tweaked(
+    backend: Backend,
+    dir: tempfile::TempDir,
+    db_url: String,
+    extra_toml: &str,
+    tweak: impl FnOnce(&mut Config),
+) -> TestApp {
     let config_path = dir
         .path()
         .join(format!("gatehouse-{}.toml", uuid::Uuid::new_v4().simple()));
     std::fs::write(&config_path, test_toml(&db_url, extra_toml)).expect("write config");
-    let config = Config::load(Some(&config_path)).expect("test config loads");
+    let mut config = Config::load(Some(&config_path)).expect("test config loads");
+    tweak(&mut config);
     let app = Application::build(config).await.expect("app starts");
     let port = app.port();
     let core = app.core();

@@ -1,12 +1,54 @@
-//! The OpenAPI 3 document of both facades and the gateway endpoints, served at `/openapi.json`.
-//! Placeholder until the facades land; each facade contributes its own paths.
+//! The OpenAPI 3 document served at `/openapi.json`: the gateway's own endpoints plus the paths
+//! each facade describes for itself.
 
-use serde_json::{json, Value};
+use serde_json::{json, Map, Value};
+
+fn gateway_paths() -> Value {
+    let plain = |summary: &str, ok: &str| {
+        json!({"get": {
+            "tags": ["gateway"],
+            "summary": summary,
+            "responses": {"200": {"description": ok}, "503": {"description": "the database does not answer"}}
+        }})
+    };
+    json!({
+        "/healthz": {"get": {"tags": ["gateway"], "summary": "Liveness: the process runs",
+            "responses": {"200": {"description": "{\"status\":\"ok\"}"}}}},
+        "/readyz": plain("Readiness: the database answers", "ready"),
+        "/metrics": {"get": {"tags": ["gateway"], "summary": "Prometheus metrics",
+            "responses": {"200": {"description": "Prometheus text format"}}}},
+        "/openapi.json": {"get": {"tags": ["gateway"], "summary": "This document",
+            "responses": {"200": {"description": "OpenAPI 3 document"}}}},
+    })
+}
+
+fn merge(into: &mut Map<String, Value>, paths: Value) {
+    if let Value::Object(paths) = paths {
+        into.extend(paths);
+    }
+}
 
 pub fn document() -> Value {
+    let mut paths = Map::new();
+    merge(&mut paths, gateway_paths());
     json!({
         "openapi": "3.0.3",
-        "info": {"title": "Gatehouse", "version": env!("CARGO_PKG_VERSION")},
-        "paths": {}
+        "info": {
+            "title": "Gatehouse",
+            "version": env!("CARGO_PKG_VERSION"),
+            "description": "A multi-tenant authentication gateway speaking the Tiledesk and Appmixer auth APIs. \
+                Every path but the gateway's own is answered for the tenant that the Host header names."
+        },
+        "tags": [
+            {"name": "gateway", "description": "Operations endpoints, on any host"},
+            {"name": "tiledesk", "description": "The Tiledesk auth API (also under /v3)"},
+            {"name": "appmixer", "description": "The Appmixer user API"}
+        ],
+        "components": {"securitySchemes": {
+            "appmixerBearer": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"},
+            "tiledeskJwt": {"type": "apiKey", "in": "header", "name": "Authorization",
+                "description": "\"JWT <token>\" as returned by sign-in"}
+        }},
+        "paths": paths
     })
 }
