@@ -1,0 +1,136 @@
+//! The OpenAPI 3 `paths` of this facade; the binary merges them into `/openapi.json`.
+
+use serde_json::{json, Map, Value};
+
+fn boom(description: &str) -> Value {
+    json!({
+        "description": description,
+        "content": {"application/json": {"schema": {"type": "object", "properties": {
+            "statusCode": {"type": "integer"}, "error": {"type": "string"},
+            "message": {"type": "string"}
+        }}}}
+    })
+}
+
+fn ok(description: &str, schema: Value) -> Value {
+    json!({"description": description, "content": {"application/json": {"schema": schema}}})
+}
+
+fn body(required: &[&str], properties: Value) -> Value {
+    json!({
+        "required": true,
+        "content": {"application/json": {"schema": {
+            "type": "object", "required": required, "properties": properties
+        }}}
+    })
+}
+
+/// One operation. `secured`: it takes `Authorization: Bearer <jwt>`, so it may answer 401.
+fn op(summary: &str, secured: bool, request: Option<Value>, responses: &[(&str, Value)]) -> Value {
+    let mut all: Map<String, Value> = responses
+        .iter()
+        .map(|(code, v)| ((*code).to_owned(), v.clone()))
+        .collect();
+    if secured {
+        all.insert("401".into(), boom("Missing, invalid or expired token"));
+    }
+    if request.is_some() {
+        all.insert("400".into(), boom("A field is missing or invalid"));
+        all.insert("413".into(), boom("Body over 64 KiB"));
+        all.insert("415".into(), boom("Body is not JSON"));
+    }
+    let mut o = json!({"summary": summary, "tags": ["appmixer"], "responses": all});
+    if secured {
+        o["security"] = json!([{"bearer": []}]);
+    }
+    if let Some(r) = request {
+        o["requestBody"] = r;
+    }
+    o
+}
+
+fn user_schema() -> Value {
+    json!({"type": "object", "properties": {
+        "id": {"type": "string"}, "username": {"type": "string"}, "email": {"type": "string"},
+        "isActive": {"type": "boolean"}, "scope": {"type": "array", "items": {"type": "string"}},
+        "plan": {"type": "string"}, "metadata": {"type": "object"},
+        "created": {"type": "string", "format": "date-time"}
+    }})
+}
+
+fn admin_op(summary: &str, request: Option<Value>, ok_response: Value) -> Value {
+    op(
+        summary,
+        true,
+        request,
+        &[
+            ("200", ok_response),
+            ("403", boom("Insufficient scope")),
+            ("404", boom("User not found")),
+        ],
+    )
+}
+
+pub fn openapi_paths() -> Value {
+    let s = json!({"type": "string"});
+    let empty = ok("Done", json!({"type": "object"}));
+    let user = ok("The user", user_schema());
+    let token = json!({"type": "object", "properties": {"token": {"type": "string"}}});
+    let setting = json!({"type": "object", "properties": {"key": s, "value": s}});
+    json!({
+        "/user/auth": {"post": op("Sign in", false,
+            Some(body(&["password"], json!({"username": s, "email": s, "password": s}))),
+            &[("200", ok("The user and a token", json!({"type": "object", "properties": {
+                "user": user_schema(), "token": {"type": "string"}}}))),
+              ("403", boom("Invalid credentials")),
+              ("429", boom("Account locked after repeated failures"))])},
+        "/user": {
+            "post": op("Create a user (open, or guarded by API_USER_CREATE_SCOPE)", true,
+                Some(body(&["username", "email", "password"], json!({
+                    "username": s, "email": s, "password": s, "metadata": {"type": "object"}}))),
+                &[("200", ok("A token for the new user", token)),
+                  ("403", boom("Insufficient scope")),
+                  ("409", boom("User already exists")),
+                  ("429", boom("Too many requests from this address"))]),
+            "get": op("The caller's own user", true, None,
+                &[("200", user.clone()), ("404", boom("User not found"))])
+        },
+        "/user/change-password": {"post": op("Change the caller's password", true,
+            Some(body(&["oldPassword", "newPassword"], json!({"oldPassword": s, "newPassword": s}))),
+            &[("200", empty.clone()), ("403", boom("Invalid old password"))])},
+        "/user/reset-password": {"post": admin_op("Set another user's password (admin)",
+            Some(body(&["email", "password"], json!({"email": s, "password": s}))), empty.clone())},
+        "/users": {"get": {
+            "parameters": [
+                {"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 1000, "default": 100}},
+                {"name": "offset", "in": "query", "schema": {"type": "integer", "minimum": 0, "default": 0}},
+                {"name": "pattern", "in": "query", "schema": s}
+            ],
+            "summary": "List the tenant's users (admin)", "tags": ["appmixer"],
+            "security": [{"bearer": []}],
+            "responses": {"200": ok("Users", json!({"type": "array", "items": user_schema()})),
+                "400": boom("Bad limit or offset"), "401": boom("Missing, invalid or expired token"),
+                "403": boom("Insufficient scope")}
+        }},
+        "/users/count": {"get": admin_op("Count the tenant's users (admin)", None,
+            ok("The count", json!({"type": "object", "properties": {"count": {"type": "integer"}}})))},
+        "/users/{id}": {
+            "parameters": [{"name": "id", "in": "path", "required": true, "schema": s}],
+            "get": admin_op("A user (admin)", None, user.clone()),
+            "put": admin_op("Update a user (admin)", Some(body(&[], json!({
+                "scope": {"type": "array", "items": s}, "email": s, "metadata": {"type": "object"},
+                "isActive": {"type": "boolean"}, "plan": s}))), user),
+            "delete": admin_op("Delete a user (admin)", None, empty.clone())
+        },
+        "/config": {
+            "get": admin_op("The tenant's settings (admin)", None,
+                ok("Settings that were set", json!({"type": "array", "items": setting}))),
+            "post": admin_op("Set one setting (admin)",
+                Some(body(&["key", "value"], json!({"key": s, "value": {}}))), ok("The stored setting", setting))
+        },
+        "/config/{key}": {
+            "parameters": [{"name": "key", "in": "path", "required": true, "schema": s}],
+            "delete": admin_op("Unset one setting (admin)", None, empty)
+        }
+    })
+}

@@ -1,0 +1,77 @@
+//! The caller's own account: creating one (`POST /user`, open or scope-guarded by
+//! `API_USER_CREATE_SCOPE`), reading it (`GET /user`) and changing its password.
+
+use super::empty_ok;
+use crate::auth;
+use crate::body::JsonBody;
+use crate::context::Ctx;
+use crate::errors::{ApiError, ApiResult};
+use crate::views;
+use actix_web::HttpResponse;
+use gatehouse_core::users::NewUser;
+use gatehouse_core::{AuthFailure, CoreError, Email, Password, Username};
+use serde_json::json;
+
+pub async fn create(ctx: Ctx, body: ApiResult<JsonBody>) -> ApiResult<HttpResponse> {
+    let tenant = ctx.tenant.clone();
+    ctx.core.check_signup_rate(&tenant, ctx.client_ip)?;
+    // Authentication comes before the body is looked at, as in hapi: an anonymous caller of a
+    // closed signup learns it needs a token, not what is wrong with its body.
+    if let Some(scopes) = &tenant.settings.api_user_create_scope {
+        auth::caller_with_scope(&ctx, scopes).await?;
+    }
+    let body = body?;
+    let username = body.required_str("username")?;
+    let email = body.required_str("email")?;
+    let password = body.required_str("password")?;
+    let metadata = body.optional_object("metadata")?.cloned();
+
+    let username = Username::parse(username)?;
+    let email = Email::parse(email)?;
+    let password = Password::new(password, tenant.settings.password_min_length)?;
+    let mut new = NewUser::new(email, Some(password));
+    new.username = Some(username);
+    if let Some(m) = metadata {
+        new.metadata = m.into();
+    }
+    let user = ctx
+        .core
+        .create_user(&tenant, new)
+        .await
+        .map_err(|e| match e {
+            CoreError::Conflict(_) => CoreError::Conflict("user already exists"),
+            other => other,
+        })?;
+    let token = auth::issue(&ctx, &tenant, &user)?;
+    Ok(HttpResponse::Ok().json(json!({ "token": token })))
+}
+
+pub async fn me(ctx: Ctx) -> ApiResult<HttpResponse> {
+    let user = auth::caller(&ctx).await?;
+    Ok(HttpResponse::Ok().json(views::profile(&user)))
+}
+
+pub async fn change_password(ctx: Ctx, body: ApiResult<JsonBody>) -> ApiResult<HttpResponse> {
+    let user = auth::caller(&ctx).await?;
+    let body = body?;
+    let old = Password::candidate(body.required_str("oldPassword")?);
+    let new = body.required_str("newPassword")?;
+    let new = Password::new(new, ctx.tenant.settings.password_min_length).map_err(|e| match e {
+        // Core names the field `password`; this route calls it `newPassword`.
+        CoreError::InvalidInput { message, .. } => CoreError::invalid("newPassword", message),
+        other => other,
+    })?;
+    ctx.core
+        .change_password(&ctx.tenant, &user.id, &old, &new)
+        .await
+        .map_err(|e| match e {
+            CoreError::Unauthorized(AuthFailure::WrongPassword) => {
+                ApiError::Forbidden("Invalid old password")
+            }
+            CoreError::Forbidden(_) => {
+                ApiError::bad_request("\"newPassword\" must differ from \"oldPassword\"")
+            }
+            other => other.into(),
+        })?;
+    Ok(empty_ok())
+}

@@ -1,0 +1,64 @@
+//! The route table. Each path prefix is one actix scope, so the body limit and the Boom 404/405
+//! answers apply to this facade's paths only, not to the other facade mounted beside it.
+
+mod account;
+mod config;
+mod signin;
+mod users;
+
+use crate::body::BODY_LIMIT;
+use crate::errors::ApiError;
+use actix_web::{web, HttpResponse};
+
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.service(
+        scope("/user")
+            .service(
+                resource("")
+                    .route(web::get().to(account::me))
+                    .route(web::post().to(account::create)),
+            )
+            .service(resource("/auth").route(web::post().to(signin::signin)))
+            .service(resource("/change-password").route(web::post().to(account::change_password)))
+            .service(resource("/reset-password").route(web::post().to(users::reset_password))),
+    )
+    .service(
+        scope("/users")
+            .service(resource("").route(web::get().to(users::list)))
+            .service(resource("/count").route(web::get().to(users::count)))
+            .service(
+                resource("/{id}")
+                    .route(web::get().to(users::get))
+                    .route(web::put().to(users::update))
+                    .route(web::delete().to(users::delete)),
+            ),
+    )
+    .service(
+        scope("/config")
+            .service(
+                resource("")
+                    .route(web::get().to(config::list))
+                    .route(web::post().to(config::set)),
+            )
+            .service(resource("/{key}").route(web::delete().to(config::unset))),
+    );
+}
+
+fn scope(prefix: &str) -> actix_web::Scope {
+    web::scope(prefix)
+        .app_data(web::PayloadConfig::new(BODY_LIMIT))
+        .default_service(web::to(|| async {
+            Err::<HttpResponse, _>(ApiError::NotFound)
+        }))
+}
+
+fn resource(path: &str) -> actix_web::Resource {
+    web::resource(path).default_service(web::to(|| async {
+        Err::<HttpResponse, _>(ApiError::MethodNotAllowed)
+    }))
+}
+
+/// The `{}` that Appmixer answers to a change that returns nothing.
+fn empty_ok() -> HttpResponse {
+    HttpResponse::Ok().json(serde_json::json!({}))
+}

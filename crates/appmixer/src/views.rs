@@ -1,0 +1,58 @@
+//! How a user looks on the wire in each of the dialect's answers. A password hash never appears:
+//! these are the only places a `User` becomes JSON, and none of them reads it.
+
+use gatehouse_core::clock::iso8601;
+use gatehouse_core::users::User;
+use serde_json::{json, Value};
+
+/// Appmixer always has a username; an account made through Tiledesk has none, and signs in here
+/// with its email given as username, so the email stands in.
+fn username(u: &User) -> &str {
+    u.username.as_deref().unwrap_or(&u.email)
+}
+
+/// The `user` of a sign-in answer.
+pub fn signed_in(u: &User) -> Value {
+    json!({
+        "id": u.id,
+        "username": username(u),
+        "isActive": u.is_active,
+        "email": u.email,
+        "plan": u.plan,
+    })
+}
+
+/// `GET /user`: the caller's own record.
+pub fn profile(u: &User) -> Value {
+    json!({
+        "id": u.id,
+        "username": username(u),
+        "isActive": u.is_active,
+        "email": u.email,
+        "scope": u.scopes,
+        "plan": u.plan,
+        "metadata": u.metadata,
+    })
+}
+
+/// One row of `GET /users`.
+pub fn listed(u: &User) -> Value {
+    json!({
+        "id": u.id,
+        "username": username(u),
+        "email": u.email,
+        "isActive": u.is_active,
+        "scope": u.scopes,
+        "plan": u.plan,
+        "created": iso8601(u.created_at),
+    })
+}
+
+/// `GET`/`PUT /users/{id}`: the profile and when the account was made.
+pub fn detail(u: &User) -> Value {
+    let mut v = profile(u);
+    if let Some(obj) = v.as_object_mut() {
+        obj.insert("created".into(), iso8601(u.created_at).into());
+    }
+    v
+}
