@@ -1,0 +1,210 @@
+//! The OpenAPI 3 `paths` of this facade, under both prefixes; the binary merges them into
+//! `/openapi.json`. Written from the same table of routes the spec (tiledesk.md) describes.
+
+use crate::PATH_PREFIXES;
+use serde_json::{json, Map, Value};
+
+fn fail() -> Value {
+    json!({"type": "object", "properties": {"success": {"type": "boolean"}, "msg": {"type": "string"}}})
+}
+
+fn validation() -> Value {
+    json!({"description": "Invalid fields (express-validator shape)", "content": {"application/json": {"schema": {
+        "type": "object",
+        "properties": {"errors": {"type": "array", "items": {"type": "object", "properties": {
+            "value": {}, "msg": {"type": "string"}, "param": {"type": "string"}, "location": {"type": "string"}
+        }}}}
+    }}}})
+}
+
+fn answer(description: &str, schema: Value) -> Value {
+    json!({"description": description, "content": {"application/json": {"schema": schema}}})
+}
+
+fn unauthorized() -> Value {
+    json!({"description": "Missing, malformed, expired or foreign token", "content": {"text/plain": {"schema": {"type": "string", "example": "Unauthorized"}}}})
+}
+
+/// A request body taken as JSON or form-encoded, with these string `fields` (`required` ones first).
+fn body(required: &[&str], optional: &[&str]) -> Value {
+    let mut props = Map::new();
+    for f in required.iter().chain(optional) {
+        props.insert((*f).into(), json!({"type": "string"}));
+    }
+    let schema = json!({"type": "object", "required": required, "properties": props});
+    json!({"required": true, "content": {
+        "application/json": {"schema": schema},
+        "application/x-www-form-urlencoded": {"schema": schema}
+    }})
+}
+
+fn token_answer() -> Value {
+    json!({"type": "object", "properties": {
+        "success": {"type": "boolean"}, "token": {"type": "string", "description": "\"JWT \" + jwt"},
+        "user": {"type": "object"}, "role": {"type": "string"}
+    }})
+}
+
+fn jwt_auth() -> Value {
+    json!([{"tiledeskJwt": []}])
+}
+
+/// `(path under the prefix, method, operation)`.
+fn operations() -> Vec<(&'static str, &'static str, Value)> {
+    let common = |mut op: Value| {
+        op["responses"]["413"] = json!({"description": "Body over 64 KiB"});
+        op["responses"]["415"] = json!({"description": "Body in another content type"});
+        op["responses"]["400"] = answer("Malformed JSON", fail());
+        op
+    };
+    vec![
+        (
+            "/auth/signup",
+            "post",
+            common(json!({
+                "summary": "Create an agent account",
+                "tags": ["tiledesk"],
+                "requestBody": body(&["email", "password", "firstname", "lastname"], &["phone"]),
+                "responses": {
+                    "200": answer("Created (or `success:false` when the password is missing)", json!({"type": "object"})),
+                    "403": answer("Email already registered", json!({"type": "object", "properties": {"success": {"type": "boolean"}, "message": {"type": "string"}}})),
+                    "422": validation(),
+                    "429": answer("Too many signups from this address", fail())
+                }
+            })),
+        ),
+        (
+            "/auth/signin",
+            "post",
+            common(json!({
+                "summary": "Sign in with email and password",
+                "tags": ["tiledesk"],
+                "requestBody": body(&["email", "password"], &[]),
+                "responses": {
+                    "200": answer("Signed in", token_answer()),
+                    "401": answer("User not found, or wrong password", fail()),
+                    "422": validation(),
+                    "429": answer("Account locked after repeated failures", fail())
+                }
+            })),
+        ),
+        (
+            "/auth/signinAnonymously",
+            "post",
+            common(json!({
+                "summary": "Sign in as an anonymous guest of a project",
+                "tags": ["tiledesk"],
+                "requestBody": body(&["id_project"], &["firstname", "lastname", "email", "attributes"]),
+                "responses": {
+                    "200": answer("Guest token", token_answer()),
+                    "404": answer("Project not found", fail()),
+                    "422": validation(),
+                    "429": answer("Too many requests from this address", fail())
+                }
+            })),
+        ),
+        (
+            "/auth/signinWithCustomToken",
+            "post",
+            json!({
+                "summary": "Exchange a project-signed custom token (HS256, `aud` https://tiledesk.com/projects/<id>) for a Tiledesk token",
+                "tags": ["tiledesk"],
+                "parameters": [{"name": "Authorization", "in": "header", "required": true, "schema": {"type": "string"}, "description": "The custom JWT, with or without `JWT `"}],
+                "responses": {
+                    "200": answer("Tiledesk token", token_answer()),
+                    "401": {"description": "Bad custom token (plain `Unauthorized`), or a disabled membership (JSON)"}
+                }
+            }),
+        ),
+        (
+            "/users",
+            "get",
+            json!({
+                "summary": "The current agent",
+                "tags": ["tiledesk"],
+                "security": jwt_auth(),
+                "responses": {"200": answer("The agent", json!({"type": "object"})), "401": unauthorized()}
+            }),
+        ),
+        (
+            "/users/changepsw",
+            "put",
+            common(json!({
+                "summary": "Change the current agent's password",
+                "tags": ["tiledesk"],
+                "security": jwt_auth(),
+                "requestBody": body(&["oldpsw", "newpsw"], &[]),
+                "responses": {
+                    "200": answer("Changed", fail()),
+                    "401": answer("Current password is invalid (or a bad token: plain `Unauthorized`)", fail()),
+                    "403": answer("Same as the old password", json!({"type": "object"})),
+                    "422": validation()
+                }
+            })),
+        ),
+        (
+            "/projects",
+            "post",
+            common(json!({
+                "summary": "Create a project owned by the caller",
+                "tags": ["tiledesk"],
+                "security": jwt_auth(),
+                "requestBody": body(&["name"], &[]),
+                "responses": {
+                    "200": answer("The project", json!({"type": "object", "properties": {
+                        "_id": {"type": "string"}, "name": {"type": "string"}, "createdBy": {"type": "string"},
+                        "createdAt": {"type": "string"}, "updatedAt": {"type": "string"}
+                    }})),
+                    "401": unauthorized(),
+                    "422": validation()
+                }
+            })),
+        ),
+        (
+            "/{project_id}/keys/generate",
+            "post",
+            json!({
+                "summary": "Set a new jwtSecret for the project (owner or admin); the old one stops verifying",
+                "tags": ["tiledesk"],
+                "security": jwt_auth(),
+                "parameters": [{"name": "project_id", "in": "path", "required": true, "schema": {"type": "string"}}],
+                "responses": {
+                    "200": answer("The new secret", json!({"type": "object", "properties": {"jwtSecret": {"type": "string"}}})),
+                    "401": unauthorized(),
+                    "403": answer("Not an owner or admin of the project", fail())
+                }
+            }),
+        ),
+    ]
+}
+
+/// The OpenAPI 3 `paths` object of every Tiledesk route, under `/v1` and `/v3`.
+pub fn openapi_paths() -> Value {
+    let mut paths = Map::new();
+    for prefix in PATH_PREFIXES {
+        let prefix = prefix.trim_end_matches('/');
+        for (path, method, op) in operations() {
+            let entry = paths
+                .entry(format!("{prefix}{path}"))
+                .or_insert_with(|| json!({}));
+            entry[method] = op;
+        }
+    }
+    Value::Object(paths)
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn every_route_is_documented_under_both_prefixes() {
+        let paths = super::openapi_paths();
+        for p in [
+            "/v1/auth/signin",
+            "/v3/auth/signin",
+            "/v1/{project_id}/keys/generate",
+        ] {
+            assert!(paths.get(p).is_some(), "{p}");
+        }
+        assert!(paths["/v3/users/changepsw"].get("put").is_some());
+    }
+}

@@ -1,0 +1,30 @@
+//! The Tiledesk routes, mounted by `configure` under each API prefix.
+
+mod anonymous;
+mod custom_token;
+mod projects;
+mod signin;
+mod signup;
+mod users;
+
+use actix_web::web;
+
+pub fn register(cfg: &mut web::ServiceConfig) {
+    cfg.route("/auth/signup", web::post().to(signup::signup))
+        .route("/auth/signin", web::post().to(signin::signin))
+        .route(
+            "/auth/signinAnonymously",
+            web::post().to(anonymous::signin_anonymously),
+        )
+        .route(
+            "/auth/signinWithCustomToken",
+            web::post().to(custom_token::signin_with_custom_token),
+        )
+        .route("/users", web::get().to(users::current))
+        .route("/users/changepsw", web::put().to(users::change_password))
+        .route("/projects", web::post().to(projects::create))
+        .route(
+            "/{project_id}/keys/generate",
+            web::post().to(projects::generate_key),
+        );
+}

@@ -1,0 +1,61 @@
+//! `POST /projects` (a project owned by the caller) and `POST /{project_id}/keys/generate` (a new
+//! `jwtSecret`, the one response that ever carries it).
+
+use crate::body::Body;
+use crate::context::Ctx;
+use crate::errors::TiledeskError;
+use crate::fields;
+use crate::render;
+use crate::token;
+use actix_web::{web, HttpRequest, HttpResponse};
+use gatehouse_core::projects::{MemberOf, Role};
+use gatehouse_core::Core;
+use serde_json::json;
+
+pub async fn create(
+    req: HttpRequest,
+    Ctx(ctx): Ctx,
+    core: web::Data<Core>,
+    Body(body): Body,
+) -> Result<HttpResponse, TiledeskError> {
+    let tenant = &ctx.tenant;
+    let agent = token::agent(&req, &core, tenant).await?;
+    if agent.bound_project.is_some() {
+        // A token vouched for by one project's secret does not start new projects.
+        return Err(TiledeskError::forbidden());
+    }
+    let name = fields::text(&body, "name")?;
+    let project = core.create_project(tenant, &name, &agent.user).await?;
+    Ok(HttpResponse::Ok().json(json!({
+        "_id": project.id,
+        "name": project.name,
+        "createdBy": project.created_by,
+        "createdAt": render::iso(project.created_at),
+        "updatedAt": render::iso(project.updated_at),
+    })))
+}
+
+/// Takes no body. Only an active owner or admin of the project; everyone else, including
+/// callers naming a project that does not exist, gets the same `403`.
+pub async fn generate_key(
+    req: HttpRequest,
+    Ctx(ctx): Ctx,
+    core: web::Data<Core>,
+    project_id: web::Path<String>,
+) -> Result<HttpResponse, TiledeskError> {
+    let tenant = &ctx.tenant;
+    let agent = token::agent(&req, &core, tenant).await?;
+    let project_id = project_id.into_inner();
+    if !agent.may_act_on(&project_id) {
+        return Err(TiledeskError::forbidden());
+    }
+    let member = core
+        .membership(tenant, &project_id, MemberOf::User(agent.user.id.clone()))
+        .await?;
+    let allowed = member.is_some_and(|m| m.active && matches!(m.role, Role::Owner | Role::Admin));
+    if !allowed {
+        return Err(TiledeskError::forbidden());
+    }
+    let secret = core.regenerate_project_secret(tenant, &project_id).await?;
+    Ok(HttpResponse::Ok().json(json!({"jwtSecret": secret.expose()})))
+}

@@ -1,0 +1,49 @@
+//! `POST /auth/signup`: a new agent account with a password.
+
+use crate::body::Body;
+use crate::context::Ctx;
+use crate::errors::{FieldError, TiledeskError};
+use crate::fields::{self, AllValid};
+use crate::render;
+use actix_web::http::StatusCode;
+use actix_web::{web, HttpResponse};
+use gatehouse_core::users::NewUser;
+use gatehouse_core::{Core, CoreError, Password};
+use serde_json::json;
+
+pub async fn signup(
+    Ctx(ctx): Ctx,
+    core: web::Data<Core>,
+    Body(body): Body,
+) -> Result<HttpResponse, TiledeskError> {
+    let tenant = &ctx.tenant;
+    let (email, firstname, lastname) = (
+        fields::email(&body, "email"),
+        fields::text(&body, "firstname"),
+        fields::text(&body, "lastname"),
+    )
+        .all_valid()?;
+    let Some(raw) = fields::optional_secret(&body, "password")? else {
+        // The original answers a missing password with a 200 that says it failed.
+        return Ok(HttpResponse::Ok()
+            .json(json!({"success": false, "msg": "Please pass email and password."})));
+    };
+    let password = Password::new(&raw, tenant.settings.password_min_length)
+        .map_err(|_| FieldError::hidden("password"))?;
+    // Counted once the request is well formed, so that typos do not use up a client's quota.
+    core.check_signup_rate(tenant, ctx.client_ip)?;
+    let mut new = NewUser::new(email, Some(password));
+    new.firstname = firstname;
+    new.lastname = lastname;
+    let user = core.create_user(tenant, new).await.map_err(|e| match e {
+        CoreError::Conflict(_) => {
+            TiledeskError::Message(StatusCode::FORBIDDEN, "Email already registered")
+        }
+        other => other.into(),
+    })?;
+    Ok(HttpResponse::Ok().json(json!({
+        "success": true,
+        "msg": "Successfully created new user.",
+        "user": render::signup_user(&user),
+    })))
+}

@@ -1,0 +1,126 @@
+//! Tiledesk tokens: issued as `"JWT " + jwt` with Tiledesk's claims, read back from
+//! `Authorization` (`JWT` or `Bearer`, any case), and turned into the agent behind them.
+
+use crate::errors::TiledeskError;
+use actix_web::http::header;
+use actix_web::HttpRequest;
+use gatehouse_core::token::Claims;
+use gatehouse_core::users::User;
+use gatehouse_core::{Core, Tenant};
+use serde_json::Value;
+
+/// The `sub` of a Tiledesk token: who holds it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Subject {
+    /// An agent: a user account.
+    User,
+    /// An anonymous visitor.
+    Guest,
+    /// A customer's own user, brought in by a custom token.
+    External,
+}
+
+impl Subject {
+    fn as_str(self) -> &'static str {
+        match self {
+            Subject::User => "user",
+            Subject::Guest => "guest",
+            Subject::External => "userexternal",
+        }
+    }
+}
+
+/// The claim that binds an agent token minted by a custom-token exchange to its project.
+pub const BOUND_PROJECT: &str = "id_project";
+
+/// Signs `claims` (the public user fields) as a Tiledesk token of this tenant.
+pub fn issue(
+    core: &Core,
+    tenant: &Tenant,
+    subject: Subject,
+    mut claims: Claims,
+) -> Result<String, TiledeskError> {
+    claims.insert("sub".into(), subject.as_str().into());
+    claims.insert("iss".into(), tenant.settings.tiledesk_issuer.clone().into());
+    claims.insert(
+        "aud".into(),
+        tenant.settings.tiledesk_audience.clone().into(),
+    );
+    Ok(format!("JWT {}", core.issue_token(tenant, claims)?))
+}
+
+/// The raw `Authorization` value, if it is readable text.
+pub fn authorization(req: &HttpRequest) -> Option<&str> {
+    req.headers()
+        .get(header::AUTHORIZATION)?
+        .to_str()
+        .ok()
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+}
+
+/// The token after a `JWT ` or `Bearer ` scheme (either in any case); `None` without one.
+pub fn strip_scheme(value: &str) -> Option<&str> {
+    let (scheme, rest) = value.split_once(' ')?;
+    let known = scheme.eq_ignore_ascii_case("jwt") || scheme.eq_ignore_ascii_case("bearer");
+    known.then(|| rest.trim()).filter(|t| !t.is_empty())
+}
+
+/// An agent, authenticated by a Tiledesk token of this tenant.
+pub struct Agent {
+    pub user: User,
+    /// Set when the token came from a custom-token exchange: it acts for that project only.
+    pub bound_project: Option<String>,
+}
+
+impl Agent {
+    /// Whether this token may act on `project_id` at all (before any membership check).
+    pub fn may_act_on(&self, project_id: &str) -> bool {
+        self.bound_project.is_none() || self.bound_project.as_deref() == Some(project_id)
+    }
+}
+
+/// The agent behind the request's token. Guest and external tokens, tokens of another tenant or
+/// dialect (Appmixer tokens carry neither `sub` nor `_id`), and disabled or deleted users: `401`.
+pub async fn agent(
+    req: &HttpRequest,
+    core: &Core,
+    tenant: &Tenant,
+) -> Result<Agent, TiledeskError> {
+    let jwt = authorization(req)
+        .and_then(strip_scheme)
+        .ok_or(TiledeskError::Unauthorized)?;
+    let claims = core
+        .verify_token(tenant, jwt, Some(&tenant.settings.tiledesk_audience))
+        .map_err(TiledeskError::token_failure)?;
+    let claim = |k: &str| claims.get(k).and_then(Value::as_str);
+    match (claim("sub"), claim("_id")) {
+        (Some("user"), Some(id)) => {
+            let user = core
+                .token_user(tenant, id)
+                .await
+                .map_err(TiledeskError::token_failure)?;
+            Ok(Agent {
+                user,
+                bound_project: claim(BOUND_PROJECT).map(str::to_owned),
+            })
+        }
+        _ => Err(TiledeskError::Unauthorized),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn schemes_are_jwt_or_bearer_in_any_case() {
+        assert_eq!(strip_scheme("JWT abc"), Some("abc"));
+        assert_eq!(strip_scheme("jwt abc"), Some("abc"));
+        assert_eq!(strip_scheme("Bearer abc"), Some("abc"));
+        assert_eq!(strip_scheme("BEARER  abc "), Some("abc"));
+        assert_eq!(strip_scheme("Basic abc"), None);
+        assert_eq!(strip_scheme("abc"), None);
+        assert_eq!(strip_scheme("JWT "), None);
+    }
+}
