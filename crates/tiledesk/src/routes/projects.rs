@@ -8,6 +8,7 @@ use crate::fields;
 use crate::render;
 use crate::token;
 use actix_web::{web, HttpRequest, HttpResponse};
+use gatehouse_core::ids::is_object_id;
 use gatehouse_core::projects::{MemberOf, Role};
 use gatehouse_core::Core;
 use serde_json::json;
@@ -46,7 +47,8 @@ pub async fn generate_key(
     let tenant = &ctx.tenant;
     let agent = token::agent(&req, &core, tenant).await?;
     let project_id = project_id.into_inner();
-    if !agent.may_act_on(&project_id) {
+    // An id that cannot name a project is refused before any query (PostgreSQL rejects NUL bytes).
+    if !is_object_id(&project_id) || !agent.may_act_on(&project_id) {
         return Err(TiledeskError::forbidden());
     }
     let member = core
