@@ -134,3 +134,33 @@ pub fn openapi_paths() -> Value {
         }
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_route_is_described() {
+        let paths = openapi_paths();
+        for (path, method) in [
+            ("/user/auth", "post"),
+            ("/user", "post"),
+            ("/user", "get"),
+            ("/user/change-password", "post"),
+            ("/user/reset-password", "post"),
+            ("/users", "get"),
+            ("/users/count", "get"),
+            ("/users/{id}", "get"),
+            ("/users/{id}", "put"),
+            ("/users/{id}", "delete"),
+            ("/config", "get"),
+            ("/config", "post"),
+            ("/config/{key}", "delete"),
+        ] {
+            let op = &paths[path][method];
+            assert!(op["responses"]["200"].is_object(), "{method} {path}");
+            assert!(op["summary"].is_string(), "{method} {path}");
+        }
+        assert_eq!(paths.as_object().map(|p| p.len()), Some(9));
+    }
+}
