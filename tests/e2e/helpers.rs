@@ -92,7 +92,8 @@ pub struct TestApp {
     pub db_url: String,
     /// The config file this app was started with; the CLI runs with it too.
     pub config_path: PathBuf,
-    pub dir: tempfile::TempDir,
+    /// Holds the temp directory (SQLite file, config) for as long as the app lives.
+    pub _dir: tempfile::TempDir,
     handle: actix_web::dev::ServerHandle,
 }
 
@@ -213,7 +214,7 @@ pub async fn spawn_app_tweaked(
         backend,
         db_url,
         config_path,
-        dir,
+        _dir: dir,
         handle,
     }
 }

@@ -62,14 +62,28 @@ async fn postgres_going_away_gives_503_and_the_node_recovers() {
     let started = std::time::Instant::now();
     let r = app.get(DEMO, "/readyz", None).await;
     assert_eq!(r.status, 503, "{}", r.body);
-    assert!(started.elapsed() < Duration::from_secs(15), "readyz hung for {:?}", started.elapsed());
-    assert_eq!(app.get(DEMO, "/healthz", None).await.status, 200, "liveness does not need the database");
+    assert!(
+        started.elapsed() < Duration::from_secs(15),
+        "readyz hung for {:?}",
+        started.elapsed()
+    );
+    assert_eq!(
+        app.get(DEMO, "/healthz", None).await.status,
+        200,
+        "liveness does not need the database"
+    );
     // Tenants keep resolving from the last good directory while the database is gone.
     let r = app.get(DEMO, "/v1/__probe__", None).await;
     assert_eq!(r.json()["error"], "not_found");
 
     let restored = Proxy::start(proxy.port).await;
-    let recovered = eventually(20, || async { app.get(DEMO, "/readyz", None).await.status == 200 }).await;
-    assert!(recovered, "the node did not recover after the database came back");
+    let recovered = eventually(20, || async {
+        app.get(DEMO, "/readyz", None).await.status == 200
+    })
+    .await;
+    assert!(
+        recovered,
+        "the node did not recover after the database came back"
+    );
     restored.cut();
 }

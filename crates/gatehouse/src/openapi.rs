@@ -31,6 +31,8 @@ fn merge(into: &mut Map<String, Value>, paths: Value) {
 pub fn document() -> Value {
     let mut paths = Map::new();
     merge(&mut paths, gateway_paths());
+    merge(&mut paths, gatehouse_tiledesk::openapi_paths());
+    merge(&mut paths, gatehouse_appmixer::openapi_paths());
     json!({
         "openapi": "3.0.3",
         "info": {

@@ -21,10 +21,13 @@ pub struct Trust {
 
 /// The facade a path belongs to, if any.
 pub fn facade_of(path: &str) -> Option<Api> {
+    // `/user` covers `/user` and `/user/auth`, not `/userx`; `/v1/` covers everything below it.
     let under = |prefix: &str| {
-        path == prefix.trim_end_matches('/')
-            || path.starts_with(prefix)
-            || (!prefix.ends_with('/') && path.starts_with(&format!("{prefix}/")))
+        let root = prefix.trim_end_matches('/');
+        path == root
+            || path
+                .strip_prefix(root)
+                .is_some_and(|rest| rest.starts_with('/'))
     };
     if gatehouse_tiledesk::PATH_PREFIXES.iter().any(|p| under(p)) {
         Some(Api::Tiledesk)

@@ -134,16 +134,20 @@ impl Db {
     /// Runs on the calling thread: call it at start-up, not from an async worker.
     pub fn connect(url: &str, pool_size: u32, timeout: Duration) -> CoreResult<Db> {
         let url = DbUrl::parse(url)?;
+        // min_idle 0: connections are made when asked for, never by r2d2's background threads on
+        // their own. A background connect (a TLS handshake in libpq) still running when a short
+        // CLI command exits races OpenSSL's exit-time cleanup and crashes the process.
         let pool = r2d2::Pool::builder()
             .max_size(pool_size.max(1))
-            .min_idle(Some(1))
+            .min_idle(Some(0))
             .connection_timeout(timeout)
             .test_on_check_out(true)
             .error_handler(Box::new(QuietErrors))
-            .build(Manager { url: url.clone() })
-            .map_err(|e| {
-                CoreError::Unavailable(format!("cannot connect to {}: {e}", url.display()))
-            })?;
+            .build_unchecked(Manager { url: url.clone() });
+        // The start-up check: one connection within `timeout`, or a clear error.
+        pool.get().map_err(|e| {
+            CoreError::Unavailable(format!("cannot connect to {}: {e}", url.display()))
+        })?;
         Ok(Db { pool, url })
     }
 
