@@ -3,6 +3,7 @@
 //! stands between the gateway and the server. (An embedded SQLite file cannot go away this way.)
 
 use crate::helpers::*;
+use serde_json::json;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::net::{TcpSocket, TcpStream};
@@ -71,6 +72,21 @@ async fn postgres_going_away_gives_503_and_the_node_recovers() {
         app.get(DEMO, "/healthz", None).await.status,
         200,
         "liveness does not need the database"
+    );
+    // Both dialects answer 503 in their own shape, promptly.
+    let login = json!({"email": "down@example.com", "password": "any-password"});
+    let started = std::time::Instant::now();
+    let r = app.post(DEMO, "/user/auth", &login).await;
+    assert_eq!(r.status, 503, "{}", r.body);
+    assert_eq!(r.json()["statusCode"], 503);
+    assert_eq!(r.json()["error"], "Service Unavailable");
+    let r = app.post(DEMO, "/v1/auth/signin", &login).await;
+    assert_eq!(r.status, 503, "{}", r.body);
+    assert_eq!(r.json()["success"], false);
+    assert!(
+        started.elapsed() < Duration::from_secs(20),
+        "requests hung for {:?}",
+        started.elapsed()
     );
     // Tenants keep resolving from the last good directory while the database is gone.
     let r = app.get(DEMO, "/v1/__probe__", None).await;
