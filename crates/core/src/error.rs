@@ -56,6 +56,15 @@ impl CoreError {
     }
 }
 
+/// For updates and deletes by key: no row touched means there was no such record.
+pub(crate) fn found_one(rows: usize, what: &'static str) -> CoreResult<()> {
+    if rows == 0 {
+        Err(CoreError::NotFound(what))
+    } else {
+        Ok(())
+    }
+}
+
 impl From<diesel::result::Error> for CoreError {
     fn from(e: diesel::result::Error) -> Self {
         use diesel::result::{DatabaseErrorKind, Error};

@@ -2,7 +2,7 @@
 //! and external users that anonymous sign-in and custom tokens bring in. Each project has a shared
 //! `jwtSecret` with which the customer's own system signs custom tokens.
 
-use crate::error::{CoreError, CoreResult};
+use crate::error::{found_one, CoreError, CoreResult};
 use crate::ids::{is_object_id, object_id};
 use crate::secret::Secret;
 use crate::service::Core;
@@ -271,11 +271,7 @@ impl Core {
                     projects::updated_at.eq(now),
                 ))
                 .execute(c)?;
-                if n == 0 {
-                    Err(CoreError::NotFound("project"))
-                } else {
-                    Ok(())
-                }
+                found_one(n, "project")
             })
             .await?;
         Ok(Secret::new(secret))
@@ -380,11 +376,7 @@ impl Core {
                     project_members::updated_at.eq(now),
                 ))
                 .execute(c)?;
-                if n == 0 {
-                    Err(CoreError::NotFound("member"))
-                } else {
-                    Ok(())
-                }
+                found_one(n, "member")
             })
             .await
     }

@@ -1,7 +1,7 @@
 //! Tenants: who they are, which hosts and APIs they answer on, their settings and signing keys;
 //! the in-memory directory that resolves a `Host` to a tenant; and the queries behind both.
 
-use crate::error::{CoreError, CoreResult};
+use crate::error::{found_one, CoreError, CoreResult};
 use crate::settings::Settings;
 use crate::storage::models::{HostRow, KeyRow, SettingRow, TenantRow};
 use crate::storage::schema::{signing_keys, tenant_hosts, tenant_settings, tenants};
@@ -378,10 +378,7 @@ pub(crate) fn retire_key(
     )
     .set(signing_keys::retired_at.eq(Some(now_ms)))
     .execute(conn)?;
-    if n == 0 {
-        return Err(CoreError::NotFound("key"));
-    }
-    Ok(())
+    found_one(n, "key")
 }
 
 fn write_settings(

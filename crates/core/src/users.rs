@@ -2,7 +2,7 @@
 //! rule, the per-account lock and re-hashing at the tenant's cost), creation, lookup, listing,
 //! updates and password changes.
 
-use crate::error::{AuthFailure, CoreError, CoreResult};
+use crate::error::{found_one, AuthFailure, CoreError, CoreResult};
 use crate::ids::{is_object_id, object_id};
 use crate::password::Verified;
 use crate::service::Core;
@@ -126,6 +126,18 @@ fn scoped(tenant_id: &str) -> users::BoxedQuery<'static, crate::storage::db::Mul
     users::table
         .filter(users::tenant_id.eq(tenant_id.to_owned()))
         .into_boxed()
+}
+
+/// One user of one tenant, as an update or delete target.
+type UserById<'a> = diesel::dsl::Filter<
+    diesel::dsl::Filter<users::table, diesel::dsl::Eq<users::tenant_id, &'a str>>,
+    diesel::dsl::Eq<users::id, &'a str>,
+>;
+
+fn user_by_id<'a>(tid: &'a str, id: &'a str) -> UserById<'a> {
+    users::table
+        .filter(users::tenant_id.eq(tid))
+        .filter(users::id.eq(id))
 }
 
 fn find_by_login(
@@ -372,22 +384,18 @@ impl Core {
                         row.plan = plan;
                     }
                     row.updated_at = now;
-                    diesel::update(
-                        users::table
-                            .filter(users::tenant_id.eq(&tid))
-                            .filter(users::id.eq(&id)),
-                    )
-                    .set((
-                        users::email.eq(&row.email),
-                        users::email_verified.eq(row.email_verified),
-                        users::scopes.eq(&row.scopes),
-                        users::metadata.eq(&row.metadata),
-                        users::is_active.eq(row.is_active),
-                        users::plan.eq(&row.plan),
-                        users::updated_at.eq(now),
-                    ))
-                    .execute(c)
-                    .map_err(|e| conflict_on_unique(e.into()))?;
+                    diesel::update(user_by_id(&tid, &id))
+                        .set((
+                            users::email.eq(&row.email),
+                            users::email_verified.eq(row.email_verified),
+                            users::scopes.eq(&row.scopes),
+                            users::metadata.eq(&row.metadata),
+                            users::is_active.eq(row.is_active),
+                            users::plan.eq(&row.plan),
+                            users::updated_at.eq(now),
+                        ))
+                        .execute(c)
+                        .map_err(|e| conflict_on_unique(e.into()))?;
                     Ok(User::from_row(row))
                 })
             })
@@ -398,17 +406,8 @@ impl Core {
         let (tid, id) = (tenant.id.clone(), id.to_owned());
         self.db
             .run(move |c| {
-                let n = diesel::delete(
-                    users::table
-                        .filter(users::tenant_id.eq(&tid))
-                        .filter(users::id.eq(&id)),
-                )
-                .execute(c)?;
-                if n == 0 {
-                    Err(CoreError::NotFound("user"))
-                } else {
-                    Ok(())
-                }
+                let n = diesel::delete(user_by_id(&tid, &id)).execute(c)?;
+                found_one(n, "user")
             })
             .await
     }
@@ -448,23 +447,15 @@ impl Core {
         let (tid, id, now) = (tenant.id.clone(), id.to_owned(), self.now_ms());
         self.db
             .run(move |c| {
-                let n = diesel::update(
-                    users::table
-                        .filter(users::tenant_id.eq(&tid))
-                        .filter(users::id.eq(&id)),
-                )
-                .set((
-                    users::password_hash.eq(Some(hash)),
-                    users::failed_signins.eq(0),
-                    users::locked_until.eq(None::<i64>),
-                    users::updated_at.eq(now),
-                ))
-                .execute(c)?;
-                if n == 0 {
-                    Err(CoreError::NotFound("user"))
-                } else {
-                    Ok(())
-                }
+                let n = diesel::update(user_by_id(&tid, &id))
+                    .set((
+                        users::password_hash.eq(Some(hash)),
+                        users::failed_signins.eq(0),
+                        users::locked_until.eq(None::<i64>),
+                        users::updated_at.eq(now),
+                    ))
+                    .execute(c)?;
+                found_one(n, "user")
             })
             .await
     }
@@ -486,9 +477,7 @@ impl Core {
                 )
                 .set((users::disabled.eq(disabled), users::updated_at.eq(now)))
                 .execute(c)?;
-                if n == 0 {
-                    return Err(CoreError::NotFound("user"));
-                }
+                found_one(n, "user")?;
                 let login = Login::Email(Email::parse(&email)?);
                 find_by_login(c, &tid, &login)?
                     .map(User::from_row)
@@ -526,9 +515,7 @@ fn record_failure(
     max: i32,
     lock_until: i64,
 ) -> CoreResult<()> {
-    let target = users::table
-        .filter(users::tenant_id.eq(tid))
-        .filter(users::id.eq(uid));
+    let target = user_by_id(tid, uid);
     let failures: i32 = diesel::update(target)
         .set(users::failed_signins.eq(users::failed_signins + 1))
         .returning(users::failed_signins)
@@ -550,9 +537,7 @@ fn record_success(
     uid: &str,
     rehash: Option<String>,
 ) -> CoreResult<()> {
-    let target = users::table
-        .filter(users::tenant_id.eq(tid))
-        .filter(users::id.eq(uid));
+    let target = user_by_id(tid, uid);
     diesel::update(target)
         .set((
             users::failed_signins.eq(0),
