@@ -313,3 +313,42 @@ async fn sigterm_lets_in_flight_requests_finish() {
         .await;
     assert!(refused.is_err(), "still accepting after shutdown");
 }
+
+/// The layers as gateway.md orders them: `GATEHOUSE_CONFIG` names a file, and
+/// `GATEHOUSE__SECTION__KEY` variables win over it.
+#[test]
+fn environment_variables_override_the_config_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let from_file = dir.path().join("from-file.db");
+    let from_env = dir.path().join("from-env.db");
+    let cfg = dir.path().join("layered.toml");
+    std::fs::write(
+        &cfg,
+        format!("[database]\nurl = \"sqlite://{}\"\n", from_file.display()),
+    )
+    .unwrap();
+    let run = |env: &[(&str, String)]| {
+        let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_gatehouse"));
+        cmd.args(["tenant", "create", "layered"])
+            .env("RUST_LOG", "warn");
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        cmd.output().unwrap()
+    };
+    let out = run(&[("GATEHOUSE_CONFIG", cfg.display().to_string())]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(from_file.exists(), "GATEHOUSE_CONFIG was not read");
+    let out = run(&[
+        ("GATEHOUSE_CONFIG", cfg.display().to_string()),
+        (
+            "GATEHOUSE__DATABASE__URL",
+            format!("sqlite://{}", from_env.display()),
+        ),
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(
+        from_env.exists(),
+        "GATEHOUSE__DATABASE__URL did not win over the file"
+    );
+}

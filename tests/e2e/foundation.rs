@@ -239,3 +239,37 @@ async fn the_openapi_document_describes_both_facades(app: TestApp) {
 }
 
 on_both!(the_openapi_document_describes_both_facades);
+
+async fn forwarded_for_is_the_client_address_only_when_trusted(app: TestApp) {
+    let signup = |app: &TestApp, i: u32, ip: &str| {
+        app.request(reqwest::Method::POST, DEMO, "/user")
+            .header("X-Forwarded-For", ip)
+            .json(&json!({"username": format!("ff{i}"), "email": format!("ff{i}@example.com"), "password": "forward-pass"}))
+    };
+    app.set("demo", "SIGNUP_PER_IP_PER_MINUTE", "1").await;
+    // Untrusted: both requests come from the peer address, whatever the header says.
+    assert_eq!(app.send(signup(&app, 1, "10.0.0.1")).await.status, 200);
+    assert_eq!(app.send(signup(&app, 2, "10.0.0.2")).await.status, 429);
+    let dir = tempfile::tempdir().unwrap();
+    let trusting = spawn_app_tweaked(app.backend, dir, app.db_url.clone(), "", |c| {
+        c.server.trust_forwarded_for = true
+    })
+    .await;
+    assert_eq!(
+        trusting.send(signup(&trusting, 3, "10.0.0.3")).await.status,
+        200
+    );
+    assert_eq!(
+        trusting
+            .send(signup(&trusting, 4, "10.0.0.4, 10.9.9.9"))
+            .await
+            .status,
+        200
+    );
+    assert_eq!(
+        trusting.send(signup(&trusting, 5, "10.0.0.3")).await.status,
+        429
+    );
+}
+
+on_both!(forwarded_for_is_the_client_address_only_when_trusted);
