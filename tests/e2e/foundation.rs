@@ -273,3 +273,24 @@ async fn forwarded_for_is_the_client_address_only_when_trusted(app: TestApp) {
 }
 
 on_both!(forwarded_for_is_the_client_address_only_when_trusted);
+
+/// When Python's `openapi-spec-validator` is installed, the served document must pass it.
+#[tokio::test]
+async fn the_openapi_document_passes_a_validator_when_one_is_installed() {
+    let app = spawn_app(Backend::Sqlite, "").await.unwrap();
+    let doc = app.get(DEMO, "/openapi.json", None).await.body;
+    let path = app._dir.path().join("openapi.json");
+    std::fs::write(&path, doc).unwrap();
+    let script = "import json,sys\nfrom openapi_spec_validator import validate\nvalidate(json.load(open(sys.argv[1])))";
+    let out = std::process::Command::new("python3")
+        .args(["-c", script])
+        .arg(&path)
+        .output();
+    match out {
+        Ok(o) if String::from_utf8_lossy(&o.stderr).contains("No module named") => {
+            eprintln!("skipped: openapi-spec-validator is not installed")
+        }
+        Ok(o) => assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr)),
+        Err(_) => eprintln!("skipped: no python3"),
+    }
+}

@@ -17,12 +17,12 @@ fn ok(description: &str, schema: Value) -> Value {
 }
 
 fn body(required: &[&str], properties: Value) -> Value {
-    json!({
-        "required": true,
-        "content": {"application/json": {"schema": {
-            "type": "object", "required": required, "properties": properties
-        }}}
-    })
+    let mut schema = json!({"type": "object", "properties": properties});
+    // OpenAPI 3.0 wants a non-empty `required` list, or none at all.
+    if !required.is_empty() {
+        schema["required"] = json!(required);
+    }
+    json!({"required": true, "content": {"application/json": {"schema": schema}}})
 }
 
 /// One operation. `secured`: it takes `Authorization: Bearer <jwt>`, so it may answer 401.

@@ -402,12 +402,22 @@ impl Core {
             .await
     }
 
+    /// Deletes a user and their project memberships, together.
     pub async fn delete_user(&self, tenant: &Tenant, id: &str) -> CoreResult<()> {
+        use crate::storage::schema::project_members;
         let (tid, id) = (tenant.id.clone(), id.to_owned());
         self.db
             .run(move |c| {
-                let n = diesel::delete(user_by_id(&tid, &id)).execute(c)?;
-                found_one(n, "user")
+                c.transaction(|c| {
+                    found_one(diesel::delete(user_by_id(&tid, &id)).execute(c)?, "user")?;
+                    diesel::delete(
+                        project_members::table
+                            .filter(project_members::tenant_id.eq(&tid))
+                            .filter(project_members::user_id.eq(&id)),
+                    )
+                    .execute(c)?;
+                    Ok(())
+                })
             })
             .await
     }

@@ -222,3 +222,34 @@ async fn disabled_users_cannot_sign_in_nor_use_tokens() {
         .unwrap();
     assert!(f.core.token_user(&t, &u.id).await.is_ok());
 }
+
+#[tokio::test]
+async fn deleting_a_user_removes_their_memberships() {
+    use gatehouse_core::projects::MemberOf;
+    let f = fixture().await;
+    let t = f.core.tenant_by_slug("a").unwrap();
+    let owner = f
+        .core
+        .create_user(&t, NewUser::new(email("owner@example.com"), None))
+        .await
+        .unwrap();
+    let project = f.core.create_project(&t, "Support", &owner).await.unwrap();
+    let who = || MemberOf::User(owner.id.clone());
+    assert!(f
+        .core
+        .membership(&t, &project.id, who())
+        .await
+        .unwrap()
+        .is_some());
+    f.core.delete_user(&t, &owner.id).await.unwrap();
+    assert!(f
+        .core
+        .membership(&t, &project.id, who())
+        .await
+        .unwrap()
+        .is_none());
+    assert!(matches!(
+        f.core.delete_user(&t, &owner.id).await,
+        Err(CoreError::NotFound(_))
+    ));
+}
