@@ -159,6 +159,27 @@ on_both!(
     commands_work_on_a_fresh_database
 );
 
+/// `--config` is global: accepted after the command as well as before it.
+#[test]
+fn config_is_accepted_after_the_command() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("after.db");
+    let cfg = dir.path().join("after.toml");
+    std::fs::write(
+        &cfg,
+        format!("[database]\nurl = \"sqlite://{}\"\n", db.display()),
+    )
+    .unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_gatehouse"))
+        .args(["tenant", "create", "after", "--config"])
+        .arg(&cfg)
+        .env_remove("GATEHOUSE_CONFIG")
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(db.exists(), "--config after the command was ignored");
+}
+
 #[test]
 fn a_missing_config_file_is_named() {
     let o = cli_with_config(

@@ -8,6 +8,7 @@ pub struct CoreMetrics {
     pub signins: IntCounterVec,
     pub hash_queue_depth: IntGauge,
     pub hash_in_flight: IntGauge,
+    pub hash_jobs: prometheus::IntCounter,
 }
 
 impl CoreMetrics {
@@ -27,10 +28,16 @@ impl CoreMetrics {
             "bcrypt jobs running on the hashing pool",
         )
         .expect("static metric definition");
+        let hash_jobs = prometheus::IntCounter::new(
+            "gatehouse_hash_jobs_total",
+            "bcrypt hashes and verifications run (dummy verifications for unknown accounts included)",
+        )
+        .expect("static metric definition");
         for collector in [
             Box::new(signins.clone()) as Box<dyn prometheus::core::Collector>,
             Box::new(hash_queue_depth.clone()),
             Box::new(hash_in_flight.clone()),
+            Box::new(hash_jobs.clone()),
         ] {
             // A second core on one registry (tests) finds the metric registered: that is fine.
             let _ = registry.register(collector);
@@ -39,6 +46,7 @@ impl CoreMetrics {
             signins,
             hash_queue_depth,
             hash_in_flight,
+            hash_jobs,
         }
     }
 

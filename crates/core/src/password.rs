@@ -42,6 +42,7 @@ impl Hasher {
         self.metrics.hash_queue_depth.dec();
         let permit = permit.map_err(|_| CoreError::Unavailable("hashing pool closed".into()))?;
         self.metrics.hash_in_flight.inc();
+        self.metrics.hash_jobs.inc();
         let result = tokio::task::spawn_blocking(move || {
             let out = job();
             drop(permit);
@@ -169,5 +170,23 @@ mod tests {
         let h = hasher();
         let pw = Password::candidate("anything");
         assert_eq!(h.verify(&pw, None, 4).await.unwrap(), Verified::NoMatch);
+        // Once the dummy exists, an unknown account costs exactly one verification, as a known one does.
+        let before = h.metrics.hash_jobs.get();
+        assert_eq!(h.verify(&pw, None, 4).await.unwrap(), Verified::NoMatch);
+        assert_eq!(h.metrics.hash_jobs.get() - before, 1);
+    }
+
+    #[tokio::test]
+    async fn php_style_2y_hashes_verify_too() {
+        let h = hasher();
+        let two_y = bcrypt::hash_with_result("secret123", 4)
+            .unwrap()
+            .format_for_version(bcrypt::Version::TwoY);
+        assert!(two_y.starts_with("$2y$"));
+        let verified = h
+            .verify(&Password::candidate("secret123"), Some(&two_y), 4)
+            .await
+            .unwrap();
+        assert!(matches!(verified, Verified::MatchRehashed(_)));
     }
 }
