@@ -305,7 +305,7 @@ async fn sigterm_lets_in_flight_requests_finish() {
             .json(&serde_json::json!({"email": "slow@example.com", "password": "slow-password"}))
             .send(),
     );
-    tokio::time::sleep(Duration::from_millis(150)).await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
     let kill = std::process::Command::new("kill")
         .args(["-TERM", &child.id().to_string()])
         .status()

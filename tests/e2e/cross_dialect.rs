@@ -213,6 +213,7 @@ on_both!(
 );
 
 async fn the_signup_rate_limit_spans_both_dialects_and_stays_in_its_tenant(app: TestApp) {
+    within_one_rate_window().await;
     app.set("demo", "SIGNUP_PER_IP_PER_MINUTE", "3").await;
     let am = |i: u32| json!({"username": format!("r{i}"), "email": format!("r{i}@example.com"), "password": "rate-pass"});
     let td = |i: u32| json!({"email": format!("t{i}@example.com"), "password": "rate-pass", "firstname": "T", "lastname": "R"});

@@ -246,6 +246,7 @@ async fn forwarded_for_is_the_client_address_only_when_trusted(app: TestApp) {
             .header("X-Forwarded-For", ip)
             .json(&json!({"username": format!("ff{i}"), "email": format!("ff{i}@example.com"), "password": "forward-pass"}))
     };
+    within_one_rate_window().await;
     app.set("demo", "SIGNUP_PER_IP_PER_MINUTE", "1").await;
     // Untrusted: both requests come from the peer address, whatever the header says.
     assert_eq!(app.send(signup(&app, 1, "10.0.0.1")).await.status, 200);
