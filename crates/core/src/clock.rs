@@ -36,10 +36,6 @@ impl ManualClock {
     pub fn advance_secs(&self, secs: i64) {
         self.0.fetch_add(secs * 1000, Ordering::SeqCst);
     }
-
-    pub fn set_ms(&self, now_ms: i64) {
-        self.0.store(now_ms, Ordering::SeqCst);
-    }
 }
 
 impl Clock for ManualClock {

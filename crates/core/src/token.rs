@@ -59,10 +59,6 @@ impl KeyRing {
             .iter()
             .find(|k| k.kid == kid && k.retired_at.is_none())
     }
-
-    pub fn keys(&self) -> &[SigningKey] {
-        &self.keys
-    }
 }
 
 /// Signs `claims` for `tenant_id`, adding `iat`, `exp`, `jti` and `tid`. Returns the compact JWT.

@@ -5,7 +5,6 @@
 use crate::app::{open_core, Application};
 use crate::config::Config;
 use clap::{Args, Parser, Subcommand};
-use gatehouse_core::projects::Role;
 use gatehouse_core::tenants::TenantSpec;
 use gatehouse_core::users::NewUser;
 use gatehouse_core::{
@@ -306,7 +305,6 @@ async fn admin(core: &Core, command: Command) -> Result<(), CoreError> {
                 .await?
                 .ok_or(CoreError::NotFound("owner"))?;
             let project = core.create_project(&t, &name, &owner).await?;
-            let _ = Role::Owner;
             println!(
                 "id={} jwtSecret={}",
                 project.id,

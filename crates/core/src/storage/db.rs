@@ -48,10 +48,6 @@ impl DbUrl {
         }
     }
 
-    pub fn is_sqlite(&self) -> bool {
-        matches!(self, DbUrl::Sqlite(_))
-    }
-
     /// The URL without a password, fit for logs and error messages.
     pub fn display(&self) -> String {
         match self {
@@ -107,11 +103,9 @@ impl r2d2::ManageConnection for Manager {
             .map_err(diesel::r2d2::Error::QueryError)
     }
 
-    fn has_broken(&self, conn: &mut AnyConnection) -> bool {
-        match conn {
-            AnyConnection::Postgresql(_) => false,
-            AnyConnection::Sqlite(_) => false,
-        }
+    /// Broken connections are found by `is_valid` at checkout (`test_on_check_out`).
+    fn has_broken(&self, _conn: &mut AnyConnection) -> bool {
+        false
     }
 }
 
@@ -149,10 +143,6 @@ impl Db {
             CoreError::Unavailable(format!("cannot connect to {}: {e}", url.display()))
         })?;
         Ok(Db { pool, url })
-    }
-
-    pub fn url(&self) -> &DbUrl {
-        &self.url
     }
 
     /// Runs `f` with a pooled connection on the blocking pool.
