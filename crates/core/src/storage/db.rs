@@ -72,6 +72,24 @@ fn redact(url: &str) -> String {
 
 pub struct Manager {
     url: DbUrl,
+    connect_timeout: Duration,
+}
+
+/// libpq parameters that keep a silent network from hanging a connection: a connect timeout, and
+/// TCP keepalives that notice a dead peer in about 25 seconds. Parameters the URL sets win.
+fn with_pg_defaults(url: &str, connect_timeout: Duration) -> String {
+    let mut params = Vec::new();
+    if !url.contains("connect_timeout=") {
+        params.push(format!("connect_timeout={}", connect_timeout.as_secs().max(2)));
+    }
+    if !url.contains("keepalives") {
+        params.push("keepalives=1&keepalives_idle=10&keepalives_interval=5&keepalives_count=3".into());
+    }
+    if params.is_empty() {
+        return url.to_owned();
+    }
+    let sep = if url.contains('?') { '&' } else { '?' };
+    format!("{url}{sep}{}", params.join("&"))
 }
 
 impl r2d2::ManageConnection for Manager {
@@ -80,9 +98,11 @@ impl r2d2::ManageConnection for Manager {
 
     fn connect(&self) -> Result<AnyConnection, Self::Error> {
         match &self.url {
-            DbUrl::Postgres(url) => PgConnection::establish(url)
-                .map(AnyConnection::Postgresql)
-                .map_err(diesel::r2d2::Error::ConnectionError),
+            DbUrl::Postgres(url) => {
+                PgConnection::establish(&with_pg_defaults(url, self.connect_timeout))
+                    .map(AnyConnection::Postgresql)
+                    .map_err(diesel::r2d2::Error::ConnectionError)
+            }
             DbUrl::Sqlite(path) => {
                 let mut conn = SqliteConnection::establish(path)
                     .map_err(diesel::r2d2::Error::ConnectionError)?;
@@ -115,6 +135,9 @@ pub type Pool = r2d2::Pool<Manager>;
 pub struct Db {
     pool: Pool,
     url: DbUrl,
+    /// The longest a caller waits for `run`: a checkout plus a query. Past it the caller gets
+    /// `Unavailable` (the blocking thread finishes or fails on its own, by keepalive or busy_timeout).
+    op_timeout: Duration,
 }
 
 impl std::fmt::Debug for Db {
@@ -137,12 +160,19 @@ impl Db {
             .connection_timeout(timeout)
             .test_on_check_out(true)
             .error_handler(Box::new(QuietErrors))
-            .build_unchecked(Manager { url: url.clone() });
+            .build_unchecked(Manager {
+                url: url.clone(),
+                connect_timeout: timeout,
+            });
         // The start-up check: one connection within `timeout`, or a clear error.
         pool.get().map_err(|e| {
             CoreError::Unavailable(format!("cannot connect to {}: {e}", url.display()))
         })?;
-        Ok(Db { pool, url })
+        Ok(Db {
+            pool,
+            url,
+            op_timeout: timeout + Duration::from_secs(10),
+        })
     }
 
     /// Runs `f` with a pooled connection on the blocking pool.
@@ -152,12 +182,19 @@ impl Db {
         F: FnOnce(&mut AnyConnection) -> CoreResult<T> + Send + 'static,
     {
         let pool = self.pool.clone();
-        tokio::task::spawn_blocking(move || {
+        let task = tokio::task::spawn_blocking(move || {
             let mut conn = pool.get()?;
             f(&mut conn)
-        })
-        .await
-        .map_err(|e| CoreError::Internal(format!("database task failed: {e}")))?
+        });
+        match tokio::time::timeout(self.op_timeout, task).await {
+            Ok(joined) => {
+                joined.map_err(|e| CoreError::Internal(format!("database task failed: {e}")))?
+            }
+            Err(_) => Err(CoreError::Unavailable(format!(
+                "the database did not answer within {} s",
+                self.op_timeout.as_secs()
+            ))),
+        }
     }
 
     /// Applies pending migrations. On PostgreSQL an advisory lock keeps nodes that start together
@@ -198,6 +235,19 @@ impl r2d2::HandleError<diesel::r2d2::Error> for QuietErrors {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn postgres_urls_get_a_connect_timeout_and_keepalives_unless_they_set_them() {
+        let t = Duration::from_secs(5);
+        assert_eq!(
+            with_pg_defaults("postgres://u@h/db", t),
+            "postgres://u@h/db?connect_timeout=5&keepalives=1&keepalives_idle=10&keepalives_interval=5&keepalives_count=3"
+        );
+        assert_eq!(
+            with_pg_defaults("postgres://u@h/db?sslmode=disable&connect_timeout=1&keepalives=0", t),
+            "postgres://u@h/db?sslmode=disable&connect_timeout=1&keepalives=0"
+        );
+    }
 
     #[test]
     fn urls_choose_their_backend_by_scheme() {
