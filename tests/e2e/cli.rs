@@ -131,6 +131,9 @@ async fn commands_work_and_mistakes_are_one_line(app: TestApp) {
     );
     bad(&["no-such-command"], "unrecognized subcommand");
     bad(&["tenant", "set", "cli-co"], "required");
+    // A group without its subcommand is a mistake too: one line and a non-zero exit, not help.
+    bad(&["tenant"], "error");
+    bad(&["user"], "error");
     let rotated = ok(&["tenant", "rotate-key", "cli-co"]);
     assert!(rotated.contains("new signing key"));
 }

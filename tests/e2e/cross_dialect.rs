@@ -233,3 +233,69 @@ async fn the_signup_rate_limit_spans_both_dialects_and_stays_in_its_tenant(app: 
 }
 
 on_both!(the_signup_rate_limit_spans_both_dialects_and_stays_in_its_tenant);
+
+async fn a_username_cannot_take_another_persons_email(app: TestApp) {
+    let victim = json!({"email": "victim@example.com", "password": "victim-pass", "firstname": "V", "lastname": "W"});
+    assert_eq!(app.post(DEMO, "/v1/auth/signup", &victim).await.status, 200);
+    let squat = json!({"username": "Victim@Example.com", "email": "squatter@example.com", "password": "squat-pass"});
+    let r = app.post(DEMO, "/user", &squat).await;
+    assert_eq!(r.status, 400, "{}", r.body);
+    assert!(
+        r.json()["message"].as_str().unwrap().contains("username"),
+        "{}",
+        r.body
+    );
+    let r = app
+        .post(
+            DEMO,
+            "/user/auth",
+            &json!({"username": "victim@example.com", "password": "victim-pass"}),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+}
+
+async fn a_password_over_72_bytes_never_signs_in(app: TestApp) {
+    let exact = "p".repeat(72);
+    let longer = format!("{exact}-and-a-tail");
+    let r = app
+        .post(
+            DEMO,
+            "/user",
+            &json!({"username": "long", "email": "long@example.com", "password": exact}),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    // bcrypt would read only the first 72 bytes of these and call them a match.
+    let r = app
+        .post(
+            DEMO,
+            "/user/auth",
+            &json!({"email": "long@example.com", "password": longer}),
+        )
+        .await;
+    assert_eq!(r.status, 403, "{}", r.body);
+    let r = app
+        .post(
+            DEMO,
+            "/v1/auth/signin",
+            &json!({"email": "long@example.com", "password": longer}),
+        )
+        .await;
+    assert_eq!(r.status, 401, "{}", r.body);
+    assert_eq!(
+        app.post(
+            DEMO,
+            "/user/auth",
+            &json!({"email": "long@example.com", "password": exact})
+        )
+        .await
+        .status,
+        200
+    );
+}
+
+on_both!(
+    a_username_cannot_take_another_persons_email,
+    a_password_over_72_bytes_never_signs_in
+);

@@ -68,9 +68,12 @@ impl Hasher {
         stored: Option<&str>,
         cost: u32,
     ) -> CoreResult<Verified> {
+        // bcrypt reads only 72 bytes, so a longer candidate could match a hash of its prefix:
+        // such a password was never accepted, so it matches nothing (at the usual price).
+        let too_long = password.expose().len() > crate::validated::BCRYPT_MAX_PASSWORD_BYTES;
         let (hash, real) = match stored {
-            Some(h) => (h.to_owned(), true),
-            None => (self.dummy(cost).await?.as_str().to_owned(), false),
+            Some(h) if !too_long => (h.to_owned(), true),
+            _ => (self.dummy(cost).await?.as_str().to_owned(), false),
         };
         let pw = password.expose().to_owned();
         let outcome = self
@@ -174,6 +177,23 @@ mod tests {
         let before = h.metrics.hash_jobs.get();
         assert_eq!(h.verify(&pw, None, 4).await.unwrap(), Verified::NoMatch);
         assert_eq!(h.metrics.hash_jobs.get() - before, 1);
+    }
+
+    #[tokio::test]
+    async fn a_candidate_over_72_bytes_never_matches_even_when_its_prefix_would() {
+        let h = hasher();
+        let exact = "a".repeat(72);
+        let hash = h.hash(&Password::new(&exact, 8).unwrap(), 4).await.unwrap();
+        let longer = Password::candidate(&format!("{exact}-and-more"));
+        assert_eq!(
+            h.verify(&longer, Some(&hash), 4).await.unwrap(),
+            Verified::NoMatch
+        );
+        let same = Password::candidate(&exact);
+        assert_eq!(
+            h.verify(&same, Some(&hash), 4).await.unwrap(),
+            Verified::Match
+        );
     }
 
     #[tokio::test]

@@ -151,11 +151,17 @@ fn find_by_login(
             .filter(users::email.eq(email.as_str().to_owned()))
             .first(conn),
         Login::UsernameOrEmail(name) => {
+            // An email names its account first: no one's username may shadow another's email.
             let key = name.trim().to_lowercase();
-            query
-                .filter(users::username_key.eq(key.clone()).or(users::email.eq(key)))
-                .order(users::created_at.asc())
+            let by_email = scoped(tenant_id)
+                .select(UserRow::as_select())
+                .filter(users::email.eq(key.clone()))
                 .first(conn)
+                .optional()?;
+            if by_email.is_some() {
+                return Ok(by_email);
+            }
+            query.filter(users::username_key.eq(key)).first(conn)
         }
     };
     Ok(found.optional()?)
@@ -203,6 +209,16 @@ impl Core {
     /// Creates a user. The email (and username, if any) must be free in this tenant; two requests
     /// racing for one email create one user and the other gets `Conflict`.
     pub async fn create_user(&self, tenant: &Tenant, new: NewUser) -> CoreResult<User> {
+        // Appmixer signs in "by username or email": a username that is someone else's address
+        // would make the sign-in ambiguous.
+        if let Some(u) = &new.username {
+            if u.as_str().contains('@') && u.key() != new.email.as_str() {
+                return Err(CoreError::invalid(
+                    "username",
+                    "must not be an email address other than the account's own",
+                ));
+            }
+        }
         let hash = match &new.password {
             Some(pw) => Some(self.hasher.hash(pw, tenant.settings.bcrypt_cost).await?),
             None => None,

@@ -253,3 +253,26 @@ async fn deleting_a_user_removes_their_memberships() {
         Err(CoreError::NotFound(_))
     ));
 }
+
+#[tokio::test]
+async fn a_username_cannot_shadow_another_accounts_email() {
+    use gatehouse_core::Username;
+    let f = fixture().await;
+    let t = f.core.tenant_by_slug("a").unwrap();
+    let pw = Password::new("right-password", 8).unwrap();
+    let mut squatter = NewUser::new(email("squatter@example.com"), Some(pw.clone()));
+    squatter.username = Some(Username::parse("victim@example.com").unwrap());
+    assert!(matches!(
+        f.core.create_user(&t, squatter).await,
+        Err(CoreError::InvalidInput {
+            field: "username",
+            ..
+        })
+    ));
+    // A username equal to the account's own email is fine (Appmixer's own examples do it).
+    let mut own = NewUser::new(email("abc@example.com"), Some(pw.clone()));
+    own.username = Some(Username::parse("ABC@example.com").unwrap());
+    f.core.create_user(&t, own).await.unwrap();
+    let login = Login::UsernameOrEmail("abc@EXAMPLE.com".into());
+    assert!(f.core.signin(&t, login, &pw).await.is_ok());
+}

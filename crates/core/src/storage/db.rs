@@ -80,10 +80,15 @@ pub struct Manager {
 fn with_pg_defaults(url: &str, connect_timeout: Duration) -> String {
     let mut params = Vec::new();
     if !url.contains("connect_timeout=") {
-        params.push(format!("connect_timeout={}", connect_timeout.as_secs().max(2)));
+        params.push(format!(
+            "connect_timeout={}",
+            connect_timeout.as_secs().max(2)
+        ));
     }
     if !url.contains("keepalives") {
-        params.push("keepalives=1&keepalives_idle=10&keepalives_interval=5&keepalives_count=3".into());
+        params.push(
+            "keepalives=1&keepalives_idle=10&keepalives_interval=5&keepalives_count=3".into(),
+        );
     }
     if params.is_empty() {
         return url.to_owned();
@@ -244,7 +249,10 @@ mod tests {
             "postgres://u@h/db?connect_timeout=5&keepalives=1&keepalives_idle=10&keepalives_interval=5&keepalives_count=3"
         );
         assert_eq!(
-            with_pg_defaults("postgres://u@h/db?sslmode=disable&connect_timeout=1&keepalives=0", t),
+            with_pg_defaults(
+                "postgres://u@h/db?sslmode=disable&connect_timeout=1&keepalives=0",
+                t
+            ),
             "postgres://u@h/db?sslmode=disable&connect_timeout=1&keepalives=0"
         );
     }
