@@ -155,8 +155,9 @@ fn find_member(
         .optional()?)
 }
 
-/// Adds a membership, or for an existing one refreshes its profile (and role, when `role` is
-/// given). Returns the membership as stored.
+/// Adds a membership with `role`, or for an existing one refreshes its profile only: a role, once
+/// given, changes by an admin's act, not because a later sign-in names another. Returns the
+/// membership as stored.
 fn upsert_member(
     conn: &mut AnyConnection,
     tid: &str,
@@ -175,7 +176,6 @@ fn upsert_member(
         )
         .set((
             project_members::profile.eq(profile.to_string()),
-            project_members::role.eq(role.as_str()),
             project_members::updated_at.eq(now),
         ))
         .execute(conn)?;
@@ -341,6 +341,13 @@ impl Core {
         };
         if user.disabled {
             return Err(CoreError::Unauthorized(crate::error::AuthFailure::Disabled));
+        }
+        // A membership an admin disabled is returned as it is, untouched, for the caller to refuse.
+        let who = MemberOf::User(user.id.clone());
+        if let Some(existing) = self.membership(tenant, project_id, who).await? {
+            if !existing.active {
+                return Ok((user, existing));
+            }
         }
         let member = self
             .upsert_member(

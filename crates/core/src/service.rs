@@ -40,6 +40,9 @@ pub struct Core {
     pub(crate) directory: TenantDirectory,
     pub(crate) limiter: RateLimiter,
     pub(crate) metrics: CoreMetrics,
+    /// Serialises reloads: an older reload finishing after a newer one would put stale tenants
+    /// back (say, the periodic refresh racing the refresh that follows a setting change).
+    refresh_lock: tokio::sync::Mutex<()>,
 }
 
 impl Core {
@@ -57,6 +60,7 @@ impl Core {
             directory: TenantDirectory::new(patterns),
             limiter: RateLimiter::default(),
             metrics,
+            refresh_lock: tokio::sync::Mutex::new(()),
         })
     }
 
@@ -72,6 +76,7 @@ impl Core {
 
     /// Reloads every tenant from the database into the directory.
     pub async fn refresh_tenants(&self) -> CoreResult<()> {
+        let _one_at_a_time = self.refresh_lock.lock().await;
         let all = self.db.run(tenants::load_all).await?;
         self.directory.replace(all);
         Ok(())

@@ -276,3 +276,63 @@ async fn a_username_cannot_shadow_another_accounts_email() {
     let login = Login::UsernameOrEmail("abc@EXAMPLE.com".into());
     assert!(f.core.signin(&t, login, &pw).await.is_ok());
 }
+
+#[tokio::test]
+async fn linking_an_agent_keeps_an_existing_role_and_leaves_disabled_memberships_alone() {
+    use gatehouse_core::projects::{MemberOf, Role};
+    let f = fixture().await;
+    let t = f.core.tenant_by_slug("a").unwrap();
+    let owner = f
+        .core
+        .create_user(&t, NewUser::new(email("owner@example.com"), None))
+        .await
+        .unwrap();
+    let project = f.core.create_project(&t, "Support", &owner).await.unwrap();
+    // A custom token naming the owner as a mere agent does not demote them.
+    let (_, m) = f
+        .core
+        .link_agent(
+            &t,
+            &project.id,
+            &email("owner@example.com"),
+            Role::Agent,
+            "O",
+            "W",
+        )
+        .await
+        .unwrap();
+    assert_eq!(m.role, Role::Owner);
+    // A new agent gets the token's role; once disabled, linking leaves the membership as it is.
+    let (agent, m) = f
+        .core
+        .link_agent(
+            &t,
+            &project.id,
+            &email("agent@example.com"),
+            Role::Agent,
+            "A",
+            "G",
+        )
+        .await
+        .unwrap();
+    assert_eq!(m.role, Role::Agent);
+    let who = || MemberOf::User(agent.id.clone());
+    f.core
+        .set_member_active(&t, &project.id, who(), false)
+        .await
+        .unwrap();
+    let (_, m) = f
+        .core
+        .link_agent(
+            &t,
+            &project.id,
+            &email("agent@example.com"),
+            Role::Admin,
+            "A",
+            "G",
+        )
+        .await
+        .unwrap();
+    assert!(!m.active);
+    assert_eq!(m.role, Role::Agent);
+}
