@@ -240,7 +240,6 @@ fn a_database_url_of_unknown_scheme_is_a_clear_error() {
 /// request finish, and exits 0.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sigterm_lets_in_flight_requests_finish() {
-    use std::io::BufRead;
     let dir = tempfile::tempdir().unwrap();
     let cfg = dir.path().join("serve.toml");
     let db = dir.path().join("serve.db");
@@ -280,26 +279,8 @@ async fn sigterm_lets_in_flight_requests_finish() {
         let out = cli_with_config(&cfg, args);
         assert!(out.status.success(), "{args:?}: {}", stderr(&out));
     }
-    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_gatehouse"))
-        .args(["--config", cfg.to_str().unwrap(), "serve"])
-        .env("RUST_LOG", "info")
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut lines = std::io::BufReader::new(child.stderr.take().unwrap()).lines();
-    let port: u16 = loop {
-        let line = lines.next().expect("serve printed its port").unwrap();
-        if let Some(rest) = line.split("(port ").nth(1) {
-            break rest
-                .trim_end_matches(|c: char| !c.is_ascii_digit())
-                .split(')')
-                .next()
-                .unwrap()
-                .parse()
-                .unwrap();
-        }
-    };
-    std::thread::spawn(move || for _ in lines {});
+    let (mut child, port, log) = start_serve(&cfg, "info");
+    drop(log);
     let client = reqwest::Client::new();
     let slow = tokio::spawn(
         client
@@ -309,11 +290,7 @@ async fn sigterm_lets_in_flight_requests_finish() {
             .send(),
     );
     tokio::time::sleep(Duration::from_millis(300)).await;
-    let kill = std::process::Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(kill.success());
+    sigterm(&child);
     let res = slow
         .await
         .unwrap()
@@ -375,4 +352,141 @@ fn environment_variables_override_the_config_file() {
         from_env.exists(),
         "GATEHOUSE__DATABASE__URL did not win over the file"
     );
+}
+
+/// `gatehouse serve` as a child process: the child, its port (read from its start-up log line),
+/// and a thread collecting the rest of its log.
+fn start_serve(
+    cfg: &std::path::Path,
+    rust_log: &str,
+) -> (std::process::Child, u16, std::thread::JoinHandle<String>) {
+    use std::io::BufRead;
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_gatehouse"))
+        .args(["--config", cfg.to_str().unwrap(), "serve"])
+        .env("RUST_LOG", rust_log)
+        .env_remove("GATEHOUSE_CONFIG")
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = std::io::BufReader::new(child.stderr.take().unwrap()).lines();
+    let mut seen = String::new();
+    let port: u16 = loop {
+        let line = lines.next().expect("serve printed its port").unwrap();
+        seen.push_str(&line);
+        seen.push('\n');
+        if let Some(rest) = line.split("(port ").nth(1) {
+            break rest.split(')').next().unwrap().parse().unwrap();
+        }
+    };
+    let log = std::thread::spawn(move || {
+        for line in lines.map_while(Result::ok) {
+            seen.push_str(&line);
+            seen.push('\n');
+        }
+        seen
+    });
+    (child, port, log)
+}
+
+fn sigterm(child: &std::process::Child) {
+    let kill = std::process::Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(kill.success());
+}
+
+/// Even at `RUST_LOG=debug`, the log of a busy server holds no password, hash or token.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn logs_never_carry_passwords_hashes_or_tokens() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = dir.path().join("logs.toml");
+    std::fs::write(
+        &cfg,
+        format!(
+            "[server]\nbind = \"127.0.0.1:0\"\nshutdown_timeout_seconds = 2\n[database]\nurl = \"sqlite://{}\"\n\
+             [[tenants.bootstrap]]\nslug = \"demo\"\nhosts = [\"localhost\"]\nsettings = {{ BCRYPT_COST = \"4\" }}\n",
+            dir.path().join("logs.db").display()
+        ),
+    )
+    .unwrap();
+    let (mut child, port, log) = start_serve(&cfg, "debug");
+    let url = |p: &str| format!("http://127.0.0.1:{port}{p}");
+    let c = reqwest::Client::new();
+    let password = "Sekr1t-Pa55word-42";
+    let post = |path: &str, body: serde_json::Value| {
+        c.post(url(path))
+            .header("Host", "localhost")
+            .json(&body)
+            .send()
+    };
+    let r = post(
+        "/user",
+        serde_json::json!({"username": "logs", "email": "logs@example.com", "password": password}),
+    )
+    .await
+    .unwrap();
+    assert_eq!(r.status(), 200);
+    let am: serde_json::Value = post(
+        "/user/auth",
+        serde_json::json!({"email": "logs@example.com", "password": password}),
+    )
+    .await
+    .unwrap()
+    .json()
+    .await
+    .unwrap();
+    let am = am["token"].as_str().unwrap().to_owned();
+    let td: serde_json::Value = post(
+        "/v1/auth/signin",
+        serde_json::json!({"email": "logs@example.com", "password": password}),
+    )
+    .await
+    .unwrap()
+    .json()
+    .await
+    .unwrap();
+    let td = td["token"].as_str().unwrap().to_owned();
+    let wrong = post(
+        "/user/auth",
+        serde_json::json!({"email": "logs@example.com", "password": "Wr0ng-Pa55word"}),
+    )
+    .await
+    .unwrap();
+    assert_eq!(wrong.status(), 403);
+    for (path, auth) in [("/user", format!("Bearer {am}")), ("/v1/users", td.clone())] {
+        let r = c
+            .get(url(path))
+            .header("Host", "localhost")
+            .header("Authorization", auth)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200);
+    }
+    sigterm(&child);
+    child.wait().unwrap();
+    let log = log.join().unwrap();
+    assert!(
+        log.contains("status=200"),
+        "the request log is missing:\n{log}"
+    );
+    for secret in [
+        password,
+        "Wr0ng-Pa55word",
+        "$2b$",
+        am.as_str(),
+        td.trim_start_matches("JWT "),
+    ] {
+        assert!(
+            !log.contains(secret),
+            "the log holds a secret ({}...):\n{log}",
+            &secret[..6]
+        );
+    }
+    // Nor any token's signature on its own.
+    for token in [am.as_str(), td.trim_start_matches("JWT ")] {
+        let signature = token.rsplit('.').next().unwrap();
+        assert!(!log.contains(signature));
+    }
 }

@@ -299,3 +299,32 @@ on_both!(
     a_username_cannot_take_another_persons_email,
     a_password_over_72_bytes_never_signs_in
 );
+
+/// The 64 KiB body limit, at its edge, in both dialects' shapes.
+async fn bodies_over_64_kib_are_413_in_both_dialects(app: TestApp) {
+    let body_of = |len: usize| {
+        let mut b = String::from(r#"{"email":"edge@example.com","password":"edge-pass","pad":""#);
+        b.push_str(&"x".repeat(len - b.len() - 2));
+        b.push_str(r#""}"#);
+        assert_eq!(b.len(), len);
+        b
+    };
+    for (path, shape) in [("/user/auth", "statusCode"), ("/v1/auth/signin", "success")] {
+        let send = |len: usize| {
+            app.request(Method::POST, DEMO, path)
+                .header("Content-Type", "application/json")
+                .body(body_of(len))
+        };
+        let at_limit = app.send(send(64 * 1024)).await;
+        assert_ne!(at_limit.status, 413, "{path}: exactly 64 KiB was refused");
+        let over = app.send(send(64 * 1024 + 1)).await;
+        assert_eq!(over.status, 413, "{path}: {}", over.body);
+        assert!(
+            over.json().get(shape).is_some(),
+            "{path}: not in the dialect's shape: {}",
+            over.body
+        );
+    }
+}
+
+on_both!(bodies_over_64_kib_are_413_in_both_dialects);

@@ -170,15 +170,44 @@ async fn a_token_made_for_one_tenant_fails_for_another(app: TestApp) {
     assert!(app.core.verify_token(&b, &token, None).is_err());
 }
 
-async fn requests_are_logged_and_counted_by_route(app: TestApp) {
-    app.get(DEMO, TENANT_PROBE, None).await;
+async fn requests_and_signins_are_counted(app: TestApp) {
+    app.get(DEMO, "/healthz", None).await;
+    let signup = json!({"username": "m", "email": "m@example.com", "password": "metric-pass"});
+    assert_eq!(app.post(DEMO, "/user", &signup).await.status, 200);
+    let good = json!({"email": "m@example.com", "password": "metric-pass"});
+    let bad = json!({"email": "m@example.com", "password": "wrong-pass"});
+    assert_eq!(app.post(DEMO, "/user/auth", &good).await.status, 200);
+    assert_eq!(app.post(DEMO, "/v1/auth/signin", &bad).await.status, 401);
     let m = app.get(DEMO, "/metrics", None).await.body;
+    for line in [
+        r#"gatehouse_http_requests_total{facade="gateway",route="/healthz",status="200"} 1"#,
+        r#"gatehouse_http_requests_total{facade="appmixer",route="/user",status="200"} 1"#,
+        r#"gatehouse_http_requests_total{facade="appmixer",route="/user/auth",status="200"} 1"#,
+        r#"gatehouse_signins_total{outcome="success"} 1"#,
+        r#"gatehouse_signins_total{outcome="wrong_password"} 1"#,
+        "gatehouse_hash_queue_depth 0",
+    ] {
+        assert!(m.lines().any(|l| l == line), "missing `{line}` in:\n{m}");
+    }
+    assert!(m.contains(
+        r#"gatehouse_http_request_duration_seconds_bucket{facade="appmixer",route="/user/auth""#
+    ));
+}
+
+/// A request with no `Host` at all (HTTP/1.0) is refused like an unknown one.
+async fn a_request_without_host_is_an_unknown_tenant(app: TestApp) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut s = tokio::net::TcpStream::connect(("127.0.0.1", app.port))
+        .await
+        .unwrap();
+    s.write_all(b"GET /user HTTP/1.0\r\n\r\n").await.unwrap();
+    let mut raw = String::new();
+    s.read_to_string(&mut raw).await.unwrap();
     assert!(
-        m.contains(r#"gatehouse_http_requests_total{facade="gateway",route="/healthz""#)
-            || m.contains("gatehouse_http_requests_total{"),
-        "{m}"
+        raw.starts_with("HTTP/1.0 404") || raw.starts_with("HTTP/1.1 404"),
+        "{raw}"
     );
-    assert!(m.contains("gatehouse_http_request_duration_seconds_bucket"));
+    assert!(raw.contains(r#""error":"unknown_tenant""#), "{raw}");
 }
 
 on_both!(
@@ -190,7 +219,8 @@ on_both!(
     settings_reject_unknown_keys_and_bad_values,
     the_same_email_may_exist_in_two_tenants,
     a_token_made_for_one_tenant_fails_for_another,
-    requests_are_logged_and_counted_by_route,
+    requests_and_signins_are_counted,
+    a_request_without_host_is_an_unknown_tenant,
 );
 
 async fn forwarded_host_is_trusted_only_when_configured(app: TestApp) {

@@ -250,6 +250,7 @@ async fn signup_validates_fields_before_anything_is_written(app: TestApp) {
     for body in [
         json!({"email": "a@example.com", "firstname": "A", "lastname": "B"}),
         json!({"email": "a@example.com", "firstname": "A", "lastname": "B", "password": null}),
+        json!({"email": "a@example.com", "firstname": "A", "lastname": "B", "password": ""}),
     ] {
         let r = app.post(DEMO, path, &body).await;
         assert_eq!(
@@ -261,12 +262,7 @@ async fn signup_validates_fields_before_anything_is_written(app: TestApp) {
         );
     }
     // Too short, too long (73 bytes), or not a string: 422 on password, never echoed.
-    for pw in [
-        json!("short"),
-        json!("€".repeat(25)),
-        json!(12345678),
-        json!(""),
-    ] {
+    for pw in [json!("short"), json!("€".repeat(25)), json!(12345678)] {
         let r = app
             .post(
                 DEMO,

@@ -201,6 +201,31 @@ mod tests {
     }
 
     #[test]
+    fn ranges_are_inclusive_at_both_ends() {
+        for (k, lo, hi) in [
+            ("PASSWORD_MIN_LENGTH", "1", "72"),
+            ("TOKEN_TTL_SECONDS", "1", "31536000"),
+            ("BCRYPT_COST", "4", "31"),
+            ("SIGNUP_PER_IP_PER_MINUTE", "0", "100000"),
+        ] {
+            assert!(Settings::validate(k, lo).is_ok(), "{k}={lo}");
+            assert!(Settings::validate(k, hi).is_ok(), "{k}={hi}");
+        }
+        for (k, out) in [
+            ("TOKEN_TTL_SECONDS", "0"),
+            ("SIGNUP_PER_IP_PER_MINUTE", "100001"),
+            ("SIGNIN_MAX_FAILURES", "0"),
+            ("SIGNIN_LOCK_SECONDS", "0"),
+        ] {
+            assert!(Settings::validate(k, out).is_err(), "{k}={out} accepted");
+        }
+        assert_eq!(
+            Settings::validate("CUSTOM_TOKEN_REQUIRE_EXP", "TRUE").unwrap(),
+            "TRUE"
+        );
+    }
+
+    #[test]
     fn stored_pairs_become_typed_settings() {
         let mut pairs = BTreeMap::new();
         pairs.insert("API_USER_CREATE_SCOPE".to_string(), "admin".to_string());

@@ -23,7 +23,9 @@ pub async fn signup(
         fields::text(&body, "lastname"),
     )
         .all_valid()?;
-    let Some(raw) = fields::optional_secret(&body, "password")? else {
+    // The original tests `!req.body.password`, so an empty password counts as missing.
+    let password = fields::optional_secret(&body, "password")?.filter(|p| !p.is_empty());
+    let Some(raw) = password else {
         // The original answers a missing password with a 200 that says it failed.
         return Ok(HttpResponse::Ok()
             .json(json!({"success": false, "msg": "Please pass email and password."})));
