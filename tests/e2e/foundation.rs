@@ -325,3 +325,16 @@ async fn the_openapi_document_passes_a_validator_when_one_is_installed() {
         Err(_) => eprintln!("skipped: no python3"),
     }
 }
+
+/// `bootstrap = []` in a later layer turns the demo tenant off: a server started so serves no one.
+async fn an_empty_bootstrap_list_serves_no_demo_tenant(app: TestApp) {
+    let dir = tempfile::tempdir().unwrap();
+    let fresh = fresh_db(app.backend, &dir).await.unwrap();
+    let bare =
+        spawn_app_tweaked(app.backend, dir, fresh, "", |c| c.tenants.bootstrap.clear()).await;
+    let r = bare.get(DEMO, TENANT_PROBE, None).await;
+    assert_eq!(r.json()["error"], "unknown_tenant");
+    assert!(bare.core.tenants().is_empty());
+}
+
+on_both!(an_empty_bootstrap_list_serves_no_demo_tenant);

@@ -91,6 +91,12 @@ impl Hasher {
         outcome.map_err(|e: bcrypt::BcryptError| CoreError::Internal(format!("bcrypt: {e}")))
     }
 
+    /// Makes the dummy hash for `cost` ahead of time, so that even the first unknown-account
+    /// sign-in at that cost spends exactly one verification.
+    pub async fn prewarm(&self, cost: u32) -> CoreResult<()> {
+        self.dummy(cost).await.map(drop)
+    }
+
     async fn dummy(&self, cost: u32) -> CoreResult<Arc<String>> {
         if let Some(h) = self.lock_dummies().get(&cost) {
             return Ok(h.clone());

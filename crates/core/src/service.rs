@@ -133,15 +133,34 @@ impl Core {
         self.require_tenant(&slug).await
     }
 
+    /// Prepares the dummy hashes for every tenant's bcrypt cost (see `Hasher::prewarm`).
+    pub async fn prewarm_hashing(&self) -> CoreResult<()> {
+        let mut costs: Vec<u32> = self
+            .tenants()
+            .iter()
+            .map(|t| t.settings.bcrypt_cost)
+            .collect();
+        costs.sort_unstable();
+        costs.dedup();
+        for cost in costs {
+            self.hasher.prewarm(cost).await?;
+        }
+        Ok(())
+    }
+
     /// Validates and stores one setting, then refreshes this node at once (others follow within
     /// `tenants.refresh_seconds`).
     pub async fn set_setting(&self, tenant: &Tenant, key: &str, value: &str) -> CoreResult<()> {
         let value = crate::settings::Settings::validate(key, value)?;
-        let (id, key, now) = (tenant.id.clone(), key.to_owned(), self.now_ms());
+        let (id, name, now) = (tenant.id.clone(), key.to_owned(), self.now_ms());
         self.db
-            .run(move |c| tenants::put_setting(c, &id, &key, &value, now))
+            .run(move |c| tenants::put_setting(c, &id, &name, &value, now))
             .await?;
-        self.refresh_tenants().await
+        self.refresh_tenants().await?;
+        if key == "BCRYPT_COST" {
+            self.prewarm_hashing().await?;
+        }
+        Ok(())
     }
 
     /// Removes a setting (back to its default). Unknown keys are an error; unsetting an unset key is not.

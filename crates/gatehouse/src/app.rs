@@ -90,6 +90,7 @@ impl Application {
                 .await
                 .map_err(|e| format!("bootstrap tenant '{}': {e}", b.slug))?;
         }
+        core.prewarm_hashing().await.map_err(|e| e.to_string())?;
         spawn_refresher(core.clone(), config.tenants.refresh_seconds);
 
         let listener = TcpListener::bind(&config.server.bind)
