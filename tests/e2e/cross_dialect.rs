@@ -62,27 +62,19 @@ async fn tokens_do_not_cross_dialects_nor_tenants(app: TestApp) {
         assert_eq!(app.post(host, "/user", &signup).await.status, 200);
     }
     let am = app
-        .post(
+        .token_of(
             DEMO,
             "/user/auth",
             &json!({"email": "tok@example.com", "password": "token-pass"}),
         )
-        .await
-        .json()["token"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+        .await;
     let td = app
-        .post(
+        .token_of(
             DEMO,
             "/v1/auth/signin",
             &json!({"email": "tok@example.com", "password": "token-pass"}),
         )
-        .await
-        .json()["token"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+        .await;
     let td_bare = td.trim_start_matches("JWT ").to_owned();
 
     // Appmixer's token is not a Tiledesk token, and the other way round.
@@ -125,16 +117,12 @@ async fn a_password_changed_in_one_dialect_holds_in_the_other(app: TestApp) {
     )
     .await;
     let td = app
-        .post(
+        .token_of(
             DEMO,
             "/v1/auth/signin",
             &json!({"email": "pc@example.com", "password": "first-pass"}),
         )
-        .await
-        .json()["token"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+        .await;
     let r = app
         .json(
             Method::PUT,
@@ -175,14 +163,8 @@ async fn a_disabled_user_is_refused_by_both_dialects(app: TestApp) {
     )
     .await;
     let login = json!({"email": "dis@example.com", "password": "disabled-pass"});
-    let am = app.post(DEMO, "/user/auth", &login).await.json()["token"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    let td = app.post(DEMO, "/v1/auth/signin", &login).await.json()["token"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let am = app.token_of(DEMO, "/user/auth", &login).await;
+    let td = app.token_of(DEMO, "/v1/auth/signin", &login).await;
     let out = app.cli(&["user", "disable", "--tenant", "demo", "dis@example.com"]);
     assert!(out.status.success(), "{}", stderr(&out));
     assert_eq!(

@@ -298,6 +298,17 @@ impl TestApp {
         self.json(Method::POST, host, path, body, Some(auth)).await
     }
 
+    /// Signs in through `path` (either dialect's sign-in) and returns the token it answers with
+    /// (Tiledesk's with its `JWT ` prefix); fails the test on anything but 200.
+    pub async fn token_of(&self, host: &str, path: &str, body: &Value) -> String {
+        let r = self.post(host, path, body).await;
+        assert_eq!(r.status, 200, "sign-in at {path} failed: {}", r.body);
+        r.json()["token"]
+            .as_str()
+            .unwrap_or_else(|| panic!("no token in {}", r.body))
+            .to_owned()
+    }
+
     /// The tenant as the database has it now.
     pub async fn tenant(&self, slug: &str) -> Arc<Tenant> {
         self.core

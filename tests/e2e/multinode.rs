@@ -25,16 +25,12 @@ async fn a_setting_changed_on_one_node_holds_on_the_other(a: TestApp) {
     ]);
     assert!(out.status.success(), "{}", stderr(&out));
     let token = a
-        .post(
+        .token_of(
             DEMO,
             "/user/auth",
             &json!({"email": "admin@example.com", "password": "admin-pass"}),
         )
-        .await
-        .json()["token"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+        .await;
     let r = a
         .post_auth(
             DEMO,
