@@ -197,29 +197,32 @@ fn a_missing_config_file_is_named() {
     );
 }
 
+/// Runs the binary on a config file holding `toml` and expects a failure told in one line,
+/// which it returns (with the config file's path).
+fn one_line_failure(toml: &str, args: &[&str]) -> (String, String) {
+    let mut f = tempfile::NamedTempFile::new().unwrap();
+    write!(f, "{toml}").unwrap();
+    let o = cli_with_config(f.path(), args);
+    assert!(!o.status.success(), "{args:?} succeeded");
+    let e = stderr(&o);
+    assert!(one_line(&e), "not one line: {e}");
+    (e, f.path().display().to_string())
+}
+
 #[test]
 fn a_corrupt_config_file_is_named() {
-    let mut f = tempfile::NamedTempFile::new().unwrap();
-    writeln!(f, "[database\nurl = 3").unwrap();
-    let o = cli_with_config(f.path(), &["migrate"]);
-    assert!(!o.status.success());
-    let e = stderr(&o);
-    assert!(
-        one_line(&e) && e.contains(&f.path().display().to_string()),
-        "{e}"
-    );
+    let (e, path) = one_line_failure("[database\nurl = 3\n", &["migrate"]);
+    assert!(e.contains(&path), "{e}");
 }
 
 #[test]
 fn serve_exits_with_one_line_when_the_database_is_unreachable() {
-    let mut f = tempfile::NamedTempFile::new().unwrap();
-    writeln!(f, "[server]\nbind = \"127.0.0.1:0\"\n[database]\nurl = \"postgres://postgres@127.0.0.1:1/nothing\"\nconnect_timeout_seconds = 2").unwrap();
     let started = Instant::now();
-    let o = cli_with_config(f.path(), &["serve"]);
+    let (e, _) = one_line_failure(
+        "[server]\nbind = \"127.0.0.1:0\"\n[database]\nurl = \"postgres://postgres@127.0.0.1:1/nothing\"\nconnect_timeout_seconds = 2\n",
+        &["serve"],
+    );
     assert!(started.elapsed() < Duration::from_secs(30));
-    assert!(!o.status.success());
-    let e = stderr(&o);
-    assert!(one_line(&e), "{e}");
     assert!(
         e.contains("cannot connect to postgres://postgres@127.0.0.1:1/nothing"),
         "{e}"
@@ -228,12 +231,11 @@ fn serve_exits_with_one_line_when_the_database_is_unreachable() {
 
 #[test]
 fn a_database_url_of_unknown_scheme_is_a_clear_error() {
-    let mut f = tempfile::NamedTempFile::new().unwrap();
-    writeln!(f, "[database]\nurl = \"mysql://root@localhost/x\"").unwrap();
-    let o = cli_with_config(f.path(), &["serve"]);
-    assert!(!o.status.success());
-    let e = stderr(&o);
-    assert!(one_line(&e) && e.contains("not a database URL"), "{e}");
+    let (e, _) = one_line_failure(
+        "[database]\nurl = \"mysql://root@localhost/x\"\n",
+        &["serve"],
+    );
+    assert!(e.contains("not a database URL"), "{e}");
 }
 
 /// `gatehouse serve` as an operator runs it: on SIGTERM it stops accepting, lets the in-flight

@@ -223,9 +223,13 @@ async fn disabled_users_cannot_sign_in_nor_use_tokens() {
     assert!(f.core.token_user(&t, &u.id).await.is_ok());
 }
 
-#[tokio::test]
-async fn deleting_a_user_removes_their_memberships() {
-    use gatehouse_core::projects::MemberOf;
+/// Tenant `a` with a password-less owner and their project "Support".
+async fn with_a_project() -> (
+    Fixture,
+    std::sync::Arc<gatehouse_core::Tenant>,
+    gatehouse_core::users::User,
+    gatehouse_core::projects::Project,
+) {
     let f = fixture().await;
     let t = f.core.tenant_by_slug("a").unwrap();
     let owner = f
@@ -234,6 +238,13 @@ async fn deleting_a_user_removes_their_memberships() {
         .await
         .unwrap();
     let project = f.core.create_project(&t, "Support", &owner).await.unwrap();
+    (f, t, owner, project)
+}
+
+#[tokio::test]
+async fn deleting_a_user_removes_their_memberships() {
+    use gatehouse_core::projects::MemberOf;
+    let (f, t, owner, project) = with_a_project().await;
     let who = || MemberOf::User(owner.id.clone());
     assert!(f
         .core
@@ -280,14 +291,7 @@ async fn a_username_cannot_shadow_another_accounts_email() {
 #[tokio::test]
 async fn linking_an_agent_keeps_an_existing_role_and_leaves_disabled_memberships_alone() {
     use gatehouse_core::projects::{MemberOf, Role};
-    let f = fixture().await;
-    let t = f.core.tenant_by_slug("a").unwrap();
-    let owner = f
-        .core
-        .create_user(&t, NewUser::new(email("owner@example.com"), None))
-        .await
-        .unwrap();
-    let project = f.core.create_project(&t, "Support", &owner).await.unwrap();
+    let (f, t, _owner, project) = with_a_project().await;
     // A custom token naming the owner as a mere agent does not demote them.
     let (_, m) = f
         .core
