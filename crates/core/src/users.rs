@@ -146,25 +146,27 @@ fn find_by_login(
     login: &Login,
 ) -> CoreResult<Option<UserRow>> {
     let query = scoped(tenant_id).select(UserRow::as_select());
-    let found = match login {
-        Login::Email(email) => query
+    match login {
+        Login::Email(email) => Ok(query
             .filter(users::email.eq(email.as_str().to_owned()))
-            .first(conn),
+            .first(conn)
+            .optional()?),
         Login::UsernameOrEmail(name) => {
-            // An email names its account first: no one's username may shadow another's email.
+            // At most two accounts match (one by email, one by username, both unique); an email
+            // names its account first, so no one's username may shadow another's email.
             let key = name.trim().to_lowercase();
-            let by_email = scoped(tenant_id)
-                .select(UserRow::as_select())
-                .filter(users::email.eq(key.clone()))
-                .first(conn)
-                .optional()?;
-            if by_email.is_some() {
-                return Ok(by_email);
-            }
-            query.filter(users::username_key.eq(key)).first(conn)
+            let mut rows: Vec<UserRow> = query
+                .filter(
+                    users::email
+                        .eq(key.clone())
+                        .or(users::username_key.eq(key.clone())),
+                )
+                .limit(2)
+                .load(conn)?;
+            let by_email = rows.iter().position(|r| r.email == key).unwrap_or(0);
+            Ok((!rows.is_empty()).then(|| rows.swap_remove(by_email)))
         }
-    };
-    Ok(found.optional()?)
+    }
 }
 
 fn find_by_id(conn: &mut AnyConnection, tenant_id: &str, id: &str) -> CoreResult<UserRow> {
@@ -179,25 +181,8 @@ fn find_by_id(conn: &mut AnyConnection, tenant_id: &str, id: &str) -> CoreResult
         .ok_or(CoreError::NotFound("user"))
 }
 
-fn user_exists(
-    conn: &mut AnyConnection,
-    tenant_id: &str,
-    email: &str,
-    username_key: Option<&str>,
-) -> CoreResult<bool> {
-    let mut q = scoped(tenant_id).filter(users::email.eq(email.to_owned()));
-    if let Some(key) = username_key {
-        q = q.or_filter(
-            users::tenant_id
-                .eq(tenant_id.to_owned())
-                .and(users::username_key.eq(key.to_owned())),
-        );
-    }
-    let n: i64 = q.count().get_result(conn)?;
-    Ok(n > 0)
-}
-
-/// Unique violations mean "someone else got there first": the duplicate answer, not a 500.
+/// Email and username are unique per tenant by constraint, so a duplicate (or a concurrent
+/// request that got there first) shows up as a unique violation: the duplicate answer, not a 500.
 fn conflict_on_unique(e: CoreError) -> CoreError {
     match e {
         CoreError::Conflict(_) => CoreError::Conflict("user already exists"),
@@ -246,9 +231,6 @@ impl Core {
         };
         self.db
             .run(move |c| {
-                if user_exists(c, &row.tenant_id, &row.email, row.username_key.as_deref())? {
-                    return Err(CoreError::Conflict("user already exists"));
-                }
                 diesel::insert_into(users::table)
                     .values(&row)
                     .execute(c)
@@ -380,9 +362,6 @@ impl Core {
                     let mut row = find_by_id(c, &tid, &id)?;
                     if let Some(email) = patch.email {
                         if email.as_str() != row.email {
-                            if user_exists(c, &tid, email.as_str(), None)? {
-                                return Err(CoreError::Conflict("user already exists"));
-                            }
                             row.email = email.as_str().to_owned();
                             row.email_verified = false;
                         }
