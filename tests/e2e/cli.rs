@@ -429,26 +429,16 @@ async fn logs_never_carry_passwords_hashes_or_tokens() {
     .await
     .unwrap();
     assert_eq!(r.status(), 200);
-    let am: serde_json::Value = post(
-        "/user/auth",
-        serde_json::json!({"email": "logs@example.com", "password": password}),
-    )
-    .await
-    .unwrap()
-    .json()
-    .await
-    .unwrap();
-    let am = am["token"].as_str().unwrap().to_owned();
-    let td: serde_json::Value = post(
-        "/v1/auth/signin",
-        serde_json::json!({"email": "logs@example.com", "password": password}),
-    )
-    .await
-    .unwrap()
-    .json()
-    .await
-    .unwrap();
-    let td = td["token"].as_str().unwrap().to_owned();
+    let login = serde_json::json!({"email": "logs@example.com", "password": password});
+    let token_from = |path: &'static str| {
+        let sent = post(path, login.clone());
+        async move {
+            let body: serde_json::Value = sent.await.unwrap().json().await.unwrap();
+            body["token"].as_str().unwrap().to_owned()
+        }
+    };
+    let am = token_from("/user/auth").await;
+    let td = token_from("/v1/auth/signin").await;
     let wrong = post(
         "/user/auth",
         serde_json::json!({"email": "logs@example.com", "password": "Wr0ng-Pa55word"}),

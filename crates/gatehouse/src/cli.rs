@@ -203,6 +203,7 @@ async fn tenant(core: &Core, slug: &str) -> Result<Arc<gatehouse_core::Tenant>, 
 }
 
 async fn admin(core: &Core, command: Command) -> Result<(), CoreError> {
+    let disable = matches!(command, Command::User(UserCmd::Disable { .. }));
     match command {
         Command::Serve => unreachable!("serve is handled by run"),
         Command::Migrate => println!("migrations applied"),
@@ -277,21 +278,25 @@ async fn admin(core: &Core, command: Command) -> Result<(), CoreError> {
             })?;
             println!("{} {} {}", user.id, user.email, user.scopes.join(","));
         }
-        Command::User(UserCmd::Disable {
-            tenant: TenantArg { tenant: slug },
-            email,
-        }) => {
+        Command::User(
+            UserCmd::Disable {
+                tenant: TenantArg { tenant: slug },
+                email,
+            }
+            | UserCmd::Enable {
+                tenant: TenantArg { tenant: slug },
+                email,
+            },
+        ) => {
             let t = tenant(core, &slug).await?;
-            let u = core.set_disabled(&t, &Email::parse(&email)?, true).await?;
-            println!("{} disabled", u.email);
-        }
-        Command::User(UserCmd::Enable {
-            tenant: TenantArg { tenant: slug },
-            email,
-        }) => {
-            let t = tenant(core, &slug).await?;
-            let u = core.set_disabled(&t, &Email::parse(&email)?, false).await?;
-            println!("{} enabled", u.email);
+            let u = core
+                .set_disabled(&t, &Email::parse(&email)?, disable)
+                .await?;
+            println!(
+                "{} {}",
+                u.email,
+                if disable { "disabled" } else { "enabled" }
+            );
         }
         Command::Project(ProjectCmd::Create {
             tenant: TenantArg { tenant: slug },
