@@ -86,6 +86,8 @@ macro_rules! on_both {
 pub struct TestApp {
     pub address: String,
     pub port: u16,
+    /// The metrics listener (`server.metrics_bind`), when it is on.
+    pub metrics_port: Option<u16>,
     pub core: Arc<Core>,
     pub client: reqwest::Client,
     pub backend: Backend,
@@ -110,6 +112,7 @@ pub fn test_toml(db_url: &str, extra: &str) -> String {
         r#"
 [server]
 bind = "127.0.0.1:0"
+metrics_bind = "127.0.0.1:0"
 workers = 1
 shutdown_timeout_seconds = 1
 [database]
@@ -200,12 +203,14 @@ pub async fn spawn_app_tweaked(
     tweak(&mut config);
     let app = Application::build(config).await.expect("app starts");
     let port = app.port();
+    let metrics_port = app.metrics_port();
     let core = app.core();
     let handle = app.handle();
     tokio::spawn(app.run_until_stopped());
     TestApp {
         address: format!("http://127.0.0.1:{port}"),
         port,
+        metrics_port,
         core,
         client: reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())
@@ -307,6 +312,13 @@ impl TestApp {
             .as_str()
             .unwrap_or_else(|| panic!("no token in {}", r.body))
             .to_owned()
+    }
+
+    /// `GET /metrics` on the metrics listener.
+    pub async fn metrics(&self) -> Resp {
+        let port = self.metrics_port.expect("the metrics listener is on");
+        let rb = self.client.get(format!("http://127.0.0.1:{port}/metrics"));
+        self.send(rb).await
     }
 
     /// The tenant as the database has it now.

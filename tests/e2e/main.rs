@@ -8,6 +8,7 @@ mod helpers;
 mod appmixer;
 mod cli;
 mod cross_dialect;
+mod edge;
 mod foundation;
 mod multinode;
 mod resilience;

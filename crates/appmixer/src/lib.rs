@@ -12,10 +12,21 @@ mod views;
 pub use errors::ApiError;
 pub use openapi::openapi_paths;
 
-/// Paths this facade answers; the binary checks the tenant enables Appmixer before routing here.
+/// Paths this facade answers (each is one scope, wrapped in the binary's gate).
 pub const PATH_PREFIXES: &[&str] = &["/user", "/users", "/config"];
 
+/// The binary's check that the request's tenant enables a facade. It wraps this facade's scopes,
+/// so the router, on the path it matches, decides which facade (and so which check) a request meets.
+pub type Gate = fn(
+    gatehouse_core::Api,
+    actix_web::dev::ServiceRequest,
+    actix_web::middleware::Next<actix_web::body::BoxBody>,
+) -> futures_util::future::LocalBoxFuture<
+    'static,
+    Result<actix_web::dev::ServiceResponse<actix_web::body::BoxBody>, actix_web::Error>,
+>;
+
 /// Mounts every route of the facade (the binary calls it while building the app).
-pub fn configure(cfg: &mut actix_web::web::ServiceConfig) {
-    routes::configure(cfg);
+pub fn configure(cfg: &mut actix_web::web::ServiceConfig, gate: Gate) {
+    routes::configure(cfg, gate);
 }

@@ -1,5 +1,6 @@
 //! The figures core itself produces (sign-in outcomes, hashing-pool queue depth), registered into
-//! the registry that the binary serves at `/metrics`.
+//! the registry that the binary serves at `/metrics`. Sign-in outcomes are success, failure
+//! (unknown account and wrong password alike), locked and disabled: no label tells which accounts exist.
 
 use prometheus::{IntCounterVec, IntGauge, Opts, Registry};
 

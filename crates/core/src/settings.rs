@@ -17,6 +17,7 @@ pub const KEYS: &[&str] = &[
     "SIGNIN_MAX_FAILURES",
     "SIGNIN_LOCK_SECONDS",
     "SIGNUP_PER_IP_PER_MINUTE",
+    "CORS_ALLOWED_ORIGINS",
 ];
 
 #[derive(Debug, Clone, PartialEq)]
@@ -32,6 +33,8 @@ pub struct Settings {
     pub signin_max_failures: u32,
     pub signin_lock_seconds: i64,
     pub signup_per_ip_per_minute: u32,
+    /// `None`: any origin (`*`). `Some(list)`: only these origins (lower-case `scheme://host[:port]`).
+    pub cors_allowed_origins: Option<Vec<String>>,
 }
 
 impl Default for Settings {
@@ -47,6 +50,7 @@ impl Default for Settings {
             signin_max_failures: 10,
             signin_lock_seconds: 300,
             signup_per_ip_per_minute: 100,
+            cors_allowed_origins: None,
         }
     }
 }
@@ -91,12 +95,56 @@ fn url_like(key: &str, value: &str) -> Result<String, CoreError> {
     Ok(v.to_owned())
 }
 
+/// `*`, or a comma list of origins (`https://app.example.com`, `http://localhost:4200`).
+fn origins(key: &str, value: &str) -> Result<Option<Vec<String>>, CoreError> {
+    if value.trim() == "*" {
+        return Ok(None);
+    }
+    let bad = |o: &str| {
+        CoreError::invalid(
+            "value",
+            format!("{key} must be * or a comma-separated list of origins such as https://app.example.com, not '{o}'"),
+        )
+    };
+    let list = value
+        .split(',')
+        .map(|o| {
+            let o = o.trim().trim_end_matches('/').to_ascii_lowercase();
+            let host = o
+                .strip_prefix("https://")
+                .or_else(|| o.strip_prefix("http://"))
+                .ok_or_else(|| bad(&o))?;
+            let clean = !host.is_empty()
+                && o.len() <= 512
+                && !host.contains(['/', '?', '#', '@', '*'])
+                && !host.chars().any(|c| c.is_whitespace() || c.is_control());
+            if clean {
+                Ok(o)
+            } else {
+                Err(bad(&o))
+            }
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(Some(list))
+}
+
 impl Settings {
+    /// Whether a browser page from `origin` may call this tenant's API (CORS).
+    pub fn allows_origin(&self, origin: &str) -> bool {
+        match &self.cors_allowed_origins {
+            None => true,
+            Some(list) => list.iter().any(|o| o.eq_ignore_ascii_case(origin.trim())),
+        }
+    }
+
     /// Checks one key/value pair and returns the value in the form it is stored in.
     pub fn validate(key: &str, value: &str) -> Result<String, CoreError> {
         let mut probe = Settings::default();
         probe.apply(key, value)?;
         Ok(match key {
+            "CORS_ALLOWED_ORIGINS" => probe
+                .cors_allowed_origins
+                .map_or_else(|| "*".to_owned(), |list| list.join(",")),
             "API_USER_CREATE_SCOPE" => probe
                 .api_user_create_scope
                 .unwrap_or_default()
@@ -136,6 +184,7 @@ impl Settings {
             "SIGNUP_PER_IP_PER_MINUTE" => {
                 self.signup_per_ip_per_minute = int_in(key, value, 0, 100_000)?
             }
+            "CORS_ALLOWED_ORIGINS" => self.cors_allowed_origins = origins(key, value)?,
             _ => {
                 return Err(CoreError::invalid(
                     "key",
@@ -223,6 +272,43 @@ mod tests {
             Settings::validate("CUSTOM_TOKEN_REQUIRE_EXP", "TRUE").unwrap(),
             "TRUE"
         );
+    }
+
+    #[test]
+    fn cors_origins_are_star_or_a_list_of_origins() {
+        assert!(Settings::default().allows_origin("https://anything.example"));
+        assert_eq!(
+            Settings::validate("CORS_ALLOWED_ORIGINS", " * ").unwrap(),
+            "*"
+        );
+        assert_eq!(
+            Settings::validate(
+                "CORS_ALLOWED_ORIGINS",
+                "https://App.example.com/, http://localhost:4200"
+            )
+            .unwrap(),
+            "https://app.example.com,http://localhost:4200"
+        );
+        for bad in [
+            "",
+            "app.example.com",
+            "https://a.io/path",
+            "https://*.a.io",
+            "*,https://a.io",
+        ] {
+            assert!(
+                Settings::validate("CORS_ALLOWED_ORIGINS", bad).is_err(),
+                "{bad:?} accepted"
+            );
+        }
+        let mut pairs = BTreeMap::new();
+        pairs.insert(
+            "CORS_ALLOWED_ORIGINS".to_string(),
+            "https://app.example.com".to_string(),
+        );
+        let s = Settings::from_stored(&pairs);
+        assert!(s.allows_origin("https://APP.example.com"));
+        assert!(!s.allows_origin("https://evil.example.com"));
     }
 
     #[test]

@@ -210,7 +210,8 @@ impl TenantDirectory {
         *self.snapshot.write().unwrap_or_else(|p| p.into_inner()) = Arc::new(snap);
     }
 
-    /// Exact hosts win; then the patterns, in order.
+    /// Exact hosts win; then the patterns, in order. A pattern reaches only tenants with no host
+    /// of their own: a tenant given explicit hosts is served on those alone.
     pub fn resolve(&self, host: &str) -> Option<Arc<Tenant>> {
         let host = normalize_host(host);
         let snap = self.current();
@@ -220,7 +221,12 @@ impl TenantDirectory {
         self.patterns
             .iter()
             .filter_map(|p| p.slug_of(&host))
-            .find_map(|slug| snap.by_slug.get(slug).cloned())
+            .find_map(|slug| {
+                snap.by_slug
+                    .get(slug)
+                    .filter(|t| t.hosts.is_empty())
+                    .cloned()
+            })
     }
 
     pub fn by_id(&self, id: &str) -> Option<Arc<Tenant>> {
@@ -553,7 +559,8 @@ mod tests {
             tenant("2", "globex", &[]),
         ]);
         assert_eq!(dir.resolve("API.GLOBEX.localhost:9000").unwrap().id, "1");
-        assert_eq!(dir.resolve("api.acme.localhost").unwrap().id, "1");
+        // acme has a host of its own, so the pattern does not reach it.
+        assert!(dir.resolve("api.acme.localhost").is_none());
         assert!(dir.resolve("api.nobody.localhost").is_none());
         assert!(dir.resolve("").is_none());
     }

@@ -261,13 +261,14 @@ impl Core {
         let stored = row.as_ref().and_then(|r| r.password_hash.as_deref());
         let verified = self.hasher.verify(password, stored, cost).await?;
         let Some(row) = row else {
-            self.metrics.signin("unknown_account");
+            // One label for both, so the metrics never tell which accounts exist.
+            self.metrics.signin("failure");
             return Err(CoreError::Unauthorized(AuthFailure::UnknownAccount));
         };
         let (tid, uid) = (tenant.id.clone(), row.id.clone());
         match verified {
             Verified::NoMatch => {
-                self.metrics.signin("wrong_password");
+                self.metrics.signin("failure");
                 let max = tenant.settings.signin_max_failures as i32;
                 let lock_ms = tenant.settings.signin_lock_seconds * 1000;
                 self.db

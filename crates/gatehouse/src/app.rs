@@ -1,14 +1,16 @@
 //! Start-up: connect and migrate, create the bootstrap tenants, keep the tenant directory fresh,
-//! and serve both facades and the operations endpoints on one listener.
+//! and serve both facades and the operations endpoints on one listener (metrics on another).
 
+use crate::body_deadline::BodyLimits;
+use crate::client_limit::InFlight;
 use crate::config::{BootstrapTenant, Config};
+use crate::forwarded::Trust;
 use crate::gateway_error::gateway_error;
 use crate::telemetry::HttpMetrics;
-use crate::tenancy::Trust;
 use actix_web::dev::Server;
 use actix_web::http::StatusCode;
-use actix_web::middleware::from_fn;
-use actix_web::{web, App, HttpServer};
+use actix_web::middleware::{from_fn, NormalizePath};
+use actix_web::{web, App, HttpRequest, HttpServer};
 use gatehouse_core::storage::Db;
 use gatehouse_core::tenants::TenantSpec;
 use gatehouse_core::{Api, Core, CoreError, CoreOptions, SharedClock, SystemClock, TenantSlug};
@@ -67,7 +69,14 @@ fn bootstrap_spec(b: &BootstrapTenant) -> Result<TenantSpec, CoreError> {
 pub struct Application {
     port: u16,
     server: Server,
+    metrics: Option<(u16, Server)>,
     core: Arc<Core>,
+}
+
+/// What no route matched: the unknown-tenant refusal when no tenant serves the host, else 404.
+async fn no_route(req: HttpRequest) -> actix_web::HttpResponse {
+    crate::tenancy::unknown_tenant(&req)
+        .unwrap_or_else(|| gateway_error(StatusCode::NOT_FOUND, "not_found", "no such route"))
 }
 
 impl Application {
@@ -99,24 +108,49 @@ impl Application {
         let trust = Trust {
             forwarded_host: config.server.trust_forwarded_host,
             forwarded_for: config.server.trust_forwarded_for,
+            hops: config.server.trusted_hops.max(1),
         };
+        let body_limits = BodyLimits {
+            timeout: Duration::from_secs(config.server.body_timeout_seconds.max(1)),
+            max_bytes: config.server.max_body_bytes,
+        };
+        let in_flight = web::Data::from(InFlight::new(config.server.max_in_flight_per_ip));
         let core_data = web::Data::from(core.clone());
+        let core_cors = core.clone();
         let metrics = web::Data::new(HttpMetrics::new(registry));
+        let metrics_server = crate::metrics_listener::bind(
+            &config.server.metrics_bind,
+            metrics.clone(),
+            config.server.shutdown_timeout_seconds,
+        )?;
         let mut server = HttpServer::new(move || {
+            // `wrap` nests outwards: the last one listed sees the request first.
             App::new()
                 .app_data(core_data.clone())
                 .app_data(metrics.clone())
+                .app_data(in_flight.clone())
                 .app_data(web::Data::new(trust))
+                .app_data(web::Data::new(body_limits))
                 .configure(crate::ops::configure)
-                .configure(gatehouse_tiledesk::configure)
-                .configure(gatehouse_appmixer::configure)
-                .default_service(web::to(|| async {
-                    gateway_error(StatusCode::NOT_FOUND, "not_found", "no such route")
-                }))
+                .configure(|cfg| gatehouse_tiledesk::configure(cfg, crate::tenancy::gate))
+                .configure(|cfg| gatehouse_appmixer::configure(cfg, crate::tenancy::gate))
+                .default_service(web::to(no_route))
+                .wrap(from_fn(crate::body_deadline::read_body_within_deadline))
+                .wrap(from_fn(crate::client_limit::limit_in_flight_per_ip))
+                .wrap(actix_web::middleware::Compat::new(crate::cors::cors(
+                    core_cors.clone(),
+                    trust,
+                )))
+                .wrap(from_fn(crate::cors::preflight_no_content))
                 .wrap(from_fn(crate::tenancy::resolve_tenant))
+                .wrap(from_fn(crate::head::serve_head_as_get))
                 .wrap(from_fn(crate::telemetry::observe))
+                // Outermost, so routes and every decision see one path (Express ignores a
+                // trailing slash; `//` is merged).
+                .wrap(NormalizePath::trim())
         })
         .shutdown_timeout(config.server.shutdown_timeout_seconds)
+        .max_connections(config.server.max_connections_per_worker.max(1))
         .listen(listener)
         .map_err(|e| e.to_string())?;
         if config.server.workers > 0 {
@@ -125,12 +159,18 @@ impl Application {
         Ok(Application {
             port,
             server: server.run(),
+            metrics: metrics_server,
             core,
         })
     }
 
     pub fn port(&self) -> u16 {
         self.port
+    }
+
+    /// The metrics listener's port, when it is on.
+    pub fn metrics_port(&self) -> Option<u16> {
+        self.metrics.as_ref().map(|(port, _)| *port)
     }
 
     pub fn core(&self) -> Arc<Core> {
@@ -143,8 +183,18 @@ impl Application {
     }
 
     /// Serves until SIGTERM/SIGINT, then stops accepting and lets in-flight requests finish.
+    /// The metrics listener stops with it.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
-        self.server.await
+        let metrics = self.metrics.map(|(_, server)| {
+            let handle = server.handle();
+            tokio::spawn(server);
+            handle
+        });
+        let served = self.server.await;
+        if let Some(handle) = metrics {
+            handle.stop(true).await;
+        }
+        served
     }
 }
 

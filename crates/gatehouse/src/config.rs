@@ -28,10 +28,53 @@ pub struct ServerConfig {
     /// Async worker threads (0 or absent: one per CPU).
     #[serde(default)]
     pub workers: usize,
+    /// Proxies in front that append to X-Forwarded-For / -Host; the entry this many from the right
+    /// is taken (the one the outermost trusted proxy wrote).
+    #[serde(default = "default_trusted_hops")]
+    pub trusted_hops: usize,
+    /// The listener for `/metrics` ("" turns it off).
+    #[serde(default = "default_metrics_bind")]
+    pub metrics_bind: String,
+    /// A request body must arrive whole within this many seconds (else 408).
+    #[serde(default = "default_body_timeout")]
+    pub body_timeout_seconds: u64,
+    /// The largest request body read (else 413); the facades keep their own smaller limits.
+    #[serde(default = "default_max_body_bytes")]
+    pub max_body_bytes: usize,
+    /// Requests in flight at once from one client address (0 turns the cap off).
+    #[serde(default = "default_max_in_flight_per_ip")]
+    pub max_in_flight_per_ip: usize,
+    /// Open connections per worker thread; keep workers x this under the open-file limit.
+    #[serde(default = "default_max_connections_per_worker")]
+    pub max_connections_per_worker: usize,
 }
 
 fn default_shutdown() -> u64 {
     30
+}
+
+fn default_trusted_hops() -> usize {
+    1
+}
+
+fn default_metrics_bind() -> String {
+    "127.0.0.1:9464".to_owned()
+}
+
+fn default_body_timeout() -> u64 {
+    10
+}
+
+fn default_max_body_bytes() -> usize {
+    1024 * 1024
+}
+
+fn default_max_in_flight_per_ip() -> usize {
+    64
+}
+
+fn default_max_connections_per_worker() -> usize {
+    256
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -134,6 +177,10 @@ mod tests {
         assert_eq!(c.database.url, "sqlite://gatehouse.db");
         assert_eq!(c.tenants.refresh_seconds, 5);
         assert_eq!(c.tenants.bootstrap[0].slug, "demo");
+        assert_eq!(c.server.metrics_bind, "127.0.0.1:9464");
+        assert_eq!(c.server.trusted_hops, 1);
+        assert_eq!(c.server.body_timeout_seconds, 10);
+        assert_eq!(c.server.max_in_flight_per_ip, 64);
     }
 
     #[test]

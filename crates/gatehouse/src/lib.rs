@@ -3,9 +3,15 @@
 //! operations endpoints.
 
 pub mod app;
+pub mod body_deadline;
 pub mod cli;
+pub mod client_limit;
 pub mod config;
+pub mod cors;
+pub mod forwarded;
 pub mod gateway_error;
+pub mod head;
+pub mod metrics_listener;
 pub mod openapi;
 pub mod ops;
 pub mod telemetry;

@@ -1,12 +1,13 @@
 //! Request metrics (by facade, route and status, with latency histograms) and the one log line a
 //! request, which names tenant, route, status and time, and never a header, body or query string.
+//! The facade label is what the router matched: the facade's gate marks the request with its `Api`;
+//! any other matched route is the gateway's own; nothing matched is "none".
 
-use crate::tenancy::facade_of;
 use actix_web::body::BoxBody;
 use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::middleware::Next;
 use actix_web::{web, Error, HttpMessage};
-use gatehouse_core::RequestContext;
+use gatehouse_core::{Api, RequestContext};
 use prometheus::{HistogramOpts, HistogramVec, IntCounterVec, Opts, Registry};
 use std::time::Instant;
 
@@ -60,10 +61,11 @@ pub async fn observe(
     let route = request
         .match_pattern()
         .unwrap_or_else(|| "unmatched".to_owned());
-    let facade = if crate::ops::is_ops_path(request.path()) {
-        "gateway"
-    } else {
-        facade_of(request.path()).map_or("none", |a| a.as_str())
+    let marked = request.extensions().get::<Api>().copied();
+    let facade = match (marked, route.as_str()) {
+        (Some(api), _) => api.as_str(),
+        (None, "unmatched") => "none",
+        (None, _) => "gateway",
     };
     let status = res.status().as_u16();
     if let Some(m) = metrics {

@@ -1,83 +1,28 @@
-//! Host -> tenant resolution: every request but the operations endpoints is resolved to a tenant
-//! before a facade sees it, and refused here when no tenant serves its host or the tenant does not
-//! enable the facade its path belongs to.
+//! Host -> tenant resolution, and the gate each facade's scopes wear. Resolution only records the
+//! tenant (or none) in the request's extensions; the refusal (`unknown_tenant`, `api_disabled`) is
+//! made by the gate of the facade the router matched, so every decision uses the router's path.
 
+use crate::forwarded::{client_ip_of, host_of, Trust};
 use crate::gateway_error::gateway_error;
-use crate::ops::is_ops_path;
 use actix_web::body::BoxBody;
 use actix_web::dev::{ServiceRequest, ServiceResponse};
-use actix_web::http::{header, StatusCode};
+use actix_web::http::StatusCode;
 use actix_web::middleware::Next;
-use actix_web::{web, Error, HttpMessage};
+use actix_web::{web, Error, HttpMessage, HttpResponse};
+use futures_util::future::LocalBoxFuture;
 use gatehouse_core::{Api, Core, RequestContext};
-use std::net::{IpAddr, Ipv4Addr};
 
-/// How the binary reads hosts and client addresses; from `[server]`.
-#[derive(Debug, Clone, Copy)]
-pub struct Trust {
-    pub forwarded_host: bool,
-    pub forwarded_for: bool,
+/// The host of a request that no tenant serves, kept for the refusal's message.
+#[derive(Debug, Clone)]
+pub struct Unresolved {
+    pub host: String,
 }
 
-/// The facade a path belongs to, if any.
-pub fn facade_of(path: &str) -> Option<Api> {
-    // `/user` covers `/user` and `/user/auth`, not `/userx`; `/v1/` covers everything below it.
-    let under = |prefix: &str| {
-        let root = prefix.trim_end_matches('/');
-        path == root
-            || path
-                .strip_prefix(root)
-                .is_some_and(|rest| rest.starts_with('/'))
-    };
-    if gatehouse_tiledesk::PATH_PREFIXES.iter().any(|p| under(p)) {
-        Some(Api::Tiledesk)
-    } else if gatehouse_appmixer::PATH_PREFIXES.iter().any(|p| under(p)) {
-        Some(Api::Appmixer)
-    } else {
-        None
-    }
-}
-
-fn first_header_value(req: &ServiceRequest, name: &str) -> Option<String> {
-    let v = req.headers().get(name)?.to_str().ok()?;
-    v.split(',')
-        .next()
-        .map(|s| s.trim().to_owned())
-        .filter(|s| !s.is_empty())
-}
-
-fn host_of(req: &ServiceRequest, trust: Trust) -> String {
-    if trust.forwarded_host {
-        if let Some(h) = first_header_value(req, "x-forwarded-host") {
-            return h;
-        }
-    }
-    req.headers()
-        .get(header::HOST)
-        .and_then(|h| h.to_str().ok())
-        .map(str::to_owned)
-        .or_else(|| req.uri().host().map(str::to_owned))
-        .unwrap_or_default()
-}
-
-fn client_ip_of(req: &ServiceRequest, trust: Trust) -> IpAddr {
-    if trust.forwarded_for {
-        if let Some(ip) = first_header_value(req, "x-forwarded-for").and_then(|v| v.parse().ok()) {
-            return ip;
-        }
-    }
-    req.peer_addr()
-        .map(|a| a.ip())
-        .unwrap_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED))
-}
-
+/// App-wide: records the request's tenant and client address, or `Unresolved`. Never refuses.
 pub async fn resolve_tenant(
     req: ServiceRequest,
     next: Next<BoxBody>,
 ) -> Result<ServiceResponse<BoxBody>, Error> {
-    if is_ops_path(req.path()) {
-        return next.call(req).await;
-    }
     let (Some(core), Some(trust)) = (
         req.app_data::<web::Data<Core>>().cloned(),
         req.app_data::<web::Data<Trust>>().map(|t| *t.get_ref()),
@@ -86,49 +31,63 @@ pub async fn resolve_tenant(
             "gateway not configured",
         ));
     };
-    let host = host_of(&req, trust);
-    let Some(tenant) = core.resolve_host(&host) else {
-        let shown = gatehouse_core::tenants::normalize_host(&host);
-        let res = gateway_error(
-            StatusCode::NOT_FOUND,
-            "unknown_tenant",
-            format!("no tenant serves host '{shown}'"),
-        );
-        return Ok(req.into_response(res));
-    };
-    if let Some(api) = facade_of(req.path()) {
-        if !tenant.enables(api) {
-            let res = gateway_error(
-                StatusCode::NOT_FOUND,
-                "api_disabled",
-                format!(
-                    "tenant '{}' does not enable the {} API",
-                    tenant.slug,
-                    api.as_str()
-                ),
-            );
-            return Ok(req.into_response(res));
+    let host = host_of(req.head(), trust);
+    match core.resolve_host(&host) {
+        Some(tenant) => {
+            let client_ip = client_ip_of(req.head(), trust);
+            req.extensions_mut()
+                .insert(RequestContext { tenant, client_ip });
+        }
+        None => {
+            req.extensions_mut().insert(Unresolved { host });
         }
     }
-    let client_ip = client_ip_of(&req, trust);
-    req.extensions_mut()
-        .insert(RequestContext { tenant, client_ip });
     next.call(req).await
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn paths_belong_to_their_facade() {
-        assert_eq!(facade_of("/v1/auth/signin"), Some(Api::Tiledesk));
-        assert_eq!(facade_of("/v3/auth/signin"), Some(Api::Tiledesk));
-        assert_eq!(facade_of("/user"), Some(Api::Appmixer));
-        assert_eq!(facade_of("/user/auth"), Some(Api::Appmixer));
-        assert_eq!(facade_of("/users/count"), Some(Api::Appmixer));
-        assert_eq!(facade_of("/config"), Some(Api::Appmixer));
-        assert_eq!(facade_of("/userx"), None);
-        assert_eq!(facade_of("/"), None);
+/// The refusal for a request whose host no tenant serves, if that is the case.
+pub fn unknown_tenant(req: &actix_web::HttpRequest) -> Option<HttpResponse> {
+    if req.extensions().get::<RequestContext>().is_some() {
+        return None;
     }
+    let host = req
+        .extensions()
+        .get::<Unresolved>()
+        .map(|u| u.host.clone())
+        .unwrap_or_default();
+    let shown = gatehouse_core::tenants::normalize_host(&host);
+    Some(gateway_error(
+        StatusCode::NOT_FOUND,
+        "unknown_tenant",
+        format!("no tenant serves host '{shown}'"),
+    ))
+}
+
+/// Wraps each scope of facade `api`: refuses unless the request's tenant exists and enables
+/// `api`. It also marks the request as served by `api`, which the metrics read.
+pub fn gate(
+    api: Api,
+    req: ServiceRequest,
+    next: Next<BoxBody>,
+) -> LocalBoxFuture<'static, Result<ServiceResponse<BoxBody>, Error>> {
+    Box::pin(async move {
+        req.extensions_mut().insert(api);
+        if let Some(res) = unknown_tenant(req.request()) {
+            return Ok(req.into_response(res));
+        }
+        let disabled = req
+            .extensions()
+            .get::<RequestContext>()
+            .filter(|c| !c.tenant.enables(api))
+            .map(|c| c.tenant.slug.to_string());
+        if let Some(slug) = disabled {
+            let res = gateway_error(
+                StatusCode::NOT_FOUND,
+                "api_disabled",
+                format!("tenant '{slug}' does not enable the {} API", api.as_str()),
+            );
+            return Ok(req.into_response(res));
+        }
+        next.call(req).await
+    })
 }

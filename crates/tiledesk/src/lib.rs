@@ -1,7 +1,9 @@
 //! gatehouse-tiledesk: the Tiledesk auth API (`/v1/auth/*` and friends) over gatehouse-core.
 //! Parses the Tiledesk dialect, calls core, and renders Tiledesk's bodies and error shapes.
 
+use actix_web::middleware::from_fn;
 use actix_web::web;
+use gatehouse_core::Api;
 
 mod body;
 mod context;
@@ -16,17 +18,29 @@ mod token;
 pub use errors::TiledeskError;
 pub use openapi::openapi_paths;
 
-/// Paths this facade answers; the binary checks the tenant enables Tiledesk before routing here.
+/// Paths this facade answers (each is one scope, wrapped in the binary's gate).
 pub const PATH_PREFIXES: &[&str] = &["/v1/", "/v3/"];
 
+/// The binary's check that the request's tenant enables a facade. It wraps this facade's scopes,
+/// so the router, on the path it matches, decides which facade (and so which check) a request meets.
+pub type Gate = fn(
+    Api,
+    actix_web::dev::ServiceRequest,
+    actix_web::middleware::Next<actix_web::body::BoxBody>,
+) -> futures_util::future::LocalBoxFuture<
+    'static,
+    Result<actix_web::dev::ServiceResponse<actix_web::body::BoxBody>, actix_web::Error>,
+>;
+
 /// Mounts every route under each prefix (the hosted API serves `/v3` as well as `/v1`).
-pub fn configure(cfg: &mut web::ServiceConfig) {
+pub fn configure(cfg: &mut web::ServiceConfig, gate: Gate) {
     for prefix in PATH_PREFIXES {
         cfg.service(
             web::scope(prefix.trim_end_matches('/'))
                 // Scoped, not app-wide, so the Appmixer facade keeps its own limits.
                 .app_data(web::PayloadConfig::new(body::BODY_LIMIT))
-                .configure(routes::register),
+                .configure(routes::register)
+                .wrap(from_fn(move |req, next| gate(Api::Tiledesk, req, next))),
         );
     }
 }

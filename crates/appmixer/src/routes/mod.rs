@@ -8,10 +8,14 @@ mod users;
 
 use crate::body::BODY_LIMIT;
 use crate::errors::ApiError;
+use actix_web::middleware::from_fn;
 use actix_web::{web, HttpResponse};
+use gatehouse_core::Api;
 
-pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.service(
+pub fn configure(cfg: &mut web::ServiceConfig, gate: crate::Gate) {
+    let gated =
+        |s: actix_web::Scope| s.wrap(from_fn(move |req, next| gate(Api::Appmixer, req, next)));
+    cfg.service(gated(
         scope("/user")
             .service(
                 resource("")
@@ -21,8 +25,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .service(resource("/auth").route(web::post().to(signin::signin)))
             .service(resource("/change-password").route(web::post().to(account::change_password)))
             .service(resource("/reset-password").route(web::post().to(users::reset_password))),
-    )
-    .service(
+    ))
+    .service(gated(
         scope("/users")
             .service(resource("").route(web::get().to(users::list)))
             .service(resource("/count").route(web::get().to(users::count)))
@@ -32,8 +36,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                     .route(web::put().to(users::update))
                     .route(web::delete().to(users::delete)),
             ),
-    )
-    .service(
+    ))
+    .service(gated(
         scope("/config")
             .service(
                 resource("")
@@ -41,7 +45,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                     .route(web::post().to(config::set)),
             )
             .service(resource("/{key}").route(web::delete().to(config::unset))),
-    );
+    ));
 }
 
 fn scope(prefix: &str) -> actix_web::Scope {
