@@ -1,29 +1,28 @@
-//! The request-body deadline: a request's whole body must arrive within `server.body_timeout_seconds`
-//! (else 408 and the connection is closed) and be at most `server.max_body_bytes` (else 413).
-//! actix cuts slow headers itself; without this a client could hold a connection open forever by
-//! announcing a body and never sending it. Bodies here are small JSON documents, so reading them
-//! whole before routing costs nothing and leaves the facades' own limits and shapes in charge.
+//! The request-body deadline: a request's body must arrive within `server.body_timeout_seconds`,
+//! else 408 and the connection is closed. actix cuts slow headers itself; without this a client
+//! could hold a connection open forever by announcing a body and never sending it. Bodies here are
+//! small JSON documents, so up to `server.max_body_bytes` are read whole before routing; a larger
+//! or broken body is handed on as it came, so the facade's own limit answers in its dialect's shape.
 
 use crate::gateway_error::gateway_error;
 use actix_web::body::BoxBody;
 use actix_web::dev::{Payload, ServiceRequest, ServiceResponse};
+use actix_web::error::PayloadError;
 use actix_web::http::{header, ConnectionType, StatusCode};
 use actix_web::middleware::Next;
 use actix_web::web::{Bytes, BytesMut};
 use actix_web::{web, Error, HttpResponse};
 use futures_util::StreamExt;
+use std::pin::Pin;
 use std::time::Duration;
+
+type BoxedPayloadStream = Pin<Box<dyn futures_util::Stream<Item = Result<Bytes, PayloadError>>>>;
 
 /// From `[server]`.
 #[derive(Debug, Clone, Copy)]
 pub struct BodyLimits {
     pub timeout: Duration,
     pub max_bytes: usize,
-}
-
-enum Refusal {
-    TooLarge,
-    Broken,
 }
 
 fn closing(mut res: HttpResponse) -> HttpResponse {
@@ -52,49 +51,45 @@ pub async fn read_body_within_deadline(
     else {
         return next.call(req).await;
     };
-    let too_large = || {
-        closing(gateway_error(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            "payload_too_large",
-            format!("the request body is over {} bytes", limits.max_bytes),
-        ))
-    };
     if declared_length(&req).is_some_and(|n| n > limits.max_bytes) {
-        return Ok(req.into_response(too_large()));
+        // The facade refuses it from the header alone (its limit is smaller), without reading.
+        return next.call(req).await;
     }
+    let deadline = tokio::time::Instant::now() + limits.timeout;
     let mut payload = actix_web::HttpMessage::take_payload(&mut req);
-    let read = async {
-        let mut buf = BytesMut::new();
-        while let Some(chunk) = payload.next().await {
-            let chunk = chunk.map_err(|_| Refusal::Broken)?;
-            if buf.len() + chunk.len() > limits.max_bytes {
-                return Err(Refusal::TooLarge);
+    let mut buf = BytesMut::new();
+    let mut tail: Option<Result<Bytes, PayloadError>> = None;
+    loop {
+        match tokio::time::timeout_at(deadline, payload.next()).await {
+            Err(_) => {
+                let res = gateway_error(
+                    StatusCode::REQUEST_TIMEOUT,
+                    "request_timeout",
+                    format!(
+                        "the request body did not arrive within {} s",
+                        limits.timeout.as_secs_f64()
+                    ),
+                );
+                return Ok(req.into_response(closing(res)));
             }
-            buf.extend_from_slice(&chunk);
+            Ok(None) => break,
+            Ok(Some(Ok(chunk))) if buf.len() + chunk.len() <= limits.max_bytes => {
+                buf.extend_from_slice(&chunk);
+            }
+            Ok(Some(over_or_broken)) => {
+                tail = Some(over_or_broken);
+                break;
+            }
         }
-        Ok(buf.freeze())
+    }
+    let read = futures_util::stream::once(std::future::ready(Ok(buf.freeze())));
+    let stream: BoxedPayloadStream = match tail {
+        None => Box::pin(read),
+        Some(tail) => Box::pin(
+            read.chain(futures_util::stream::once(std::future::ready(tail)))
+                .chain(payload),
+        ),
     };
-    let body: Bytes = match tokio::time::timeout(limits.timeout, read).await {
-        Ok(Ok(body)) => body,
-        Ok(Err(Refusal::TooLarge)) => return Ok(req.into_response(too_large())),
-        Ok(Err(Refusal::Broken)) => {
-            let res = gateway_error(StatusCode::BAD_REQUEST, "bad_request", "unreadable body");
-            return Ok(req.into_response(closing(res)));
-        }
-        Err(_) => {
-            let res = gateway_error(
-                StatusCode::REQUEST_TIMEOUT,
-                "request_timeout",
-                format!(
-                    "the request body did not arrive within {} s",
-                    limits.timeout.as_secs_f64()
-                ),
-            );
-            return Ok(req.into_response(closing(res)));
-        }
-    };
-    req.set_payload(Payload::Stream {
-        payload: Box::pin(futures_util::stream::once(async move { Ok(body) })),
-    });
+    req.set_payload(Payload::Stream { payload: stream });
     next.call(req).await
 }
