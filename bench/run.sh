@@ -27,6 +27,9 @@ esac
 cat > "$WORK/bench.toml" <<TOML
 [server]
 bind = "127.0.0.1:$PORT"
+metrics_bind = "127.0.0.1:$((PORT + 1))"
+# wrk's connections all come from one address.
+max_in_flight_per_ip = 0
 [database]
 url = "$DB"
 [tenants]
@@ -98,7 +101,7 @@ LOAD=$!
 sleep 1
 wrk -t1 -c2 -d5s --latency "http://127.0.0.1:$PORT/healthz" | grep -E 'Requests/sec|50%|99%'
 wait $LOAD || true
-curl -s "http://127.0.0.1:$PORT/metrics" | grep -E '^gatehouse_signins_total' || true
+curl -s "http://127.0.0.1:$((PORT + 1))/metrics" | grep -E '^gatehouse_signins_total' || true
 if [ "$BACKEND" = postgres ]; then
   kill $SERVER; wait $SERVER 2>/dev/null || true
   psql postgres://postgres@127.0.0.1:5432/test -qc "DROP DATABASE $NAME" >/dev/null

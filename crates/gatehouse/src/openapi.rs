@@ -15,8 +15,6 @@ fn gateway_paths() -> Value {
         "/healthz": {"get": {"tags": ["gateway"], "summary": "Liveness: the process runs",
             "responses": {"200": {"description": "{\"status\":\"ok\"}"}}}},
         "/readyz": plain("Readiness: the database answers", "ready"),
-        "/metrics": {"get": {"tags": ["gateway"], "summary": "Prometheus metrics",
-            "responses": {"200": {"description": "Prometheus text format"}}}},
         "/openapi.json": {"get": {"tags": ["gateway"], "summary": "This document",
             "responses": {"200": {"description": "OpenAPI 3 document"}}}},
     })
