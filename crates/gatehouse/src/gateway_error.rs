@@ -1,5 +1,6 @@
 //! The gateway's own error shape, `{"error": <code>, "message": <text>}`, for answers given before
-//! a facade is chosen (unknown tenant, disabled API, unknown route).
+//! a facade is chosen or without one (unknown tenant, disabled API, unknown route, a body past its
+//! deadline, too many requests in flight from one address).
 
 use actix_web::http::StatusCode;
 use actix_web::HttpResponse;
