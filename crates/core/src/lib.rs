@@ -12,6 +12,7 @@ pub mod ratelimit;
 pub mod secret;
 pub mod service;
 pub mod settings;
+pub mod signup_policy;
 pub mod storage;
 pub mod tenants;
 pub mod token;

@@ -7,12 +7,16 @@ use crate::error::{CoreError, CoreResult};
 use crate::metrics::CoreMetrics;
 use crate::password::Hasher;
 use crate::ratelimit::RateLimiter;
+use crate::signup_policy::{self, Creator, Signup, SignupPath};
 use crate::storage::Db;
 use crate::tenants::{self, HostPattern, Tenant, TenantDirectory, TenantSpec};
 use crate::token::{self, Claims};
 use crate::validated::TenantSlug;
 use std::net::IpAddr;
 use std::sync::Arc;
+
+/// The `Forbidden` reason of a closed signup.
+pub const SIGNUP_CLOSED: &str = "self-service account creation is closed on this tenant";
 
 pub struct CoreOptions {
     pub host_patterns: Vec<String>,
@@ -212,6 +216,52 @@ impl Core {
             tenant.settings.token_ttl_seconds,
             self.clock.now_secs(),
         )
+    }
+
+    /// As `issue_token`, expiring no later than `not_after` (Unix seconds) when given.
+    pub fn issue_token_until(
+        &self,
+        tenant: &Tenant,
+        claims: Claims,
+        not_after: Option<i64>,
+    ) -> CoreResult<String> {
+        token::issue_until(
+            &tenant.id,
+            &tenant.keys,
+            claims,
+            tenant.settings.token_ttl_seconds,
+            self.clock.now_secs(),
+            not_after,
+        )
+    }
+
+    /// Verifies a custom token signed with a project's secret, by the tenant's `CUSTOM_TOKEN_*`
+    /// rules (see `token::verify_custom`).
+    pub fn verify_custom_token(
+        &self,
+        tenant: &Tenant,
+        secret: &[u8],
+        jwt: &str,
+        audience: &str,
+    ) -> CoreResult<Claims> {
+        let rules = token::CustomTokenRules {
+            require_exp: tenant.settings.custom_token_require_exp,
+            max_age_secs: tenant.settings.custom_token_max_age_seconds,
+        };
+        token::verify_custom(secret, jwt, audience, rules, self.clock.now_secs())
+    }
+
+    /// Whether a caller may create an account through `creator` here (see `signup_policy`).
+    pub fn signup_policy<'t>(&self, tenant: &'t Tenant, creator: Creator) -> Signup<'t> {
+        signup_policy::decide(&tenant.settings, creator)
+    }
+
+    /// For self-service paths with no exception: `Forbidden` when the tenant's signup covers `path`.
+    pub fn check_self_signup(&self, tenant: &Tenant, path: SignupPath) -> CoreResult<()> {
+        match self.signup_policy(tenant, Creator::SelfService(path)) {
+            Signup::Open => Ok(()),
+            _ => Err(CoreError::Forbidden(SIGNUP_CLOSED)),
+        }
     }
 
     /// Verifies a token this tenant issued (see `token::verify`).

@@ -28,6 +28,8 @@ pub struct User {
     pub is_active: bool,
     pub disabled: bool,
     pub has_password: bool,
+    /// Tiledesk's profile fields beyond the names (`attributes`, `description`, `phone`...).
+    pub profile: serde_json::Map<String, Value>,
     pub created_at: i64,
     pub updated_at: i64,
 }
@@ -43,6 +45,10 @@ impl User {
             metadata: serde_json::from_str(&row.metadata)
                 .unwrap_or(Value::Object(Default::default())),
             has_password: row.password_hash.is_some(),
+            profile: match serde_json::from_str(&row.profile) {
+                Ok(Value::Object(m)) => m,
+                _ => Default::default(),
+            },
             id: row.id,
             email: row.email,
             username: row.username,
@@ -110,6 +116,15 @@ pub enum Login {
     Email(Email),
     /// Appmixer: a username, or an email given as username; matched case-insensitively.
     UsernameOrEmail(String),
+}
+
+/// Changes a user makes to their own Tiledesk profile; `None` leaves a field alone, and `extra`
+/// fields replace their namesakes in the profile document.
+#[derive(Debug, Clone, Default)]
+pub struct ProfilePatch {
+    pub firstname: Option<String>,
+    pub lastname: Option<String>,
+    pub extra: serde_json::Map<String, Value>,
 }
 
 /// Changes an admin may make to a user; `None` leaves a field alone.
@@ -208,34 +223,22 @@ impl Core {
             Some(pw) => Some(self.hasher.hash(pw, tenant.settings.bcrypt_cost).await?),
             None => None,
         };
-        let now = self.now_ms();
-        let row = UserRow {
-            tenant_id: tenant.id.clone(),
-            id: object_id(now / 1000),
-            email: new.email.as_str().to_owned(),
-            username_key: new.username.as_ref().map(Username::key),
-            username: new.username.map(|u| u.as_str().to_owned()),
-            password_hash: hash,
-            firstname: new.firstname,
-            lastname: new.lastname,
-            email_verified: false,
-            scopes: join_scopes(&new.scopes),
-            plan: new.plan,
-            metadata: new.metadata.to_string(),
-            is_active: new.is_active,
-            disabled: false,
-            failed_signins: 0,
-            locked_until: None,
-            created_at: now,
-            updated_at: now,
-        };
+        let row = new_row(&tenant.id, new, hash, self.now_ms());
         self.db
             .run(move |c| {
-                diesel::insert_into(users::table)
-                    .values(&row)
-                    .execute(c)
-                    .map_err(|e| conflict_on_unique(e.into()))?;
-                Ok(User::from_row(row))
+                let inserted = c.transaction(|c| {
+                    diesel::insert_into(users::table)
+                        .values(&row)
+                        .execute(c)
+                        .map_err(CoreError::from)
+                });
+                match inserted {
+                    Ok(_) => Ok(User::from_row(row)),
+                    Err(CoreError::Conflict(_)) if row.password_hash.is_some() => {
+                        claim_passwordless(c, &row)
+                    }
+                    Err(e) => Err(conflict_on_unique(e)),
+                }
             })
             .await
     }
@@ -398,6 +401,45 @@ impl Core {
             .await
     }
 
+    /// A user's own profile change (Tiledesk's `PUT /users`).
+    pub async fn update_profile(
+        &self,
+        tenant: &Tenant,
+        id: &str,
+        patch: ProfilePatch,
+    ) -> CoreResult<User> {
+        let (tid, id, now) = (tenant.id.clone(), id.to_owned(), self.now_ms());
+        self.db
+            .run(move |c| {
+                c.transaction(|c| {
+                    let mut row = find_by_id(c, &tid, &id)?;
+                    if let Some(first) = patch.firstname {
+                        row.firstname = first;
+                    }
+                    if let Some(last) = patch.lastname {
+                        row.lastname = last;
+                    }
+                    let mut profile = match serde_json::from_str(&row.profile) {
+                        Ok(Value::Object(m)) => m,
+                        _ => serde_json::Map::new(),
+                    };
+                    profile.extend(patch.extra);
+                    row.profile = Value::Object(profile).to_string();
+                    row.updated_at = now;
+                    diesel::update(user_by_id(&tid, &id))
+                        .set((
+                            users::firstname.eq(&row.firstname),
+                            users::lastname.eq(&row.lastname),
+                            users::profile.eq(&row.profile),
+                            users::updated_at.eq(now),
+                        ))
+                        .execute(c)?;
+                    Ok(User::from_row(row))
+                })
+            })
+            .await
+    }
+
     /// Deletes a user and their project memberships, together.
     pub async fn delete_user(&self, tenant: &Tenant, id: &str) -> CoreResult<()> {
         use crate::storage::schema::project_members;
@@ -500,6 +542,92 @@ impl Core {
         }
         Ok(user)
     }
+}
+
+fn new_row(tenant_id: &str, new: NewUser, hash: Option<String>, now: i64) -> UserRow {
+    UserRow {
+        tenant_id: tenant_id.to_owned(),
+        id: object_id(now / 1000),
+        email: new.email.as_str().to_owned(),
+        username_key: new.username.as_ref().map(Username::key),
+        username: new.username.map(|u| u.as_str().to_owned()),
+        password_hash: hash,
+        firstname: new.firstname,
+        lastname: new.lastname,
+        email_verified: false,
+        scopes: join_scopes(&new.scopes),
+        plan: new.plan,
+        metadata: new.metadata.to_string(),
+        is_active: new.is_active,
+        disabled: false,
+        failed_signins: 0,
+        locked_until: None,
+        created_at: now,
+        updated_at: now,
+        profile: "{}".into(),
+    }
+}
+
+/// Inserts a user inside the caller's transaction (a duplicate is `Conflict`), for core paths
+/// that create an account together with something else.
+pub(crate) fn insert_new(
+    conn: &mut AnyConnection,
+    tenant_id: &str,
+    new: NewUser,
+    hash: Option<String>,
+    now: i64,
+) -> CoreResult<User> {
+    let row = new_row(tenant_id, new, hash, now);
+    diesel::insert_into(users::table)
+        .values(&row)
+        .execute(conn)
+        .map_err(|e| conflict_on_unique(e.into()))?;
+    Ok(User::from_row(row))
+}
+
+/// Signup with the email of a password-less account (one a custom-token exchange made, which has
+/// never had an owner who could sign in) claims it: the account takes the new password, names and
+/// username and keeps its memberships. Anything else with that email stays a conflict.
+fn claim_passwordless(conn: &mut AnyConnection, new: &UserRow) -> CoreResult<User> {
+    conn.transaction(|c| {
+        let login = Login::Email(Email::parse(&new.email)?);
+        let Some(mut row) = find_by_login(c, &new.tenant_id, &login)? else {
+            return Err(CoreError::Conflict("user already exists"));
+        };
+        if row.password_hash.is_some() || row.disabled {
+            return Err(CoreError::Conflict("user already exists"));
+        }
+        row.password_hash.clone_from(&new.password_hash);
+        if !new.firstname.is_empty() {
+            row.firstname.clone_from(&new.firstname);
+        }
+        if !new.lastname.is_empty() {
+            row.lastname.clone_from(&new.lastname);
+        }
+        if new.username.is_some() {
+            row.username.clone_from(&new.username);
+            row.username_key.clone_from(&new.username_key);
+        }
+        row.updated_at = new.updated_at;
+        // `password_hash IS NULL` again in the update: two racing signups claim it once.
+        let n = diesel::update(
+            user_by_id(&new.tenant_id, &row.id).filter(users::password_hash.is_null()),
+        )
+        .set((
+            users::password_hash.eq(&row.password_hash),
+            users::firstname.eq(&row.firstname),
+            users::lastname.eq(&row.lastname),
+            users::username.eq(&row.username),
+            users::username_key.eq(&row.username_key),
+            users::updated_at.eq(row.updated_at),
+        ))
+        .execute(c)
+        .map_err(|e| conflict_on_unique(e.into()))?;
+        if n != 1 {
+            return Err(CoreError::Conflict("user already exists"));
+        }
+        Ok(User::from_row(row))
+    })
 }
 
 fn escape_like(s: &str) -> String {

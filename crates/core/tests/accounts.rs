@@ -295,7 +295,7 @@ async fn linking_an_agent_keeps_an_existing_role_and_leaves_disabled_memberships
     // A custom token naming the owner as a mere agent does not demote them.
     let (_, m) = f
         .core
-        .link_agent(
+        .custom_token_agent(
             &t,
             &project.id,
             &email("owner@example.com"),
@@ -309,7 +309,7 @@ async fn linking_an_agent_keeps_an_existing_role_and_leaves_disabled_memberships
     // A new agent gets the token's role; once disabled, linking leaves the membership as it is.
     let (agent, m) = f
         .core
-        .link_agent(
+        .custom_token_agent(
             &t,
             &project.id,
             &email("agent@example.com"),
@@ -320,6 +320,19 @@ async fn linking_an_agent_keeps_an_existing_role_and_leaves_disabled_memberships
         .await
         .unwrap();
     assert_eq!(m.role, Role::Agent);
+    // An existing agent is not raised to admin by a token that says so.
+    let raised = f
+        .core
+        .custom_token_agent(
+            &t,
+            &project.id,
+            &email("agent@example.com"),
+            Role::Admin,
+            "A",
+            "G",
+        )
+        .await;
+    assert!(matches!(raised, Err(CoreError::Forbidden(_))));
     let who = || MemberOf::User(agent.id.clone());
     f.core
         .set_member_active(&t, &project.id, who(), false)
@@ -327,7 +340,7 @@ async fn linking_an_agent_keeps_an_existing_role_and_leaves_disabled_memberships
         .unwrap();
     let (_, m) = f
         .core
-        .link_agent(
+        .custom_token_agent(
             &t,
             &project.id,
             &email("agent@example.com"),

@@ -62,6 +62,8 @@ pub struct UserRow {
     pub locked_until: Option<i64>,
     pub created_at: i64,
     pub updated_at: i64,
+    /// Tiledesk's profile fields beyond the names, as a JSON object.
+    pub profile: String,
 }
 
 #[derive(Clone, Queryable, Selectable, Insertable)]

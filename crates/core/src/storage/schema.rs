@@ -57,6 +57,7 @@ diesel::table! {
         locked_until -> Nullable<BigInt>,
         created_at -> BigInt,
         updated_at -> BigInt,
+        profile -> Text,
     }
 }
 
