@@ -13,3 +13,4 @@ mod foundation;
 mod multinode;
 mod resilience;
 mod tiledesk;
+mod tiledesk_frontend;
