@@ -954,17 +954,17 @@ async fn agent_roles_link_an_agent_account_by_email(app: TestApp) {
     let project = custom_setup(&app).await;
     let secret = project.jwt_secret.expose();
     let (_, existing_id) = agent(&app, DEMO, "staff@example.com").await;
+    let t = app.tenant("demo").await;
     let owner_id = app
         .core
         .user_by_email(
-            &app.tenant("demo").await,
+            &t,
             &gatehouse_core::Email::parse("owner@example.com").unwrap(),
         )
         .await
         .unwrap()
         .unwrap()
         .id;
-    let t = app.tenant("demo").await;
     for prefix in PREFIXES {
         // An existing account that is no member of the project: refused (issue 8.4).
         let tok = custom(
@@ -1254,6 +1254,13 @@ async fn hostile_input_never_breaks_anything(app: TestApp) {
             Method::PUT,
             "/v1/users/changepsw",
             json!({"oldpsw": "wrong-password", "newpsw": "whatever-new"}),
+            Some(&token),
+        ),
+        (
+            Method::PUT,
+            "/v3/users",
+            json!({"firstname": "F", "lastname": "L", "description": "d", "phone": "1",
+                   "public_email": "p@example.com", "public_website": "w", "attributes": {}}),
             Some(&token),
         ),
     ];
