@@ -31,11 +31,33 @@ fn body(required: &[&str], optional: &[&str]) -> Value {
     for f in required.iter().chain(optional) {
         props.insert((*f).into(), json!({"type": "string"}));
     }
-    let schema = json!({"type": "object", "required": required, "properties": props});
+    let mut schema = json!({"type": "object", "properties": props});
+    // OpenAPI 3.0 wants a non-empty `required` list, or none.
+    if !required.is_empty() {
+        schema["required"] = json!(required);
+    }
     json!({"required": true, "content": {
         "application/json": {"schema": schema},
         "application/x-www-form-urlencoded": {"schema": schema}
     }})
+}
+
+/// `PUT /users`: every field optional, `attributes` an object.
+fn profile_body() -> Value {
+    let texts = [
+        "firstname",
+        "lastname",
+        "description",
+        "public_email",
+        "public_website",
+        "phone",
+    ];
+    let mut b = body(&[], &texts);
+    b["required"] = json!(false);
+    for ct in ["application/json", "application/x-www-form-urlencoded"] {
+        b["content"][ct]["schema"]["properties"]["attributes"] = json!({"type": "object"});
+    }
+    b
 }
 
 fn token_answer() -> Value {
@@ -143,7 +165,7 @@ fn operations() -> Vec<(&'static str, &'static str, Value)> {
                 "summary": "Update the current agent's profile (firstname, lastname, attributes, description, public_email, public_website, phone)",
                 "tags": ["tiledesk"],
                 "security": jwt_auth(),
-                "requestBody": body(&[], &["firstname", "lastname", "description", "public_email", "public_website", "phone"]),
+                "requestBody": profile_body(),
                 "responses": {"200": answer("Updated", user_doc_answer()), "401": unauthorized(), "422": validation()}
             })),
         ),
