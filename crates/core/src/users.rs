@@ -207,7 +207,9 @@ fn conflict_on_unique(e: CoreError) -> CoreError {
 
 impl Core {
     /// Creates a user. The email (and username, if any) must be free in this tenant; two requests
-    /// racing for one email create one user and the other gets `Conflict`.
+    /// racing for one email create one user and the other gets `Conflict`. A user with a password
+    /// whose email belongs to a password-less account claims that account instead (see
+    /// `claim_passwordless`).
     pub async fn create_user(&self, tenant: &Tenant, new: NewUser) -> CoreResult<User> {
         // Appmixer signs in "by username or email": a username that is someone else's address
         // would make the sign-in ambiguous.
@@ -226,12 +228,10 @@ impl Core {
         let row = new_row(&tenant.id, new, hash, self.now_ms());
         self.db
             .run(move |c| {
-                let inserted = c.transaction(|c| {
-                    diesel::insert_into(users::table)
-                        .values(&row)
-                        .execute(c)
-                        .map_err(CoreError::from)
-                });
+                let inserted = diesel::insert_into(users::table)
+                    .values(&row)
+                    .execute(c)
+                    .map_err(CoreError::from);
                 match inserted {
                     Ok(_) => Ok(User::from_row(row)),
                     Err(CoreError::Conflict(_)) if row.password_hash.is_some() => {

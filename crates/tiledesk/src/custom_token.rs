@@ -1,6 +1,7 @@
 //! Custom tokens: JWTs that a customer's own system signs (HS256) with a project's `jwtSecret`.
 //! The project is named by the token's `aud`, which is read before the signature can be checked
-//! (it says which secret to check with) and trusted only once the token verifies with that secret.
+//! (it says which secret to check with) and trusted only once the token verifies with that secret;
+//! the tenant's own generic audience says the token is one of ours, checked with the tenant's keys.
 
 use crate::fields::clean_text;
 use crate::token;
