@@ -353,3 +353,38 @@ async fn linking_an_agent_keeps_an_existing_role_and_leaves_disabled_memberships
     assert!(!m.active);
     assert_eq!(m.role, Role::Agent);
 }
+
+#[tokio::test]
+async fn racing_signups_claim_a_password_less_account_once() {
+    use gatehouse_core::projects::Role;
+    let (f, t, _owner, project) = with_a_project().await;
+    let (made, _) = f
+        .core
+        .custom_token_agent(
+            &t,
+            &project.id,
+            &email("new@example.com"),
+            Role::Agent,
+            "",
+            "",
+        )
+        .await
+        .unwrap();
+    assert!(!made.has_password);
+    let signup = |pw: &str| {
+        let new = NewUser::new(
+            email("new@example.com"),
+            Some(Password::new(pw, 8).unwrap()),
+        );
+        f.core.create_user(&t, new)
+    };
+    let (a, b) = tokio::join!(signup("first-password"), signup("second-password"));
+    let claimed: Vec<_> = [a, b].into_iter().filter_map(Result::ok).collect();
+    assert_eq!(claimed.len(), 1, "exactly one signup claims it");
+    assert_eq!(claimed[0].id, made.id);
+    assert!(claimed[0].has_password);
+    assert!(matches!(
+        signup("third-password").await,
+        Err(CoreError::Conflict(_))
+    ));
+}
