@@ -458,6 +458,12 @@ async fn get_projects_lists_the_callers_memberships_with_their_project(app: Test
             assert!(item["id_project"].get("jwtSecret").is_none());
         }
     }
+    // Express ignores a trailing slash, and so does the binary (the dashboard writes `projects/`).
+    let r = app.get(DEMO, "/v1/projects/", Some(&token)).await;
+    assert_eq!(
+        (r.status, r.json().as_array().map(Vec::len)),
+        (200, Some(2))
+    );
     // Another agent sees only their own; no token, no list.
     let (other, _) = agent(&app, DEMO, "other@example.com").await;
     assert_eq!(
