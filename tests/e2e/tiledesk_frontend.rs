@@ -314,6 +314,7 @@ async fn a_custom_token_never_yields_an_account_outside_its_project_role(app: Te
 /// auth.js's custom-token signup makes the account with a random password (`uuidv4()`), after
 /// which the email's owner meets "Email already registered". Gatehouse (issue 8.4): the account
 /// is made password-less, and a later signup with its email claims it, keeping its memberships.
+/// Making one is a signup, so it meets `SIGNUP_PER_IP_PER_MINUTE` too.
 async fn a_later_signup_claims_an_account_a_custom_token_made(app: TestApp) {
     let (_, project) = owner_and_project(&app).await;
     let token = custom(
@@ -334,6 +335,23 @@ async fn a_later_signup_claims_an_account_a_custom_token_made(app: TestApp) {
     let own = r.json()["token"].as_str().unwrap().to_owned();
     let r = app.get(DEMO, "/v1/projects", Some(&own)).await;
     assert_eq!(r.json()[0]["id_project"]["_id"], json!(project.id));
+    // Making accounts this way counts against the tenant's per-address signup limit.
+    app.set("demo", "SIGNUP_PER_IP_PER_MINUTE", "1").await;
+    within_one_rate_window().await;
+    let fresh = |n: u32| {
+        custom(
+            project.jwt_secret.expose(),
+            &json!({"_id": "x", "aud": aud(&project.id), "role": "agent",
+                    "email": format!("fresh{n}@example.com")}),
+        )
+    };
+    assert_eq!(exchange(&app, DEMO, "/v1", &fresh(1)).await.status, 200);
+    let r = exchange(&app, DEMO, "/v1", &fresh(2)).await;
+    assert_eq!(r.status, 429, "{}", r.body);
+    assert_eq!(user_id_of(&app, "fresh2@example.com").await, None);
+    // Existing members are sign-ins, not signups: not limited by it.
+    assert_eq!(exchange(&app, DEMO, "/v1", &fresh(1)).await.status, 200);
+    app.set("demo", "SIGNUP_PER_IP_PER_MINUTE", "100").await;
     // Claimed once: the next signup with that email is the original's duplicate.
     let r = app
         .post(DEMO, "/v1/auth/signup", &signup_body("new@example.com"))

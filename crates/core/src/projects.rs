@@ -15,6 +15,7 @@ use crate::users::{NewUser, User};
 use crate::validated::Email;
 use diesel::prelude::*;
 use serde_json::Value;
+use std::net::IpAddr;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Role {
@@ -112,6 +113,15 @@ impl From<MemberRow> for Member {
             active: r.active,
         }
     }
+}
+
+/// The agent a custom token names: by email, with the role it claims and the names it gives.
+#[derive(Debug, Clone)]
+pub struct NamedAgent {
+    pub email: Email,
+    pub role: Role,
+    pub firstname: String,
+    pub lastname: String,
 }
 
 /// Who a membership is for: an agent account, a guest, or a customer's external user.
@@ -341,19 +351,20 @@ impl Core {
         &self,
         tenant: &Tenant,
         project_id: &str,
-        email: &Email,
-        role: Role,
-        firstname: &str,
-        lastname: &str,
+        named: &NamedAgent,
+        client_ip: IpAddr,
     ) -> CoreResult<(User, Member)> {
+        let (email, role) = (&named.email, named.role);
         self.project(tenant, project_id).await?;
         if let Some(user) = self.user_by_email(tenant, email).await? {
             return self.existing_agent(tenant, project_id, user, role).await;
         }
+        // A new account: a signup, by the tenant's policy and its per-address signup limit.
         self.check_self_signup(tenant, SignupPath::CustomToken)?;
+        self.check_signup_rate(tenant, client_ip)?;
         let mut new = NewUser::new(email.clone(), None);
-        new.firstname = firstname.to_owned();
-        new.lastname = lastname.to_owned();
+        new.firstname = named.firstname.clone();
+        new.lastname = named.lastname.clone();
         let (tid, pid, now) = (tenant.id.clone(), project_id.to_owned(), self.now_ms());
         let created = self
             .db

@@ -55,6 +55,22 @@ fn email(s: &str) -> Email {
     Email::parse(s).unwrap()
 }
 
+const LOCALHOST: std::net::IpAddr = std::net::IpAddr::V4(std::net::Ipv4Addr::LOCALHOST);
+
+fn named(
+    address: &str,
+    role: gatehouse_core::projects::Role,
+    first: &str,
+    last: &str,
+) -> gatehouse_core::projects::NamedAgent {
+    gatehouse_core::projects::NamedAgent {
+        email: email(address),
+        role,
+        firstname: first.into(),
+        lastname: last.into(),
+    }
+}
+
 #[tokio::test]
 async fn an_account_locks_after_max_failures_until_the_lock_expires() {
     let f = fixture().await;
@@ -298,10 +314,8 @@ async fn linking_an_agent_keeps_an_existing_role_and_leaves_disabled_memberships
         .custom_token_agent(
             &t,
             &project.id,
-            &email("owner@example.com"),
-            Role::Agent,
-            "O",
-            "W",
+            &named("owner@example.com", Role::Agent, "O", "W"),
+            LOCALHOST,
         )
         .await
         .unwrap();
@@ -312,10 +326,8 @@ async fn linking_an_agent_keeps_an_existing_role_and_leaves_disabled_memberships
         .custom_token_agent(
             &t,
             &project.id,
-            &email("agent@example.com"),
-            Role::Agent,
-            "A",
-            "G",
+            &named("agent@example.com", Role::Agent, "A", "G"),
+            LOCALHOST,
         )
         .await
         .unwrap();
@@ -326,10 +338,8 @@ async fn linking_an_agent_keeps_an_existing_role_and_leaves_disabled_memberships
         .custom_token_agent(
             &t,
             &project.id,
-            &email("agent@example.com"),
-            Role::Admin,
-            "A",
-            "G",
+            &named("agent@example.com", Role::Admin, "A", "G"),
+            LOCALHOST,
         )
         .await;
     assert!(matches!(raised, Err(CoreError::Forbidden(_))));
@@ -343,10 +353,8 @@ async fn linking_an_agent_keeps_an_existing_role_and_leaves_disabled_memberships
         .custom_token_agent(
             &t,
             &project.id,
-            &email("agent@example.com"),
-            Role::Admin,
-            "A",
-            "G",
+            &named("agent@example.com", Role::Admin, "A", "G"),
+            LOCALHOST,
         )
         .await
         .unwrap();
@@ -363,10 +371,8 @@ async fn racing_signups_claim_a_password_less_account_once() {
         .custom_token_agent(
             &t,
             &project.id,
-            &email("new@example.com"),
-            Role::Agent,
-            "",
-            "",
+            &named("new@example.com", Role::Agent, "", ""),
+            LOCALHOST,
         )
         .await
         .unwrap();

@@ -12,10 +12,11 @@ use crate::errors::TiledeskError;
 use crate::render;
 use crate::token::{self, Subject, BOUND_PROJECT};
 use actix_web::{web, HttpRequest, HttpResponse};
-use gatehouse_core::projects::{MemberOf, Role};
+use gatehouse_core::projects::{MemberOf, NamedAgent, Role};
 use gatehouse_core::token::{expiry_of, Claims};
 use gatehouse_core::{Core, Email, Tenant};
 use serde_json::{json, Value};
+use std::net::IpAddr;
 
 /// Takes no body: the content type (none, or axios's empty form) is ignored.
 pub async fn signin_with_custom_token(
@@ -40,7 +41,15 @@ pub async fn signin_with_custom_token(
         .map_err(TiledeskError::token_failure)?;
     let external = ExternalUser::from_claims(&claims).ok_or(TiledeskError::Unauthorized)?;
     if external.role.is_agent() {
-        agent_signin(&core, tenant, &project.id, &external, &claims).await
+        agent_signin(
+            &core,
+            tenant,
+            &project.id,
+            &external,
+            &claims,
+            ctx.client_ip,
+        )
+        .await
     } else {
         external_signin(&core, tenant, &project.id, &external, &claims).await
     }
@@ -138,6 +147,7 @@ async fn agent_signin(
     project_id: &str,
     external: &ExternalUser,
     claims: &Claims,
+    client_ip: IpAddr,
 ) -> Result<HttpResponse, TiledeskError> {
     // An agent role names its account by email; without a usable one there is nobody to link.
     let email = external
@@ -145,15 +155,14 @@ async fn agent_signin(
         .as_deref()
         .and_then(|e| Email::parse(e).ok())
         .ok_or(TiledeskError::Unauthorized)?;
+    let named = NamedAgent {
+        email,
+        role: external.role,
+        firstname: external.firstname.clone().unwrap_or_default(),
+        lastname: external.lastname.clone().unwrap_or_default(),
+    };
     let (user, member) = core
-        .custom_token_agent(
-            tenant,
-            project_id,
-            &email,
-            external.role,
-            external.firstname.as_deref().unwrap_or_default(),
-            external.lastname.as_deref().unwrap_or_default(),
-        )
+        .custom_token_agent(tenant, project_id, &named, client_ip)
         .await
         .map_err(TiledeskError::agent_link_failure)?;
     if !member.active {
