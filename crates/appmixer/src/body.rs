@@ -33,7 +33,7 @@ impl FromRequest for JsonBody {
             let bytes = bytes
                 .await
                 .map_err(|e| match e.as_error::<PayloadError>() {
-                    Some(PayloadError::Overflow) => ApiError::PayloadTooLarge,
+                    Some(PayloadError::Overflow) => ApiError::PayloadTooLarge { limit: BODY_LIMIT },
                     _ => ApiError::bad_request("Invalid request payload"),
                 })?;
             JsonBody::parse(&bytes)
@@ -87,7 +87,7 @@ impl JsonBody {
                 "\"{name}\" is not allowed to be empty"
             ))),
             Some(Value::String(s)) => Ok(Some(s)),
-            Some(_) => Err(must_be(name, "a string")),
+            Some(_) => Err(ApiError::must_be(name, "a string")),
         }
     }
 
@@ -95,7 +95,7 @@ impl JsonBody {
         match self.0.get(name) {
             None => Ok(None),
             Some(Value::Object(m)) => Ok(Some(m)),
-            Some(_) => Err(must_be(name, "of type object")),
+            Some(_) => Err(ApiError::must_be(name, "of type object")),
         }
     }
 
@@ -103,7 +103,7 @@ impl JsonBody {
         match self.0.get(name) {
             None => Ok(None),
             Some(Value::Bool(b)) => Ok(Some(*b)),
-            Some(_) => Err(must_be(name, "a boolean")),
+            Some(_) => Err(ApiError::must_be(name, "a boolean")),
         }
     }
 
@@ -115,11 +115,11 @@ impl JsonBody {
                 .iter()
                 .map(|v| {
                     v.as_str()
-                        .ok_or_else(|| must_be(name, "an array of strings"))
+                        .ok_or_else(|| ApiError::must_be(name, "an array of strings"))
                 })
                 .collect::<ApiResult<Vec<_>>>()
                 .map(Some),
-            Some(_) => Err(must_be(name, "an array of strings")),
+            Some(_) => Err(ApiError::must_be(name, "an array of strings")),
         }
     }
 
@@ -135,10 +135,6 @@ impl JsonBody {
             None => Ok(()),
         }
     }
-}
-
-pub fn must_be(name: &str, what: &str) -> ApiError {
-    ApiError::bad_request(format!("\"{name}\" must be {what}"))
 }
 
 #[cfg(test)]

@@ -16,7 +16,10 @@ pub enum ApiError {
     BadRequest(String),
     /// Authenticated, but not allowed: "Insufficient scope", "Invalid credentials"...
     Forbidden(&'static str),
-    PayloadTooLarge,
+    /// A body over the route's limit; the limit is carried so this module needs no body rules.
+    PayloadTooLarge {
+        limit: usize,
+    },
     UnsupportedMediaType,
     MethodNotAllowed,
     NotFound,
@@ -35,6 +38,11 @@ impl ApiError {
         ApiError::BadRequest(message.into())
     }
 
+    /// Joi's wording for a field of the wrong type or range: `"limit" must be ...`.
+    pub fn must_be(name: &str, what: &str) -> Self {
+        ApiError::BadRequest(format!("\"{name}\" must be {what}"))
+    }
+
     fn status_and_message(&self) -> (StatusCode, String) {
         use StatusCode as S;
         match self {
@@ -42,12 +50,9 @@ impl ApiError {
             ApiError::BadRequest(m) => (S::BAD_REQUEST, m.clone()),
             ApiError::Forbidden(m) => (S::FORBIDDEN, (*m).to_owned()),
             // hapi's own wording for these three.
-            ApiError::PayloadTooLarge => (
+            ApiError::PayloadTooLarge { limit } => (
                 S::PAYLOAD_TOO_LARGE,
-                format!(
-                    "Payload content length greater than maximum allowed: {}",
-                    crate::body::BODY_LIMIT
-                ),
+                format!("Payload content length greater than maximum allowed: {limit}"),
             ),
             ApiError::UnsupportedMediaType => (
                 S::UNSUPPORTED_MEDIA_TYPE,

@@ -3,9 +3,9 @@
 
 use super::empty_ok;
 use crate::auth;
-use crate::body::{must_be, JsonBody};
+use crate::body::JsonBody;
 use crate::context::Ctx;
-use crate::errors::ApiResult;
+use crate::errors::{ApiError, ApiResult};
 use actix_web::{web, HttpResponse};
 use serde_json::{json, Value};
 
@@ -24,15 +24,13 @@ pub async fn list(ctx: Ctx) -> ApiResult<HttpResponse> {
 /// list of scopes for `API_USER_CREATE_SCOPE`, and means the same thing.
 fn setting_value(body: &JsonBody) -> ApiResult<String> {
     let wrong = || {
-        must_be(
+        ApiError::must_be(
             "value",
             "a string, a number, a boolean or an array of strings",
         )
     };
     match body.get("value") {
-        None => Err(crate::errors::ApiError::bad_request(
-            "\"value\" is required",
-        )),
+        None => Err(ApiError::bad_request("\"value\" is required")),
         Some(Value::String(s)) => Ok(s.clone()),
         Some(Value::Number(n)) => Ok(n.to_string()),
         Some(Value::Bool(b)) => Ok(b.to_string()),

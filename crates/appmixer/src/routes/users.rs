@@ -3,7 +3,7 @@
 
 use super::empty_ok;
 use crate::auth;
-use crate::body::{must_be, JsonBody};
+use crate::body::JsonBody;
 use crate::context::Ctx;
 use crate::errors::{ApiError, ApiResult};
 use crate::views;
@@ -36,7 +36,9 @@ impl ListQuery {
                     .parse::<i64>()
                     .ok()
                     .filter(|n| (lo..=hi).contains(n))
-                    .ok_or_else(|| must_be(name, &format!("an integer from {lo} to {hi}"))),
+                    .ok_or_else(|| {
+                        ApiError::must_be(name, &format!("an integer from {lo} to {hi}"))
+                    }),
             }
         };
         Ok(ListQuery {
@@ -91,7 +93,7 @@ fn patch_of(body: &JsonBody) -> ApiResult<UserPatch> {
     };
     let plan = body.optional_str("plan")?;
     if plan.is_some_and(|p| p.chars().count() > MAX_PLAN_CHARS || p.chars().any(char::is_control)) {
-        return Err(must_be(
+        return Err(ApiError::must_be(
             "plan",
             &format!("at most {MAX_PLAN_CHARS} characters without control characters"),
         ));
