@@ -12,6 +12,10 @@ mod views;
 pub use errors::ApiError;
 pub use openapi::openapi_paths;
 
+/// The password minimum when the tenant sets no `PASSWORD_MIN_LENGTH`: Appmixer documents five
+/// characters, and its own examples use `abc321`.
+pub(crate) const PASSWORD_MIN_LENGTH: usize = 5;
+
 /// Paths this facade answers (each is one scope, wrapped in the binary's gate).
 pub const PATH_PREFIXES: &[&str] = &["/user", "/users", "/config"];
 

@@ -54,6 +54,7 @@ fn user_schema() -> Value {
         "id": {"type": "string"}, "username": {"type": "string"}, "email": {"type": "string"},
         "isActive": {"type": "boolean"}, "scope": {"type": "array", "items": {"type": "string"}},
         "plan": {"type": "string"}, "metadata": {"type": "object"},
+        "vendor": {"oneOf": [{"type": "string"}, {"type": "array", "items": {"type": "string"}}]},
         "created": {"type": "string", "format": "date-time"}
     }})
 }
@@ -85,8 +86,8 @@ pub fn openapi_paths() -> Value {
               ("403", boom("Invalid credentials")),
               ("429", boom("Account locked after repeated failures"))])},
         "/user": {
-            "post": op("Create a user (open, or guarded by API_USER_CREATE_SCOPE)", true,
-                Some(body(&["username", "email", "password"], json!({
+            "post": op("Create a user (open, or guarded by API_USER_CREATE_SCOPE); username or email names it", true,
+                Some(body(&["password"], json!({
                     "username": s, "email": s, "password": s, "metadata": {"type": "object"}}))),
                 &[("200", ok("A token for the new user", token)),
                   ("403", boom("Insufficient scope")),
@@ -99,17 +100,23 @@ pub fn openapi_paths() -> Value {
             Some(body(&["oldPassword", "newPassword"], json!({"oldPassword": s, "newPassword": s}))),
             &[("200", empty.clone()), ("403", boom("Invalid old password"))])},
         "/user/reset-password": {"post": admin_op("Set another user's password (admin)",
-            Some(body(&["email", "password"], json!({"email": s, "password": s}))), empty.clone())},
+            Some(body(&["email", "password"], json!({"email": s, "password": s}))), empty)},
         "/users": {"get": {
             "parameters": [
                 {"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 1000, "default": 100}},
                 {"name": "offset", "in": "query", "schema": {"type": "integer", "minimum": 0, "default": 0}},
-                {"name": "pattern", "in": "query", "schema": s}
+                {"name": "pattern", "in": "query", "schema": s},
+                {"name": "filter", "in": "query", "description":
+                    "field:value, e.g. scope:acme1; fields: scope, vendor, plan, isActive, email, username; may repeat",
+                    "schema": s},
+                {"name": "sort", "in": "query", "description":
+                    "created, email or username, then :1 or :-1, e.g. created:-1 (default created:1)",
+                    "schema": s}
             ],
             "summary": "List the tenant's users (admin)", "tags": ["appmixer"],
             "security": [{"bearer": []}],
             "responses": {"200": ok("Users", json!({"type": "array", "items": user_schema()})),
-                "400": boom("Bad limit or offset"), "401": boom("Missing, invalid or expired token"),
+                "400": boom("Bad limit, offset, filter or sort"), "401": boom("Missing, invalid or expired token"),
                 "403": boom("Insufficient scope")}
         }},
         "/users/count": {"get": admin_op("Count the tenant's users (admin)", None,
@@ -119,18 +126,29 @@ pub fn openapi_paths() -> Value {
             "get": admin_op("A user (admin)", None, user.clone()),
             "put": admin_op("Update a user (admin)", Some(body(&[], json!({
                 "scope": {"type": "array", "items": s}, "email": s, "metadata": {"type": "object"},
-                "isActive": {"type": "boolean"}, "plan": s}))), user),
-            "delete": admin_op("Delete a user (admin)", None, empty.clone())
+                "isActive": {"type": "boolean"}, "plan": s,
+                "vendor": {"oneOf": [s, {"type": "array", "items": s}]}}))), user),
+            "delete": admin_op("Delete a user (admin); poll the ticket at delete-status", None,
+                ok("A ticket", json!({"type": "object", "properties": {"ticket": s}})))
+        },
+        "/users/{id}/delete-status/{ticket}": {
+            "parameters": [{"name": "id", "in": "path", "required": true, "schema": s},
+                {"name": "ticket", "in": "path", "required": true, "schema": s}],
+            "get": admin_op("Where a delete stands (admin); a delete completes before it answers", None,
+                ok("The status", json!({"type": "object", "properties": {
+                    "status": {"type": "string", "enum": ["in-progress", "completed", "failed", "cancelled"]},
+                    "stepsDone": {"type": "integer"}, "stepsTotal": {"type": "integer"}}})))
         },
         "/config": {
-            "get": admin_op("The tenant's settings (admin)", None,
-                ok("Settings that were set", json!({"type": "array", "items": setting}))),
-            "post": admin_op("Set one setting (admin)",
+            "get": admin_op("The tenant's configuration (admin)", None,
+                ok("Keys that were set", json!({"type": "array", "items": setting}))),
+            "post": admin_op("Set one key (admin): a Gatehouse setting (validated) or free-form configuration",
                 Some(body(&["key", "value"], json!({"key": s, "value": {}}))), ok("The stored setting", setting))
         },
         "/config/{key}": {
             "parameters": [{"name": "key", "in": "path", "required": true, "schema": s}],
-            "delete": admin_op("Unset one setting (admin)", None, empty)
+            "delete": admin_op("Unset one key (admin)", None,
+                ok("Done", json!({"type": "object", "properties": {"ok": {"type": "boolean"}}})))
         }
     })
 }
@@ -153,6 +171,7 @@ mod tests {
             ("/users/{id}", "get"),
             ("/users/{id}", "put"),
             ("/users/{id}", "delete"),
+            ("/users/{id}/delete-status/{ticket}", "get"),
             ("/config", "get"),
             ("/config", "post"),
             ("/config/{key}", "delete"),
@@ -161,6 +180,6 @@ mod tests {
             assert!(op["responses"]["200"].is_object(), "{method} {path}");
             assert!(op["summary"].is_string(), "{method} {path}");
         }
-        assert_eq!(paths.as_object().map(|p| p.len()), Some(9));
+        assert_eq!(paths.as_object().map(|p| p.len()), Some(10));
     }
 }

@@ -16,6 +16,7 @@ pub mod signup_policy;
 pub mod storage;
 pub mod tenants;
 pub mod token;
+pub mod user_list;
 pub mod users;
 pub mod validated;
 
@@ -25,4 +26,4 @@ pub use error::{AuthFailure, CoreError, CoreResult};
 pub use service::{Core, CoreOptions};
 pub use settings::Settings;
 pub use tenants::{Api, Tenant};
-pub use validated::{Email, Password, Scope, TenantSlug, Username};
+pub use validated::{Email, Password, Scope, TenantSlug, Username, Vendor};

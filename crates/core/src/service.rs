@@ -167,6 +167,32 @@ impl Core {
         Ok(())
     }
 
+    /// Validates and stores one configuration key: a setting as `set_setting` does, or any other
+    /// well-formed key as free-form configuration (Appmixer's `/config`).
+    pub async fn set_config(&self, tenant: &Tenant, key: &str, value: &str) -> CoreResult<()> {
+        if !crate::settings::is_free_form_key(key) {
+            return self.set_setting(tenant, key, value).await;
+        }
+        let value = crate::settings::Settings::validate_config(key, value)?;
+        let (id, name, now) = (tenant.id.clone(), key.to_owned(), self.now_ms());
+        self.db
+            .run(move |c| tenants::put_setting(c, &id, &name, &value, now))
+            .await?;
+        self.refresh_tenants().await
+    }
+
+    /// Removes a setting or a free-form key; unsetting one that is not set is not an error.
+    pub async fn unset_config(&self, tenant: &Tenant, key: &str) -> CoreResult<()> {
+        if !crate::settings::is_free_form_key(key) {
+            return self.unset_setting(tenant, key).await;
+        }
+        let (id, key) = (tenant.id.clone(), key.to_owned());
+        self.db
+            .run(move |c| tenants::delete_setting(c, &id, &key))
+            .await?;
+        self.refresh_tenants().await
+    }
+
     /// Removes a setting (back to its default). Unknown keys are an error; unsetting an unset key is not.
     pub async fn unset_setting(&self, tenant: &Tenant, key: &str) -> CoreResult<()> {
         if !crate::settings::KEYS.contains(&key) {

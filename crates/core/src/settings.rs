@@ -27,7 +27,8 @@ pub const KEYS: &[&str] = &[
 pub struct Settings {
     /// `None`: open signup. `Some(scopes)`: creating a user needs a token holding one of them.
     pub api_user_create_scope: Option<Vec<Scope>>,
-    pub password_min_length: usize,
+    /// `None`: each dialect applies its own documented minimum (`min_password_length`).
+    pub password_min_length: Option<usize>,
     pub token_ttl_seconds: i64,
     pub bcrypt_cost: u32,
     pub tiledesk_issuer: String,
@@ -49,7 +50,7 @@ impl Default for Settings {
     fn default() -> Self {
         Settings {
             api_user_create_scope: None,
-            password_min_length: 8,
+            password_min_length: None,
             token_ttl_seconds: 2_592_000,
             bcrypt_cost: 10,
             tiledesk_issuer: "https://tiledesk.com".into(),
@@ -105,6 +106,28 @@ fn url_like(key: &str, value: &str) -> Result<String, CoreError> {
     Ok(v.to_owned())
 }
 
+/// The minimum where no dialect's rule applies (the command line): the stricter of the two
+/// dialects' defaults, so an account made there can sign in through either.
+pub const DEFAULT_PASSWORD_MIN_LENGTH: usize = 8;
+
+/// Free-form configuration: Appmixer's `/config` "takes any key" (its docs' own example is
+/// `WEBHOOK_FLOW_COMPONENT_ERROR`). Gatehouse stores such a key for the tenant's own tools and does
+/// not interpret it; it must look like a configuration key (upper case, digits and `_`, so that a
+/// typo such as `password_min_length` is refused rather than silently ignored), and its value
+/// must fit a table cell.
+pub const FREE_FORM_KEY_MAX: usize = 128;
+pub const FREE_FORM_VALUE_MAX: usize = 4096;
+
+/// True for a key that is not a setting but may be kept as free-form configuration.
+pub fn is_free_form_key(key: &str) -> bool {
+    !KEYS.contains(&key)
+        && (1..=FREE_FORM_KEY_MAX).contains(&key.len())
+        && key.starts_with(|c: char| c.is_ascii_uppercase())
+        && key
+            .bytes()
+            .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit() || b == b'_')
+}
+
 /// `*`, or a comma list of origins (`https://app.example.com`, `http://localhost:4200`).
 fn origins(key: &str, value: &str) -> Result<Option<Vec<String>>, CoreError> {
     if value.trim() == "*" {
@@ -158,6 +181,27 @@ fn signup_paths(key: &str, value: &str) -> Result<Vec<SignupPath>, CoreError> {
 }
 
 impl Settings {
+    /// Like `validate`, but a key that is not a setting is kept as free-form configuration when
+    /// its name and value are fit to store (see `is_free_form_key`).
+    pub fn validate_config(key: &str, value: &str) -> Result<String, CoreError> {
+        if !is_free_form_key(key) {
+            return Settings::validate(key, value);
+        }
+        if value.chars().count() > FREE_FORM_VALUE_MAX || value.contains('\0') {
+            return Err(CoreError::invalid(
+                "value",
+                format!("{key} must be at most {FREE_FORM_VALUE_MAX} characters without NUL"),
+            ));
+        }
+        Ok(value.to_owned())
+    }
+
+    /// The tenant's `PASSWORD_MIN_LENGTH` when set, else the caller's own default (Appmixer
+    /// documents 5, Tiledesk's dashboard 8): the facade says which rule it speaks for.
+    pub fn min_password_length(&self, dialect_default: usize) -> usize {
+        self.password_min_length.unwrap_or(dialect_default)
+    }
+
     /// Whether a browser page from `origin` may call this tenant's API (CORS).
     pub fn allows_origin(&self, origin: &str) -> bool {
         match &self.cors_allowed_origins {
@@ -208,7 +252,7 @@ impl Settings {
                 }
                 self.api_user_create_scope = Some(scopes);
             }
-            "PASSWORD_MIN_LENGTH" => self.password_min_length = int_in(key, value, 1, 72)?,
+            "PASSWORD_MIN_LENGTH" => self.password_min_length = Some(int_in(key, value, 1, 72)?),
             "TOKEN_TTL_SECONDS" => self.token_ttl_seconds = int_in(key, value, 1, 31_536_000)?,
             "BCRYPT_COST" => self.bcrypt_cost = int_in(key, value, 4, 31)?,
             "TILEDESK_ISSUER" => self.tiledesk_issuer = url_like(key, value)?,
@@ -238,7 +282,7 @@ impl Settings {
     /// parses (say, a key from a newer version) is logged and ignored rather than taking a tenant down.
     pub fn from_stored(pairs: &BTreeMap<String, String>) -> Settings {
         let mut settings = Settings::default();
-        for (key, value) in pairs {
+        for (key, value) in pairs.iter().filter(|(k, _)| !is_free_form_key(k)) {
             if let Err(e) = settings.apply(key, value) {
                 log::warn!("ignoring stored setting {key}: {e}");
             }
@@ -254,7 +298,9 @@ mod tests {
     #[test]
     fn defaults_match_the_spec() {
         let s = Settings::default();
-        assert_eq!(s.password_min_length, 8);
+        assert_eq!(s.password_min_length, None);
+        assert_eq!(s.min_password_length(5), 5);
+        assert_eq!(s.min_password_length(DEFAULT_PASSWORD_MIN_LENGTH), 8);
         assert_eq!(s.token_ttl_seconds, 30 * 24 * 3600);
         assert_eq!(s.bcrypt_cost, 10);
         assert_eq!(s.signin_max_failures, 10);
@@ -304,6 +350,26 @@ mod tests {
             "admin,ops"
         );
         assert_eq!(Settings::validate("BCRYPT_COST", " 4 ").unwrap(), "4");
+    }
+
+    #[test]
+    fn config_keeps_unknown_keys_free_form_but_still_checks_known_ones() {
+        assert_eq!(
+            Settings::validate_config("WEBHOOK_FLOW_COMPONENT_ERROR", "https://x.test/hook")
+                .unwrap(),
+            "https://x.test/hook"
+        );
+        assert!(Settings::validate("WEBHOOK_FLOW_COMPONENT_ERROR", "x").is_err());
+        assert!(Settings::validate_config("PASSWORD_MIN_LENGTH", "0").is_err());
+        for bad_key in ["password_min_length", "9LIVES", "A-B", "", &"K".repeat(129)] {
+            assert!(!is_free_form_key(bad_key), "{bad_key}");
+            assert!(
+                Settings::validate_config(bad_key, "1").is_err(),
+                "{bad_key}"
+            );
+        }
+        assert!(Settings::validate_config("K", &"v".repeat(4097)).is_err());
+        assert!(Settings::validate_config("K", "a\0b").is_err());
     }
 
     #[test]
@@ -376,6 +442,14 @@ mod tests {
         pairs.insert("FROM_THE_FUTURE".to_string(), "x".to_string());
         let s = Settings::from_stored(&pairs);
         assert_eq!(s.bcrypt_cost, 4);
+        assert!(s.password_min_length.is_none());
+        pairs.insert("PASSWORD_MIN_LENGTH".to_string(), "12".to_string());
+        let s = Settings::from_stored(&pairs);
+        // A tenant's minimum overrides every dialect's default, up or down.
+        assert_eq!(
+            (s.min_password_length(5), s.min_password_length(8)),
+            (12, 12)
+        );
         assert_eq!(s.api_user_create_scope, Some(vec![Scope::admin()]));
     }
 }

@@ -10,14 +10,15 @@ use crate::storage::models::UserRow;
 use crate::storage::schema::users;
 use crate::storage::AnyConnection;
 use crate::tenants::Tenant;
-use crate::validated::{Email, Password, Scope, Username};
+use crate::validated::{Email, Password, Scope, Username, Vendor};
 use diesel::prelude::*;
 use serde_json::Value;
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct User {
     pub id: String,
-    pub email: String,
+    /// `None` for an account made with a username only (Appmixer's `POST /user`).
+    pub email: Option<String>,
     pub username: Option<String>,
     pub firstname: String,
     pub lastname: String,
@@ -32,6 +33,8 @@ pub struct User {
     pub profile: serde_json::Map<String, Value>,
     pub created_at: i64,
     pub updated_at: i64,
+    /// An account's vendors as an admin set them (a string or an array), if ever set.
+    pub vendor: Option<Value>,
 }
 
 impl User {
@@ -39,8 +42,12 @@ impl User {
         self.scopes.iter().any(|s| s == scope)
     }
 
-    fn from_row(row: UserRow) -> User {
+    pub(crate) fn from_row(row: UserRow) -> User {
         User {
+            vendor: row
+                .vendor
+                .as_deref()
+                .and_then(|v| serde_json::from_str(v).ok()),
             scopes: split_scopes(&row.scopes),
             metadata: serde_json::from_str(&row.metadata)
                 .unwrap_or(Value::Object(Default::default())),
@@ -79,10 +86,11 @@ fn join_scopes(scopes: &[Scope]) -> String {
         .join(",")
 }
 
-/// A user to create. `password: None` makes a password-less account (linked agents).
+/// A user to create. `password: None` makes a password-less account (linked agents); `email: None`
+/// an account that signs in by its username (then the username is required).
 #[derive(Debug, Clone)]
 pub struct NewUser {
-    pub email: Email,
+    pub email: Option<Email>,
     pub username: Option<Username>,
     pub password: Option<Password>,
     pub firstname: String,
@@ -95,9 +103,18 @@ pub struct NewUser {
 
 impl NewUser {
     pub fn new(email: Email, password: Option<Password>) -> NewUser {
+        NewUser::named(Some(email), None, password)
+    }
+
+    /// An account named by an email, a username or both; `create_user` refuses neither.
+    pub fn named(
+        email: Option<Email>,
+        username: Option<Username>,
+        password: Option<Password>,
+    ) -> NewUser {
         NewUser {
             email,
-            username: None,
+            username,
             password,
             firstname: String::new(),
             lastname: String::new(),
@@ -135,9 +152,12 @@ pub struct UserPatch {
     pub metadata: Option<Value>,
     pub is_active: Option<bool>,
     pub plan: Option<String>,
+    pub vendor: Option<Vendor>,
 }
 
-fn scoped(tenant_id: &str) -> users::BoxedQuery<'static, crate::storage::db::MultiBackend> {
+pub(crate) fn scoped(
+    tenant_id: &str,
+) -> users::BoxedQuery<'static, crate::storage::db::MultiBackend> {
     users::table
         .filter(users::tenant_id.eq(tenant_id.to_owned()))
         .into_boxed()
@@ -178,7 +198,10 @@ fn find_by_login(
                 )
                 .limit(2)
                 .load(conn)?;
-            let by_email = rows.iter().position(|r| r.email == key).unwrap_or(0);
+            let by_email = rows
+                .iter()
+                .position(|r| r.email.as_deref() == Some(key.as_str()))
+                .unwrap_or(0);
             Ok((!rows.is_empty()).then(|| rows.swap_remove(by_email)))
         }
     }
@@ -210,11 +233,28 @@ impl Core {
     /// racing for one email create one user and the other gets `Conflict`. A user with a password
     /// whose email belongs to a password-less account claims that account instead (see
     /// `claim_passwordless`).
-    pub async fn create_user(&self, tenant: &Tenant, new: NewUser) -> CoreResult<User> {
+    pub async fn create_user(&self, tenant: &Tenant, mut new: NewUser) -> CoreResult<User> {
+        // Appmixer's usernames are email addresses ("Username, has to have an email format"):
+        // an account given only such a username owns that address, so nobody else can claim it
+        // as an email and make a sign-in by that name ambiguous.
+        if new.email.is_none() {
+            new.email = new
+                .username
+                .as_ref()
+                .filter(|u| u.as_str().contains('@'))
+                .and_then(|u| Email::parse(u.as_str()).ok());
+        }
+        if new.email.is_none() && new.username.is_none() {
+            return Err(CoreError::invalid(
+                "value",
+                "must contain at least one of [username, email]",
+            ));
+        }
         // Appmixer signs in "by username or email": a username that is someone else's address
         // would make the sign-in ambiguous.
         if let Some(u) = &new.username {
-            if u.as_str().contains('@') && u.key() != new.email.as_str() {
+            let own = new.email.as_ref().map(Email::as_str);
+            if u.as_str().contains('@') && Some(u.key().as_str()) != own {
                 return Err(CoreError::invalid(
                     "username",
                     "must not be an email address other than the account's own",
@@ -315,37 +355,6 @@ impl Core {
             .await
     }
 
-    /// Users of the tenant, oldest first; `pattern` matches email or username, case-insensitively.
-    pub async fn list_users(
-        &self,
-        tenant: &Tenant,
-        limit: i64,
-        offset: i64,
-        pattern: Option<String>,
-    ) -> CoreResult<Vec<User>> {
-        let tid = tenant.id.clone();
-        self.db
-            .run(move |c| {
-                let mut q = scoped(&tid).select(UserRow::as_select());
-                if let Some(p) = pattern.filter(|p| !p.is_empty()) {
-                    let like = format!("%{}%", escape_like(&p.to_lowercase()));
-                    q = q.filter(
-                        users::email
-                            .like(like.clone())
-                            .escape('\\')
-                            .or(users::username_key.like(like).escape('\\')),
-                    );
-                }
-                let rows: Vec<UserRow> = q
-                    .order((users::created_at.asc(), users::id.asc()))
-                    .limit(limit)
-                    .offset(offset)
-                    .load(c)?;
-                Ok(rows.into_iter().map(User::from_row).collect())
-            })
-            .await
-    }
-
     pub async fn count_users(&self, tenant: &Tenant) -> CoreResult<i64> {
         let tid = tenant.id.clone();
         self.db
@@ -365,10 +374,13 @@ impl Core {
                 c.transaction(|c| {
                     let mut row = find_by_id(c, &tid, &id)?;
                     if let Some(email) = patch.email {
-                        if email.as_str() != row.email {
-                            row.email = email.as_str().to_owned();
+                        if Some(email.as_str()) != row.email.as_deref() {
+                            row.email = Some(email.as_str().to_owned());
                             row.email_verified = false;
                         }
+                    }
+                    if let Some(vendor) = patch.vendor {
+                        row.vendor = Some(vendor.to_json().to_string());
                     }
                     if let Some(scopes) = patch.scopes {
                         row.scopes = join_scopes(&scopes);
@@ -391,6 +403,7 @@ impl Core {
                             users::metadata.eq(&row.metadata),
                             users::is_active.eq(row.is_active),
                             users::plan.eq(&row.plan),
+                            users::vendor.eq(&row.vendor),
                             users::updated_at.eq(now),
                         ))
                         .execute(c)
@@ -548,7 +561,7 @@ fn new_row(tenant_id: &str, new: NewUser, hash: Option<String>, now: i64) -> Use
     UserRow {
         tenant_id: tenant_id.to_owned(),
         id: object_id(now / 1000),
-        email: new.email.as_str().to_owned(),
+        email: new.email.as_ref().map(|e| e.as_str().to_owned()),
         username_key: new.username.as_ref().map(Username::key),
         username: new.username.map(|u| u.as_str().to_owned()),
         password_hash: hash,
@@ -565,6 +578,7 @@ fn new_row(tenant_id: &str, new: NewUser, hash: Option<String>, now: i64) -> Use
         created_at: now,
         updated_at: now,
         profile: "{}".into(),
+        vendor: None,
     }
 }
 
@@ -590,7 +604,11 @@ pub(crate) fn insert_new(
 /// username and keeps its memberships. Anything else with that email stays a conflict.
 fn claim_passwordless(conn: &mut AnyConnection, new: &UserRow) -> CoreResult<User> {
     conn.transaction(|c| {
-        let login = Login::Email(Email::parse(&new.email)?);
+        // Only an account named by an email can be password-less (custom-token agents).
+        let Some(email) = new.email.as_deref() else {
+            return Err(CoreError::Conflict("user already exists"));
+        };
+        let login = Login::Email(Email::parse(email)?);
         let Some(mut row) = find_by_login(c, &new.tenant_id, &login)? else {
             return Err(CoreError::Conflict("user already exists"));
         };
@@ -628,17 +646,6 @@ fn claim_passwordless(conn: &mut AnyConnection, new: &UserRow) -> CoreResult<Use
         }
         Ok(User::from_row(row))
     })
-}
-
-fn escape_like(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for ch in s.chars() {
-        if matches!(ch, '%' | '_' | '\\') {
-            out.push('\\');
-        }
-        out.push(ch);
-    }
-    out
 }
 
 /// Counts one failure; at the limit, locks the account and starts counting afresh.

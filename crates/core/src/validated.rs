@@ -193,9 +193,47 @@ impl Username {
     }
 }
 
+/// The `vendor` of an account (Appmixer: "One or more vendors", a string or an array), kept in the
+/// form it was given. Each name follows the scope rule (letters, digits and `_:.-`, up to 64), so
+/// its JSON form is the name in quotes and nothing else: a lookup can match it in the stored text.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Vendor {
+    One(String),
+    Many(Vec<String>),
+}
+
+impl Vendor {
+    pub fn name(raw: &str) -> Result<String, CoreError> {
+        Scope::parse(raw).map(|s| s.0).map_err(|_| {
+            CoreError::invalid(
+                "vendor",
+                "must be a name of letters, digits and _:.- up to 64 characters, or an array of them",
+            )
+        })
+    }
+
+    pub fn to_json(&self) -> serde_json::Value {
+        match self {
+            Vendor::One(v) => v.as_str().into(),
+            Vendor::Many(vs) => vs.clone().into(),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn vendors_keep_their_form_and_refuse_what_a_lookup_could_not_match() {
+        assert_eq!(Vendor::name(" acme1 ").unwrap(), "acme1");
+        for bad in ["", "a\"b", "a,b", "a%", "x".repeat(65).as_str()] {
+            assert!(Vendor::name(bad).is_err(), "{bad:?}");
+        }
+        let many = Vendor::Many(vec!["a".into(), "b".into()]);
+        assert_eq!(many.to_json(), serde_json::json!(["a", "b"]));
+        assert_eq!(Vendor::One("a".into()).to_json(), serde_json::json!("a"));
+    }
 
     #[test]
     fn emails_are_trimmed_lowercased_and_need_a_dotted_domain() {

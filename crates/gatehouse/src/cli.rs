@@ -258,7 +258,11 @@ async fn admin(core: &Core, command: Command) -> Result<(), CoreError> {
             lastname,
         }) => {
             let t = tenant(core, &slug).await?;
-            let password = Password::new(&password, t.settings.password_min_length)?;
+            let password = Password::new(
+                &password,
+                t.settings
+                    .min_password_length(gatehouse_core::settings::DEFAULT_PASSWORD_MIN_LENGTH),
+            )?;
             let mut new = NewUser::new(Email::parse(&email)?, Some(password));
             new.username = username.as_deref().map(Username::parse).transpose()?;
             for s in scopes {
@@ -276,7 +280,8 @@ async fn admin(core: &Core, command: Command) -> Result<(), CoreError> {
                 }
                 other => other,
             })?;
-            println!("{} {} {}", user.id, user.email, user.scopes.join(","));
+            let email = user.email.as_deref().unwrap_or("-");
+            println!("{} {email} {}", user.id, user.scopes.join(","));
         }
         Command::User(
             UserCmd::Disable {
@@ -294,7 +299,7 @@ async fn admin(core: &Core, command: Command) -> Result<(), CoreError> {
                 .await?;
             println!(
                 "{} {}",
-                u.email,
+                u.email.as_deref().unwrap_or(&email),
                 if disable { "disabled" } else { "enabled" }
             );
         }

@@ -18,6 +18,11 @@ mod token;
 pub use errors::TiledeskError;
 pub use openapi::openapi_paths;
 
+/// The password minimum when the tenant sets no `PASSWORD_MIN_LENGTH`. tiledesk-server checks no
+/// length at all; the dashboard's sign-up and change-password forms require 8 characters, and
+/// that is the rule Tiledesk users know.
+pub(crate) const PASSWORD_MIN_LENGTH: usize = 8;
+
 /// Paths this facade answers (each is one scope, wrapped in the binary's gate).
 pub const PATH_PREFIXES: &[&str] = &["/v1/", "/v3/"];
 

@@ -29,16 +29,21 @@ pub async fn create(ctx: Ctx, body: ApiResult<JsonBody>) -> ApiResult<HttpRespon
         Signup::Closed => return Err(CoreError::Forbidden(SIGNUP_CLOSED).into()),
     }
     let body = body?;
-    let username = body.required_str("username")?;
-    let email = body.required_str("email")?;
+    // The docs: `password`* is the one required field; `email`, `username` (an email address in
+    // their examples) and `metadata` are optional. One of username or email must name the account
+    // (core refuses neither), or it could never sign in again.
+    let username = body.optional_str("username")?;
+    let email = body.optional_str("email")?;
     let password = body.required_str("password")?;
     let metadata = body.optional_object("metadata")?.cloned();
 
-    let username = Username::parse(username)?;
-    let email = Email::parse(email)?;
-    let password = Password::new(password, tenant.settings.password_min_length)?;
-    let mut new = NewUser::new(email, Some(password));
-    new.username = Some(username);
+    let username = username.map(Username::parse).transpose()?;
+    let email = email.map(Email::parse).transpose()?;
+    let min = tenant
+        .settings
+        .min_password_length(crate::PASSWORD_MIN_LENGTH);
+    let password = Password::new(password, min)?;
+    let mut new = NewUser::named(email, username, Some(password));
     if let Some(m) = metadata {
         new.metadata = m.into();
     }
@@ -64,7 +69,13 @@ pub async fn change_password(ctx: Ctx, body: ApiResult<JsonBody>) -> ApiResult<H
     let body = body?;
     let old = Password::candidate(body.required_str("oldPassword")?);
     let new = body.required_str("newPassword")?;
-    let new = Password::new(new, ctx.tenant.settings.password_min_length).map_err(|e| match e {
+    let new = Password::new(
+        new,
+        ctx.tenant
+            .settings
+            .min_password_length(crate::PASSWORD_MIN_LENGTH),
+    )
+    .map_err(|e| match e {
         // Core names the field `password`; this route calls it `newPassword`.
         CoreError::InvalidInput { message, .. } => CoreError::invalid("newPassword", message),
         other => other,

@@ -1,7 +1,9 @@
-//! `/config`: the tenant's settings as an admin sees and changes them. Core validates every key and
-//! value; an unknown key or a bad value is a 400 and nothing is stored.
+//! `/config`: the tenant's configuration as an admin sees and changes it. Gatehouse's own settings
+//! are validated by core (a bad value is a 400 and nothing is stored); any other key of the
+//! configuration-key shape is kept as free-form tenant configuration that Gatehouse does not
+//! interpret, since Appmixer's `/config` takes any key (its docs' example:
+//! `WEBHOOK_FLOW_COMPONENT_ERROR`).
 
-use super::empty_ok;
 use crate::auth;
 use crate::body::JsonBody;
 use crate::context::Ctx;
@@ -48,7 +50,7 @@ pub async fn set(ctx: Ctx, body: ApiResult<JsonBody>) -> ApiResult<HttpResponse>
     let body = body?;
     let key = body.required_str("key")?;
     let value = setting_value(&body)?;
-    ctx.core.set_setting(&ctx.tenant, key, &value).await?;
+    ctx.core.set_config(&ctx.tenant, key, &value).await?;
     let stored = ctx
         .fresh_tenant()
         .stored_settings
@@ -60,6 +62,7 @@ pub async fn set(ctx: Ctx, body: ApiResult<JsonBody>) -> ApiResult<HttpResponse>
 
 pub async fn unset(ctx: Ctx, key: web::Path<String>) -> ApiResult<HttpResponse> {
     auth::admin(&ctx).await?;
-    ctx.core.unset_setting(&ctx.tenant, &key).await?;
-    Ok(empty_ok())
+    ctx.core.unset_config(&ctx.tenant, &key).await?;
+    // Appmixer answers a removed key with `{"ok": true}`, not the `{}` of other changes.
+    Ok(HttpResponse::Ok().json(json!({"ok": true})))
 }

@@ -35,6 +35,9 @@ pub fn configure(cfg: &mut web::ServiceConfig, gate: crate::Gate) {
                     .route(web::get().to(users::get))
                     .route(web::put().to(users::update))
                     .route(web::delete().to(users::delete)),
+            )
+            .service(
+                resource("/{id}/delete-status/{ticket}").route(web::get().to(users::delete_status)),
             ),
     ))
     .service(gated(

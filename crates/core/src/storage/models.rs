@@ -46,7 +46,8 @@ pub struct KeyRow {
 pub struct UserRow {
     pub tenant_id: String,
     pub id: String,
-    pub email: String,
+    /// `None` for an Appmixer account made with a username only.
+    pub email: Option<String>,
     pub username: Option<String>,
     pub username_key: Option<String>,
     pub password_hash: Option<String>,
@@ -64,6 +65,8 @@ pub struct UserRow {
     pub updated_at: i64,
     /// Tiledesk's profile fields beyond the names, as a JSON object.
     pub profile: String,
+    /// JSON text: a string or an array of strings, as an admin set it.
+    pub vendor: Option<String>,
 }
 
 #[derive(Clone, Queryable, Selectable, Insertable)]

@@ -41,7 +41,7 @@ diesel::table! {
     users (tenant_id, id) {
         tenant_id -> Text,
         id -> Text,
-        email -> Text,
+        email -> Nullable<Text>,
         username -> Nullable<Text>,
         username_key -> Nullable<Text>,
         password_hash -> Nullable<Text>,
@@ -58,6 +58,7 @@ diesel::table! {
         created_at -> BigInt,
         updated_at -> BigInt,
         profile -> Text,
+        vendor -> Nullable<Text>,
     }
 }
 

@@ -33,8 +33,13 @@ pub async fn signup(
         return Ok(HttpResponse::Ok()
             .json(json!({"success": false, "msg": "Please pass email and password."})));
     };
-    let password = Password::new(&raw, tenant.settings.password_min_length)
-        .map_err(|_| FieldError::hidden("password"))?;
+    let password = Password::new(
+        &raw,
+        tenant
+            .settings
+            .min_password_length(crate::PASSWORD_MIN_LENGTH),
+    )
+    .map_err(|_| FieldError::hidden("password"))?;
     // Counted once the request is well formed, so that typos do not use up a client's quota.
     core.check_signup_rate(tenant, ctx.client_ip)?;
     let mut new = NewUser::new(email, Some(password));

@@ -38,8 +38,13 @@ pub async fn change_password(
         fields::secret(&body, "newpsw"),
     )
         .all_valid()?;
-    let new = Password::new(&new, tenant.settings.password_min_length)
-        .map_err(|_| FieldError::hidden("newpsw"))?;
+    let new = Password::new(
+        &new,
+        tenant
+            .settings
+            .min_password_length(crate::PASSWORD_MIN_LENGTH),
+    )
+    .map_err(|_| FieldError::hidden("newpsw"))?;
     core.change_password(tenant, &agent.user.id, &Password::candidate(&old), &new)
         .await
         .map_err(|e| match e {
