@@ -3,6 +3,8 @@
 -- SQLite cannot drop a NOT NULL, so the table is rebuilt; the same statements run on PostgreSQL.
 -- Keys are unchanged and still begin with tenant_id; UNIQUE allows many NULL emails on both.
 -- `vendor` holds the value as the admin sent it, as JSON text (a string or an array of strings).
+-- The rebuild names every column users has at this point: a migration numbered below 000014 that
+-- adds a users column must add it here too (and to the copy below), or the column is lost.
 
 CREATE TABLE users_next (
     tenant_id       TEXT NOT NULL,
