@@ -9,6 +9,7 @@ pub mod metrics;
 pub mod password;
 pub mod projects;
 pub mod ratelimit;
+pub mod revocation;
 pub mod secret;
 pub mod service;
 pub mod settings;
@@ -17,6 +18,7 @@ pub mod tenants;
 pub mod token;
 pub mod users;
 pub mod validated;
+pub mod view;
 
 pub use clock::{Clock, ManualClock, SharedClock, SystemClock};
 pub use context::RequestContext;

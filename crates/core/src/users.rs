@@ -5,12 +5,14 @@
 use crate::error::{found_one, AuthFailure, CoreError, CoreResult};
 use crate::ids::{is_object_id, object_id};
 use crate::password::Verified;
+use crate::revocation::{end_user_tokens, user_changed};
 use crate::service::Core;
 use crate::storage::models::UserRow;
 use crate::storage::schema::users;
 use crate::storage::AnyConnection;
 use crate::tenants::Tenant;
 use crate::validated::{Email, Password, Scope, Username};
+use crate::view::UserState;
 use diesel::prelude::*;
 use serde_json::Value;
 
@@ -181,6 +183,22 @@ fn find_by_id(conn: &mut AnyConnection, tenant_id: &str, id: &str) -> CoreResult
         .ok_or(CoreError::NotFound("user"))
 }
 
+/// What the token check's view holds of a user; `None` when there is no such user.
+pub(crate) fn load_state(
+    conn: &mut AnyConnection,
+    tenant_id: &str,
+    id: &str,
+) -> CoreResult<Option<UserState>> {
+    match find_by_id(conn, tenant_id, id) {
+        Ok(row) => Ok(Some(UserState {
+            tokens_valid_after: row.tokens_valid_after,
+            user: User::from_row(row),
+        })),
+        Err(CoreError::NotFound(_)) => Ok(None),
+        Err(e) => Err(e),
+    }
+}
+
 /// Email and username are unique per tenant by constraint, so a duplicate (or a concurrent
 /// request that got there first) shows up as a unique violation: the duplicate answer, not a 500.
 fn conflict_on_unique(e: CoreError) -> CoreError {
@@ -228,6 +246,7 @@ impl Core {
             locked_until: None,
             created_at: now,
             updated_at: now,
+            tokens_valid_after: 0,
         };
         self.db
             .run(move |c| {
@@ -357,7 +376,8 @@ impl Core {
         patch: UserPatch,
     ) -> CoreResult<User> {
         let (tid, id, now) = (tenant.id.clone(), id.to_owned(), self.now_ms());
-        self.db
+        let (user, change) = self
+            .db
             .run(move |c| {
                 c.transaction(|c| {
                     let mut row = find_by_id(c, &tid, &id)?;
@@ -392,17 +412,21 @@ impl Core {
                         ))
                         .execute(c)
                         .map_err(|e| conflict_on_unique(e.into()))?;
-                    Ok(User::from_row(row))
+                    let change = user_changed(c, &tid, &id, now)?;
+                    Ok((User::from_row(row), change))
                 })
             })
-            .await
+            .await?;
+        self.publish(&[change]).await?;
+        Ok(user)
     }
 
     /// Deletes a user and their project memberships, together.
     pub async fn delete_user(&self, tenant: &Tenant, id: &str) -> CoreResult<()> {
         use crate::storage::schema::project_members;
-        let (tid, id) = (tenant.id.clone(), id.to_owned());
-        self.db
+        let (tid, id, now) = (tenant.id.clone(), id.to_owned(), self.now_ms());
+        let change = self
+            .db
             .run(move |c| {
                 c.transaction(|c| {
                     found_one(diesel::delete(user_by_id(&tid, &id)).execute(c)?, "user")?;
@@ -412,10 +436,11 @@ impl Core {
                             .filter(project_members::user_id.eq(&id)),
                     )
                     .execute(c)?;
-                    Ok(())
+                    user_changed(c, &tid, &id, now)
                 })
             })
-            .await
+            .await?;
+        self.publish(&[change]).await
     }
 
     /// Changes a user's own password. `Unauthorized(WrongPassword)` when `old` does not match;
@@ -447,26 +472,33 @@ impl Core {
         self.set_password(tenant, id, new).await
     }
 
-    /// Sets a password without asking for the old one (admin reset, CLI).
+    /// Sets a password without asking for the old one (admin reset, CLI). Tokens issued before
+    /// it are ended.
     pub async fn set_password(&self, tenant: &Tenant, id: &str, new: &Password) -> CoreResult<()> {
         let hash = self.hasher.hash(new, tenant.settings.bcrypt_cost).await?;
         let (tid, id, now) = (tenant.id.clone(), id.to_owned(), self.now_ms());
-        self.db
+        let change = self
+            .db
             .run(move |c| {
-                let n = diesel::update(user_by_id(&tid, &id))
-                    .set((
-                        users::password_hash.eq(Some(hash)),
-                        users::failed_signins.eq(0),
-                        users::locked_until.eq(None::<i64>),
-                        users::updated_at.eq(now),
-                    ))
-                    .execute(c)?;
-                found_one(n, "user")
+                c.transaction(|c| {
+                    let n = diesel::update(user_by_id(&tid, &id))
+                        .set((
+                            users::password_hash.eq(Some(hash)),
+                            users::failed_signins.eq(0),
+                            users::locked_until.eq(None::<i64>),
+                            users::updated_at.eq(now),
+                        ))
+                        .execute(c)?;
+                    found_one(n, "user")?;
+                    end_user_tokens(c, &tid, &id, now)
+                })
             })
-            .await
+            .await?;
+        self.publish(&[change]).await
     }
 
     /// Disables (or enables) a user: a disabled user cannot sign in and their tokens are refused.
+    /// Disabling also ends the tokens issued before it, so enabling again does not revive them.
     pub async fn set_disabled(
         &self,
         tenant: &Tenant,
@@ -474,30 +506,32 @@ impl Core {
         disabled: bool,
     ) -> CoreResult<User> {
         let (tid, email, now) = (tenant.id.clone(), email.as_str().to_owned(), self.now_ms());
-        self.db
+        let (user, change) = self
+            .db
             .run(move |c| {
-                let n = diesel::update(
-                    users::table
-                        .filter(users::tenant_id.eq(&tid))
-                        .filter(users::email.eq(&email)),
-                )
-                .set((users::disabled.eq(disabled), users::updated_at.eq(now)))
-                .execute(c)?;
-                found_one(n, "user")?;
-                let login = Login::Email(Email::parse(&email)?);
-                find_by_login(c, &tid, &login)?
-                    .map(User::from_row)
-                    .ok_or(CoreError::NotFound("user"))
+                c.transaction(|c| {
+                    let n = diesel::update(
+                        users::table
+                            .filter(users::tenant_id.eq(&tid))
+                            .filter(users::email.eq(&email)),
+                    )
+                    .set((users::disabled.eq(disabled), users::updated_at.eq(now)))
+                    .execute(c)?;
+                    found_one(n, "user")?;
+                    let login = Login::Email(Email::parse(&email)?);
+                    let user = find_by_login(c, &tid, &login)?
+                        .map(User::from_row)
+                        .ok_or(CoreError::NotFound("user"))?;
+                    let change = if disabled {
+                        end_user_tokens(c, &tid, &user.id, now)?
+                    } else {
+                        user_changed(c, &tid, &user.id, now)?
+                    };
+                    Ok((user, change))
+                })
             })
-            .await
-    }
-
-    /// The user behind a token, refusing disabled accounts. A deleted user is `NotFound`.
-    pub async fn token_user(&self, tenant: &Tenant, id: &str) -> CoreResult<User> {
-        let user = self.user(tenant, id).await?;
-        if user.disabled {
-            return Err(CoreError::Unauthorized(AuthFailure::Disabled));
-        }
+            .await?;
+        self.publish(&[change]).await?;
         Ok(user)
     }
 }

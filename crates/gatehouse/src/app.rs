@@ -100,6 +100,8 @@ impl Application {
                 .map_err(|e| format!("bootstrap tenant '{}': {e}", b.slug))?;
         }
         core.prewarm_hashing().await.map_err(|e| e.to_string())?;
+        core.reload_view().await.map_err(|e| e.to_string())?;
+        gatehouse_core::view::listen::spawn(core.clone());
         spawn_refresher(core.clone(), config.tenants.refresh_seconds);
 
         let listener = TcpListener::bind(&config.server.bind)
@@ -198,8 +200,9 @@ impl Application {
     }
 }
 
-/// Reloads the tenant directory every `refresh_seconds`, so changes made on other nodes (or by the
-/// CLI) are served without a restart. A failed reload keeps the last good directory.
+/// Every `refresh_seconds`: reads the change feed (how changes made on other nodes or by the CLI
+/// reach this node's view on SQLite, and the fallback to NOTIFY on PostgreSQL), and reloads the
+/// tenant directory (the fallback for tenants). A failed reload keeps the last good directory.
 fn spawn_refresher(core: Arc<Core>, refresh_seconds: u64) {
     let period = Duration::from_secs(refresh_seconds.max(1));
     tokio::spawn(async move {
@@ -207,6 +210,9 @@ fn spawn_refresher(core: Arc<Core>, refresh_seconds: u64) {
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             tick.tick().await;
+            if let Err(e) = core.sync_changes().await {
+                log::warn!("reading the change feed failed, trying again next time: {e}");
+            }
             if let Err(e) = core.refresh_tenants().await {
                 log::warn!("tenant refresh failed, keeping the last directory: {e}");
             }

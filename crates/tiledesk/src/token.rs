@@ -71,6 +71,8 @@ pub struct Agent {
     pub user: User,
     /// Set when the token came from a custom-token exchange: it acts for that project only.
     pub bound_project: Option<String>,
+    /// The token's claims (logout ends this token by its `jti`).
+    pub claims: Claims,
 }
 
 impl Agent {
@@ -97,12 +99,13 @@ pub async fn agent(
     match (claim("sub"), claim("_id")) {
         (Some("user"), Some(id)) => {
             let user = core
-                .token_user(tenant, id)
+                .token_user(tenant, &claims, id)
                 .await
                 .map_err(TiledeskError::token_failure)?;
             Ok(Agent {
                 user,
                 bound_project: claim(BOUND_PROJECT).map(str::to_owned),
+                claims: claims.clone(),
             })
         }
         _ => Err(TiledeskError::Unauthorized),

@@ -77,7 +77,7 @@ pub struct Manager {
 
 /// libpq parameters that keep a silent network from hanging a connection: a connect timeout, and
 /// TCP keepalives that notice a dead peer in about 25 seconds. Parameters the URL sets win.
-fn with_pg_defaults(url: &str, connect_timeout: Duration) -> String {
+pub(crate) fn with_pg_defaults(url: &str, connect_timeout: Duration) -> String {
     let mut params = Vec::new();
     if !url.contains("connect_timeout=") {
         params.push(format!(
@@ -200,6 +200,10 @@ impl Db {
                 self.op_timeout.as_secs()
             ))),
         }
+    }
+
+    pub fn url(&self) -> &DbUrl {
+        &self.url
     }
 
     /// Applies pending migrations. On PostgreSQL an advisory lock keeps nodes that start together

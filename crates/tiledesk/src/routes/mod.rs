@@ -2,6 +2,7 @@
 
 mod anonymous;
 mod custom_token;
+mod logout;
 mod projects;
 mod signin;
 mod signup;
@@ -12,6 +13,7 @@ use actix_web::web;
 pub fn register(cfg: &mut web::ServiceConfig) {
     cfg.route("/auth/signup", web::post().to(signup::signup))
         .route("/auth/signin", web::post().to(signin::signin))
+        .route("/auth/logout", web::post().to(logout::logout))
         .route(
             "/auth/signinAnonymously",
             web::post().to(anonymous::signin_anonymously),
