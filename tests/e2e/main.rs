@@ -12,4 +12,5 @@ mod edge;
 mod foundation;
 mod multinode;
 mod resilience;
+mod revocation;
 mod tiledesk;

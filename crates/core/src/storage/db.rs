@@ -7,6 +7,8 @@ use diesel::pg::PgConnection;
 use diesel::prelude::*;
 use diesel::sqlite::SqliteConnection;
 use diesel_migrations::{embed_migrations, EmbeddedMigrations, MigrationHarness};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 use std::time::Duration;
 
 pub const MIGRATIONS: EmbeddedMigrations = embed_migrations!("../../migrations");
@@ -143,6 +145,8 @@ pub struct Db {
     /// The longest a caller waits for `run`: a checkout plus a query. Past it the caller gets
     /// `Unavailable` (the blocking thread finishes or fails on its own, by keepalive or busy_timeout).
     op_timeout: Duration,
+    /// How many times `run` was called: lets a test prove a path makes no database call.
+    calls: Arc<AtomicU64>,
 }
 
 impl std::fmt::Debug for Db {
@@ -177,6 +181,7 @@ impl Db {
             pool,
             url,
             op_timeout: timeout + Duration::from_secs(10),
+            calls: Arc::new(AtomicU64::new(0)),
         })
     }
 
@@ -186,6 +191,7 @@ impl Db {
         T: Send + 'static,
         F: FnOnce(&mut AnyConnection) -> CoreResult<T> + Send + 'static,
     {
+        self.calls.fetch_add(1, Ordering::Relaxed);
         let pool = self.pool.clone();
         let task = tokio::task::spawn_blocking(move || {
             let mut conn = pool.get()?;
@@ -200,6 +206,11 @@ impl Db {
                 self.op_timeout.as_secs()
             ))),
         }
+    }
+
+    /// Database calls made through this pool so far.
+    pub fn calls(&self) -> u64 {
+        self.calls.load(Ordering::Relaxed)
     }
 
     pub fn url(&self) -> &DbUrl {
