@@ -29,17 +29,14 @@ pub async fn open_core(
     let db = tokio::task::spawn_blocking(move || {
         Db::connect(
             &db_cfg.url,
-            db_cfg.pool_size,
+            db_cfg.effective_pool_size(),
             Duration::from_secs(db_cfg.connect_timeout_seconds.max(1)),
         )
     })
     .await
     .map_err(|e| CoreError::Internal(e.to_string()))??;
     db.migrate().await?;
-    let hash_threads = match config.hashing.threads {
-        0 => std::thread::available_parallelism().map_or(2, |n| n.get()),
-        n => n,
-    };
+    let hash_threads = config.hashing.effective_threads();
     let core = Core::new(
         db,
         CoreOptions {
@@ -153,6 +150,11 @@ impl Application {
         })
         .shutdown_timeout(config.server.shutdown_timeout_seconds)
         .max_connections(config.server.max_connections_per_worker.max(1))
+        // Each worker's blocking pool: a database call or a hash at most, each already bounded
+        // (by the connection pool and the hashing threads); more threads would only wait.
+        .worker_max_blocking_threads(
+            config.database.effective_pool_size() as usize + config.hashing.effective_threads(),
+        )
         .listen(listener)
         .map_err(|e| e.to_string())?;
         if config.server.workers > 0 {
