@@ -476,3 +476,25 @@ async fn token_checks_make_no_database_call_once_the_user_is_in_the_view(a: Test
 }
 
 on_both!(token_checks_make_no_database_call_once_the_user_is_in_the_view);
+
+/// A tenant setting goes through the change feed too: on PostgreSQL node B (which never polls
+/// here) closes its signup by NOTIFY; on SQLite by its next poll.
+async fn a_setting_set_on_one_node_reaches_another_through_the_change_feed(a: TestApp) {
+    let b = second_node(&a).await;
+    let signup = json!({"username": "late", "email": "late@example.com", "password": PASSWORD});
+    a.set("demo", "API_USER_CREATE_SCOPE", "admin").await;
+    assert_eq!(
+        a.post(DEMO, "/user", &signup).await.status,
+        401,
+        "at once on node A"
+    );
+    assert!(
+        eventually(10, || async {
+            b.post(DEMO, "/user", &signup).await.status == 401
+        })
+        .await,
+        "node B still allows open signup"
+    );
+}
+
+on_both!(a_setting_set_on_one_node_reaches_another_through_the_change_feed);
