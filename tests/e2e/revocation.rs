@@ -481,6 +481,12 @@ on_both!(token_checks_make_no_database_call_once_the_user_is_in_the_view);
 /// here) closes its signup by NOTIFY; on SQLite by its next poll.
 async fn a_setting_set_on_one_node_reaches_another_through_the_change_feed(a: TestApp) {
     let b = second_node(&a).await;
+    // Once node B has heard of a logout, its listener is up: what follows comes by NOTIFY.
+    let email = signup(&a, "early").await;
+    let t = appmixer_token(&a, &email).await;
+    a.json(Method::POST, DEMO, "/user/logout", &json!({}), Some(&t))
+        .await;
+    assert!(refused_within_the_bound(&b, &t).await);
     let signup = json!({"username": "late", "email": "late@example.com", "password": PASSWORD});
     a.set("demo", "API_USER_CREATE_SCOPE", "admin").await;
     assert_eq!(

@@ -157,8 +157,8 @@ impl Core {
         Ok(())
     }
 
-    /// Validates and stores one setting, then refreshes this node at once (others follow within
-    /// `tenants.refresh_seconds`).
+    /// Validates and stores one setting; this node serves it at once, others when the change feed
+    /// reaches them (NOTIFY on PostgreSQL, else within `tenants.refresh_seconds`).
     pub async fn set_setting(&self, tenant: &Tenant, key: &str, value: &str) -> CoreResult<()> {
         let value = crate::settings::Settings::validate(key, value)?;
         let (id, name, now) = (tenant.id.clone(), key.to_owned(), self.now_ms());

@@ -3,7 +3,7 @@
 //! diesel's `PgConnection` cannot wait on a socket asynchronously, and `notifications_iter` does
 //! not block: the thread asks it every `POLL`, which keeps the lag far under a second for the cost
 //! of a non-blocking read. When the connection fails, the thread reconnects and asks for a reload
-//! (`Event::Gap`), since notifications sent meanwhile are lost; the polled feed covers them too.
+//! (`Event::Gap`) and reads the feed, since notifications sent meanwhile are lost.
 
 use super::change::{Change, CHANNEL};
 use super::sync::Source;
@@ -44,9 +44,13 @@ pub fn spawn(core: Arc<Core>) {
         while let Some(event) = rx.recv().await {
             let result = match event {
                 Event::Change(c) => core.apply_changes(vec![c], Source::Notify).await,
-                // The first connect needs no reload: the view was loaded at start.
-                Event::Gap if first => Ok(()),
-                Event::Gap => core.reload_view().await,
+                // Changes made before LISTEN took effect were not announced to this node: read
+                // them from the feed. After a lost connection, also reload what the view holds.
+                Event::Gap if first => core.sync_changes().await,
+                Event::Gap => match core.reload_view().await {
+                    Ok(()) => core.sync_changes().await,
+                    Err(e) => Err(e),
+                },
             };
             first = false;
             if let Err(e) = result {
