@@ -14,3 +14,4 @@ mod multinode;
 mod resilience;
 mod revocation;
 mod tiledesk;
+mod tiledesk_frontend;

@@ -10,16 +10,22 @@ use reqwest::Method;
 use serde_json::{json, Value};
 
 const PREFIXES: [&str; 2] = ["/v1", "/v3"];
-const PASSWORD: &str = "correct-horse-battery";
+pub(crate) const PASSWORD: &str = "correct-horse-battery";
 
 // ---- helpers ----
 
-fn signup_body(email: &str) -> Value {
+pub(crate) fn signup_body(email: &str) -> Value {
     json!({"email": email, "password": PASSWORD, "firstname": "Ann", "lastname": "Lee"})
 }
 
 /// `POST {prefix}/auth/signin` with an email and a password.
-async fn signin(app: &TestApp, host: &str, prefix: &str, email: &str, password: &str) -> Resp {
+pub(crate) async fn signin(
+    app: &TestApp,
+    host: &str,
+    prefix: &str,
+    email: &str,
+    password: &str,
+) -> Resp {
     app.post(
         host,
         &format!("{prefix}/auth/signin"),
@@ -29,7 +35,12 @@ async fn signin(app: &TestApp, host: &str, prefix: &str, email: &str, password: 
 }
 
 /// `POST {prefix}/{project_id}/keys/generate` (no body) with an optional token.
-async fn keys_generate(app: &TestApp, prefix: &str, project_id: &str, auth: Option<&str>) -> Resp {
+pub(crate) async fn keys_generate(
+    app: &TestApp,
+    prefix: &str,
+    project_id: &str,
+    auth: Option<&str>,
+) -> Resp {
     let mut rb = app.request(
         Method::POST,
         DEMO,
@@ -42,7 +53,7 @@ async fn keys_generate(app: &TestApp, prefix: &str, project_id: &str, auth: Opti
 }
 
 /// `POST {prefix}/projects` with `{"name": name}` and an agent token.
-async fn new_project(app: &TestApp, prefix: &str, name: &str, token: &str) -> Resp {
+pub(crate) async fn new_project(app: &TestApp, prefix: &str, name: &str, token: &str) -> Resp {
     let path = format!("{prefix}/projects");
     app.json(
         Method::POST,
@@ -55,7 +66,7 @@ async fn new_project(app: &TestApp, prefix: &str, name: &str, token: &str) -> Re
 }
 
 /// Signs an agent up and in; returns its `JWT ...` token and id.
-async fn agent(app: &TestApp, host: &str, email: &str) -> (String, String) {
+pub(crate) async fn agent(app: &TestApp, host: &str, email: &str) -> (String, String) {
     let r = app.post(host, "/v1/auth/signup", &signup_body(email)).await;
     assert_eq!(r.status, 200, "{}", r.body);
     let r = signin(app, host, "/v1", email, PASSWORD).await;
@@ -69,7 +80,7 @@ async fn agent(app: &TestApp, host: &str, email: &str) -> (String, String) {
 
 /// A project owned by the agent `owner_email` of tenant `slug`, made through core (the CLI's way),
 /// so that the test holds its `jwtSecret` as a customer would.
-async fn project_of(app: &TestApp, slug: &str, owner_email: &str) -> Project {
+pub(crate) async fn project_of(app: &TestApp, slug: &str, owner_email: &str) -> Project {
     let t = app.tenant(slug).await;
     let email = gatehouse_core::Email::parse(owner_email).unwrap();
     let owner = app.core.user_by_email(&t, &email).await.unwrap().unwrap();
@@ -79,17 +90,22 @@ async fn project_of(app: &TestApp, slug: &str, owner_email: &str) -> Project {
         .unwrap()
 }
 
-fn aud(project_id: &str) -> String {
+pub(crate) fn aud(project_id: &str) -> String {
     format!("https://tiledesk.com/projects/{project_id}")
 }
 
-fn now() -> i64 {
+pub(crate) fn now() -> i64 {
     chrono::Utc::now().timestamp()
 }
 
-/// A custom token as the customer's own system makes it.
-fn custom(secret: &str, claims: &Value) -> String {
-    custom_alg(Algorithm::HS256, secret, claims)
+/// A custom token as the customer's own system makes it, expiring in ten minutes unless the
+/// claims say otherwise (a token without `exp` is refused by default).
+pub(crate) fn custom(secret: &str, claims: &Value) -> String {
+    let mut claims = claims.clone();
+    if claims.get("exp").is_none() {
+        claims["exp"] = json!(now() + 600);
+    }
+    custom_alg(Algorithm::HS256, secret, &claims)
 }
 
 fn custom_alg(alg: Algorithm, secret: &str, claims: &Value) -> String {
@@ -123,7 +139,7 @@ fn unsigned(claims: &Value) -> String {
 }
 
 /// The claims of a token, read without verifying it (the test only inspects them).
-fn claims_of(token: &str) -> Value {
+pub(crate) fn claims_of(token: &str) -> Value {
     let jwt = token.strip_prefix("JWT ").unwrap_or(token);
     let mut v = Validation::new(Algorithm::HS256);
     v.insecure_disable_signature_validation();
@@ -134,7 +150,7 @@ fn claims_of(token: &str) -> Value {
         .claims
 }
 
-async fn exchange(app: &TestApp, host: &str, prefix: &str, authorization: &str) -> Resp {
+pub(crate) async fn exchange(app: &TestApp, host: &str, prefix: &str, authorization: &str) -> Resp {
     let rb = app
         .request(
             Method::POST,
@@ -145,11 +161,11 @@ async fn exchange(app: &TestApp, host: &str, prefix: &str, authorization: &str) 
     app.send(rb).await
 }
 
-fn assert_unauthorized(r: &Resp, what: &str) {
+pub(crate) fn assert_unauthorized(r: &Resp, what: &str) {
     assert_eq!((r.status, r.body.as_str()), (401, "Unauthorized"), "{what}");
 }
 
-async fn user_count(app: &TestApp, slug: &str) -> i64 {
+pub(crate) async fn user_count(app: &TestApp, slug: &str) -> i64 {
     app.core
         .count_users(&*app.tenant(slug).await)
         .await
@@ -879,17 +895,22 @@ async fn bad_custom_tokens_are_401(app: TestApp) {
 async fn custom_token_require_exp_is_the_tenants_choice(app: TestApp) {
     let project = custom_setup(&app).await;
     let secret = project.jwt_secret.expose();
-    let no_exp = custom(secret, &json!({"_id": "u1", "aud": aud(&project.id)}));
+    let no_exp = custom_alg(
+        Algorithm::HS256,
+        secret,
+        &json!({"_id": "u1", "aud": aud(&project.id)}),
+    );
     let with_exp = custom(
         secret,
         &json!({"_id": "u1", "aud": aud(&project.id), "exp": now() + 60}),
     );
-    assert_eq!(exchange(&app, DEMO, "/v1", &no_exp).await.status, 200);
-    app.set("demo", "CUSTOM_TOKEN_REQUIRE_EXP", "true").await;
+    // Required by default (issue 8.10); a tenant may relax it.
     for prefix in PREFIXES {
         assert_unauthorized(&exchange(&app, DEMO, prefix, &no_exp).await, "no exp");
         assert_eq!(exchange(&app, DEMO, prefix, &with_exp).await.status, 200);
     }
+    app.set("demo", "CUSTOM_TOKEN_REQUIRE_EXP", "false").await;
+    assert_eq!(exchange(&app, DEMO, "/v1", &no_exp).await.status, 200);
 }
 
 async fn the_same_external_id_reuses_its_membership_and_refreshes_names(app: TestApp) {
@@ -934,33 +955,53 @@ async fn agent_roles_link_an_agent_account_by_email(app: TestApp) {
     let secret = project.jwt_secret.expose();
     let (_, existing_id) = agent(&app, DEMO, "staff@example.com").await;
     let t = app.tenant("demo").await;
+    let owner_id = app
+        .core
+        .user_by_email(
+            &t,
+            &gatehouse_core::Email::parse("owner@example.com").unwrap(),
+        )
+        .await
+        .unwrap()
+        .unwrap()
+        .id;
     for prefix in PREFIXES {
-        // An existing account.
+        // An existing account that is no member of the project: refused (issue 8.4).
         let tok = custom(
             secret,
             &json!({"_id": "ext-staff", "aud": aud(&project.id), "role": "agent",
                     "email": "Staff@Example.com"}),
         );
         let r = exchange(&app, DEMO, prefix, &tok).await;
-        assert_eq!(r.status, 200, "{}", r.body);
-        let j = r.json();
-        assert_eq!(j["user"]["_id"], existing_id);
-        assert_eq!(j["user"]["email"], "staff@example.com");
-        let token = j["token"].as_str().unwrap();
-        let c = claims_of(token);
-        assert_eq!(
-            (&c["sub"], &c["_id"]),
-            (&json!("user"), &json!(existing_id))
-        );
-        let me = app.get(DEMO, &format!("{prefix}/users"), Some(token)).await;
-        assert_eq!(me.json()["_id"], existing_id);
+        assert_eq!(r.status, 403, "{}", r.body);
         let m = app
             .core
             .membership(&t, &project.id, MemberOf::User(existing_id.clone()))
             .await
+            .unwrap();
+        assert!(m.is_none(), "no membership is made for it");
+        // A member, named with a role it holds at least: its own account.
+        let tok = custom(
+            secret,
+            &json!({"_id": "ext-owner", "aud": aud(&project.id), "role": "agent",
+                    "email": "Owner@Example.com"}),
+        );
+        let r = exchange(&app, DEMO, prefix, &tok).await;
+        assert_eq!(r.status, 200, "{}", r.body);
+        let j = r.json();
+        assert_eq!(j["user"]["_id"], owner_id);
+        let token = j["token"].as_str().unwrap();
+        let c = claims_of(token);
+        assert_eq!((&c["sub"], &c["_id"]), (&json!("user"), &json!(owner_id)));
+        let me = app.get(DEMO, &format!("{prefix}/users"), Some(token)).await;
+        assert_eq!(me.json()["_id"], owner_id);
+        let m = app
+            .core
+            .membership(&t, &project.id, MemberOf::User(owner_id.clone()))
+            .await
             .unwrap()
             .unwrap();
-        assert_eq!(m.role.as_str(), "agent");
+        assert_eq!(m.role.as_str(), "owner", "a token's role demotes no one");
     }
     // A new email: a password-less account is made.
     let tok = custom(
@@ -1055,12 +1096,13 @@ async fn a_disabled_membership_cannot_sign_in(app: TestApp) {
         .set_member_active(&t, &project.id, MemberOf::External("ext-1".into()), false)
         .await
         .unwrap();
-    let (_, staff_id) = agent(&app, DEMO, "staff@example.com").await;
     let staff = custom(
         secret,
         &json!({"_id": "s", "aud": aud(&project.id), "role": "agent", "email": "staff@example.com"}),
     );
-    assert_eq!(exchange(&app, DEMO, "/v1", &staff).await.status, 200);
+    let r = exchange(&app, DEMO, "/v1", &staff).await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let staff_id = r.json()["user"]["_id"].as_str().unwrap().to_owned();
     app.core
         .set_member_active(&t, &project.id, MemberOf::User(staff_id), false)
         .await
@@ -1212,6 +1254,13 @@ async fn hostile_input_never_breaks_anything(app: TestApp) {
             Method::PUT,
             "/v1/users/changepsw",
             json!({"oldpsw": "wrong-password", "newpsw": "whatever-new"}),
+            Some(&token),
+        ),
+        (
+            Method::PUT,
+            "/v3/users",
+            json!({"firstname": "F", "lastname": "L", "description": "d", "phone": "1",
+                   "public_email": "p@example.com", "public_website": "w", "attributes": {}}),
             Some(&token),
         ),
     ];

@@ -13,6 +13,7 @@ pub mod revocation;
 pub mod secret;
 pub mod service;
 pub mod settings;
+pub mod signup_policy;
 pub mod storage;
 pub mod tenants;
 pub mod token;

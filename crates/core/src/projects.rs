@@ -6,6 +6,7 @@ use crate::error::{found_one, CoreError, CoreResult};
 use crate::ids::{is_object_id, object_id};
 use crate::secret::Secret;
 use crate::service::Core;
+use crate::signup_policy::SignupPath;
 use crate::storage::models::{MemberRow, ProjectRow};
 use crate::storage::schema::{project_members, projects};
 use crate::storage::AnyConnection;
@@ -14,6 +15,7 @@ use crate::users::{NewUser, User};
 use crate::validated::Email;
 use diesel::prelude::*;
 use serde_json::Value;
+use std::net::IpAddr;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Role {
@@ -50,6 +52,17 @@ impl Role {
     pub fn is_agent(self) -> bool {
         matches!(self, Role::Owner | Role::Admin | Role::Agent)
     }
+
+    /// Whether this role grants everything `other` does: owner > admin > agent > user, guest.
+    pub fn at_least(self, other: Role) -> bool {
+        let rank = |r: Role| match r {
+            Role::Owner => 3,
+            Role::Admin => 2,
+            Role::Agent => 1,
+            Role::User | Role::Guest => 0,
+        };
+        rank(self) >= rank(other)
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -83,11 +96,15 @@ pub struct Member {
     pub role: Role,
     pub active: bool,
     pub profile: Value,
+    pub created_at: i64,
+    pub updated_at: i64,
 }
 
 impl From<MemberRow> for Member {
     fn from(r: MemberRow) -> Member {
         Member {
+            created_at: r.created_at,
+            updated_at: r.updated_at,
             role: Role::parse(&r.role).unwrap_or(Role::User),
             profile: serde_json::from_str(&r.profile).unwrap_or(Value::Null),
             id: r.id,
@@ -96,6 +113,15 @@ impl From<MemberRow> for Member {
             active: r.active,
         }
     }
+}
+
+/// The agent a custom token names: by email, with the role it claims and the names it gives.
+#[derive(Debug, Clone)]
+pub struct NamedAgent {
+    pub email: Email,
+    pub role: Role,
+    pub firstname: String,
+    pub lastname: String,
 }
 
 /// Who a membership is for: an agent account, a guest, or a customer's external user.
@@ -122,6 +148,9 @@ impl MemberOf {
         }
     }
 }
+
+/// The `Forbidden` reason when a custom token names an account outside its project.
+pub const NOT_A_MEMBER: &str = "the account is not a member of this project with that role";
 
 fn new_secret() -> String {
     uuid::Uuid::new_v4().to_string()
@@ -310,55 +339,110 @@ impl Core {
             .await
     }
 
-    /// Links an agent role of a custom token to a user with that email, creating a password-less
-    /// user when there is none, and makes them a member of the project with `role`.
-    pub async fn link_agent(
+    /// The account a custom token's agent role (`owner`, `admin`, `agent`) names by email.
+    ///
+    /// An existing account is returned only when it is already a member of the project with at
+    /// least `role` (a disabled membership is returned as it is, for the caller to refuse);
+    /// otherwise `Forbidden`: a project's secret vouches for people in that project, not for
+    /// any account of the tenant. A new email makes a password-less account and its membership
+    /// together; that is account creation, so the tenant's signup policy decides first, and a
+    /// later signup with the email claims the account (see `users::create_user`).
+    pub async fn custom_token_agent(
         &self,
         tenant: &Tenant,
         project_id: &str,
-        email: &Email,
-        role: Role,
-        firstname: &str,
-        lastname: &str,
+        named: &NamedAgent,
+        client_ip: IpAddr,
     ) -> CoreResult<(User, Member)> {
+        let (email, role) = (&named.email, named.role);
         self.project(tenant, project_id).await?;
-        let user = match self.user_by_email(tenant, email).await? {
-            Some(u) => u,
-            None => {
-                let mut new = NewUser::new(email.clone(), None);
-                new.firstname = firstname.to_owned();
-                new.lastname = lastname.to_owned();
-                match self.create_user(tenant, new).await {
-                    Ok(u) => u,
-                    // Created by a concurrent request: use theirs.
-                    Err(CoreError::Conflict(_)) => self
-                        .user_by_email(tenant, email)
-                        .await?
-                        .ok_or(CoreError::NotFound("user"))?,
-                    Err(e) => return Err(e),
-                }
+        if let Some(user) = self.user_by_email(tenant, email).await? {
+            return self.existing_agent(tenant, project_id, user, role).await;
+        }
+        // A new account: a signup, by the tenant's policy and its per-address signup limit.
+        self.check_self_signup(tenant, SignupPath::CustomToken)?;
+        self.check_signup_rate(tenant, client_ip)?;
+        let mut new = NewUser::new(email.clone(), None);
+        new.firstname = named.firstname.clone();
+        new.lastname = named.lastname.clone();
+        let (tid, pid, now) = (tenant.id.clone(), project_id.to_owned(), self.now_ms());
+        let created = self
+            .db
+            .run(move |c| {
+                c.transaction(|c| {
+                    let user = crate::users::insert_new(c, &tid, new, None, now)?;
+                    let who = MemberOf::User(user.id.clone());
+                    let member = upsert_member(c, &tid, &pid, &who, role, &Value::Null, now)?;
+                    Ok((user, Member::from(member)))
+                })
+            })
+            .await;
+        match created {
+            // Created by a concurrent request: judged as an existing account.
+            Err(CoreError::Conflict(_)) => {
+                let user = self
+                    .user_by_email(tenant, email)
+                    .await?
+                    .ok_or(CoreError::NotFound("user"))?;
+                self.existing_agent(tenant, project_id, user, role).await
             }
-        };
+            other => other,
+        }
+    }
+
+    async fn existing_agent(
+        &self,
+        tenant: &Tenant,
+        project_id: &str,
+        user: User,
+        role: Role,
+    ) -> CoreResult<(User, Member)> {
         if user.disabled {
             return Err(CoreError::Unauthorized(crate::error::AuthFailure::Disabled));
         }
-        // A membership an admin disabled is returned as it is, untouched, for the caller to refuse.
         let who = MemberOf::User(user.id.clone());
-        if let Some(existing) = self.membership(tenant, project_id, who).await? {
-            if !existing.active {
-                return Ok((user, existing));
-            }
+        match self.membership(tenant, project_id, who).await? {
+            Some(m) if !m.active => Ok((user, m)),
+            Some(m) if m.role.is_agent() && m.role.at_least(role) => Ok((user, m)),
+            _ => Err(CoreError::Forbidden(NOT_A_MEMBER)),
         }
-        let member = self
-            .upsert_member(
-                tenant,
-                project_id,
-                MemberOf::User(user.id.clone()),
-                role,
-                Value::Null,
-            )
-            .await?;
-        Ok((user, member))
+    }
+
+    /// The projects in which `user_id` is an active agent (owner, admin or agent), with each
+    /// membership; most recently updated project first.
+    pub async fn agent_projects(
+        &self,
+        tenant: &Tenant,
+        user_id: &str,
+    ) -> CoreResult<Vec<(Member, Project)>> {
+        let (tid, uid) = (tenant.id.clone(), user_id.to_owned());
+        let agent_roles = [Role::Owner, Role::Admin, Role::Agent].map(Role::as_str);
+        self.db
+            .run(move |c| {
+                let members: Vec<MemberRow> = project_members::table
+                    .filter(project_members::tenant_id.eq(&tid))
+                    .filter(project_members::user_id.eq(&uid))
+                    .filter(project_members::active.eq(true))
+                    .filter(project_members::role.eq_any(agent_roles))
+                    .select(MemberRow::as_select())
+                    .load(c)?;
+                let ids: Vec<String> = members.iter().map(|m| m.project_id.clone()).collect();
+                let found: Vec<ProjectRow> = projects::table
+                    .filter(projects::tenant_id.eq(&tid))
+                    .filter(projects::id.eq_any(ids))
+                    .select(ProjectRow::as_select())
+                    .load(c)?;
+                let mut pairs: Vec<(Member, Project)> = members
+                    .into_iter()
+                    .filter_map(|m| {
+                        let p = found.iter().find(|p| p.id == m.project_id)?;
+                        Some((Member::from(m), Project::from(p.clone())))
+                    })
+                    .collect();
+                pairs.sort_by(|a, b| (b.1.updated_at, &b.1.id).cmp(&(a.1.updated_at, &a.1.id)));
+                Ok(pairs)
+            })
+            .await
     }
 
     /// Enables or disables a membership (an admin's act; a disabled member cannot sign in to the project).

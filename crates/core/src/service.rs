@@ -7,6 +7,7 @@ use crate::error::{CoreError, CoreResult};
 use crate::metrics::CoreMetrics;
 use crate::password::Hasher;
 use crate::ratelimit::RateLimiter;
+use crate::signup_policy::{self, Creator, Signup, SignupPath};
 use crate::storage::{AnyConnection, Db};
 use crate::tenants::{self, HostPattern, Tenant, TenantDirectory, TenantSpec};
 use crate::token::{self, Claims};
@@ -16,6 +17,9 @@ use crate::view::View;
 use diesel::Connection;
 use std::net::IpAddr;
 use std::sync::Arc;
+
+/// The `Forbidden` reason of a closed signup.
+pub const SIGNUP_CLOSED: &str = "self-service account creation is closed on this tenant";
 
 pub struct CoreOptions {
     pub host_patterns: Vec<String>,
@@ -231,13 +235,53 @@ impl Core {
 
     /// Signs `claims` with the tenant's key for the tenant's `TOKEN_TTL_SECONDS`.
     pub fn issue_token(&self, tenant: &Tenant, claims: Claims) -> CoreResult<String> {
+        self.issue_token_until(tenant, claims, None)
+    }
+
+    /// As `issue_token`, expiring no later than `not_after` (Unix seconds) when given.
+    pub fn issue_token_until(
+        &self,
+        tenant: &Tenant,
+        claims: Claims,
+        not_after: Option<i64>,
+    ) -> CoreResult<String> {
         token::issue_at_ms(
             &tenant.id,
             &tenant.keys,
             claims,
             tenant.settings.token_ttl_seconds,
             self.clock.now_ms(),
+            not_after,
         )
+    }
+
+    /// Verifies a custom token signed with a project's secret, by the tenant's `CUSTOM_TOKEN_*`
+    /// rules (see `token::verify_custom`).
+    pub fn verify_custom_token(
+        &self,
+        tenant: &Tenant,
+        secret: &[u8],
+        jwt: &str,
+        audience: &str,
+    ) -> CoreResult<Claims> {
+        let rules = token::CustomTokenRules {
+            require_exp: tenant.settings.custom_token_require_exp,
+            max_age_secs: tenant.settings.custom_token_max_age_seconds,
+        };
+        token::verify_custom(secret, jwt, audience, rules, self.clock.now_secs())
+    }
+
+    /// Whether a caller may create an account through `creator` here (see `signup_policy`).
+    pub fn signup_policy<'t>(&self, tenant: &'t Tenant, creator: Creator) -> Signup<'t> {
+        signup_policy::decide(&tenant.settings, creator)
+    }
+
+    /// For self-service paths with no exception: `Forbidden` when the tenant's signup covers `path`.
+    pub fn check_self_signup(&self, tenant: &Tenant, path: SignupPath) -> CoreResult<()> {
+        match self.signup_policy(tenant, Creator::SelfService(path)) {
+            Signup::Open => Ok(()),
+            _ => Err(CoreError::Forbidden(SIGNUP_CLOSED)),
+        }
     }
 
     /// Verifies a token this tenant issued (see `token::verify`) and that it was not revoked

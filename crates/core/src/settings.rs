@@ -2,6 +2,7 @@
 //! back into a typed `Settings` that the rest of core uses.
 
 use crate::error::CoreError;
+use crate::signup_policy::SignupPath;
 use crate::validated::Scope;
 use std::collections::BTreeMap;
 
@@ -14,6 +15,8 @@ pub const KEYS: &[&str] = &[
     "TILEDESK_ISSUER",
     "TILEDESK_AUDIENCE",
     "CUSTOM_TOKEN_REQUIRE_EXP",
+    "CUSTOM_TOKEN_MAX_AGE_SECONDS",
+    "SIGNUP_CLOSED_COVERS",
     "SIGNIN_MAX_FAILURES",
     "SIGNIN_LOCK_SECONDS",
     "SIGNUP_PER_IP_PER_MINUTE",
@@ -30,6 +33,11 @@ pub struct Settings {
     pub tiledesk_issuer: String,
     pub tiledesk_audience: String,
     pub custom_token_require_exp: bool,
+    /// A custom token older than this (by `iat`), or living longer than this from now (by `exp`
+    /// when it has no `iat`), is refused: a leaked token cannot be replayed for long.
+    pub custom_token_max_age_seconds: i64,
+    /// The self-service paths that a closed signup (`API_USER_CREATE_SCOPE` set) closes.
+    pub signup_closed_covers: Vec<SignupPath>,
     pub signin_max_failures: u32,
     pub signin_lock_seconds: i64,
     pub signup_per_ip_per_minute: u32,
@@ -46,7 +54,9 @@ impl Default for Settings {
             bcrypt_cost: 10,
             tiledesk_issuer: "https://tiledesk.com".into(),
             tiledesk_audience: "https://tiledesk.com".into(),
-            custom_token_require_exp: false,
+            custom_token_require_exp: true,
+            custom_token_max_age_seconds: 3600,
+            signup_closed_covers: vec![SignupPath::Signup, SignupPath::CustomToken],
             signin_max_failures: 10,
             signin_lock_seconds: 300,
             signup_per_ip_per_minute: 100,
@@ -128,6 +138,25 @@ fn origins(key: &str, value: &str) -> Result<Option<Vec<String>>, CoreError> {
     Ok(Some(list))
 }
 
+/// A comma-separated list of `SignupPath` names; empty means a closed signup closes only
+/// Appmixer's `POST /user`.
+fn signup_paths(key: &str, value: &str) -> Result<Vec<SignupPath>, CoreError> {
+    let mut paths = Vec::new();
+    for name in value.split(',').map(str::trim).filter(|n| !n.is_empty()) {
+        let path = SignupPath::parse(name).ok_or_else(|| {
+            let known: Vec<&str> = SignupPath::ALL.iter().map(|p| p.as_str()).collect();
+            CoreError::invalid(
+                "value",
+                format!("{key} takes a list of {}, not '{name}'", known.join(", ")),
+            )
+        })?;
+        if !paths.contains(&path) {
+            paths.push(path);
+        }
+    }
+    Ok(paths)
+}
+
 impl Settings {
     /// Whether a browser page from `origin` may call this tenant's API (CORS).
     pub fn allows_origin(&self, origin: &str) -> bool {
@@ -150,6 +179,12 @@ impl Settings {
                 .unwrap_or_default()
                 .iter()
                 .map(Scope::as_str)
+                .collect::<Vec<_>>()
+                .join(","),
+            "SIGNUP_CLOSED_COVERS" => probe
+                .signup_closed_covers
+                .iter()
+                .map(|p| p.as_str())
                 .collect::<Vec<_>>()
                 .join(","),
             _ => value.trim().to_owned(),
@@ -179,6 +214,10 @@ impl Settings {
             "TILEDESK_ISSUER" => self.tiledesk_issuer = url_like(key, value)?,
             "TILEDESK_AUDIENCE" => self.tiledesk_audience = url_like(key, value)?,
             "CUSTOM_TOKEN_REQUIRE_EXP" => self.custom_token_require_exp = boolean(key, value)?,
+            "CUSTOM_TOKEN_MAX_AGE_SECONDS" => {
+                self.custom_token_max_age_seconds = int_in(key, value, 1, 31_536_000)?
+            }
+            "SIGNUP_CLOSED_COVERS" => self.signup_closed_covers = signup_paths(key, value)?,
             "SIGNIN_MAX_FAILURES" => self.signin_max_failures = int_in(key, value, 1, 1_000_000)?,
             "SIGNIN_LOCK_SECONDS" => self.signin_lock_seconds = int_in(key, value, 1, 31_536_000)?,
             "SIGNUP_PER_IP_PER_MINUTE" => {
@@ -222,6 +261,24 @@ mod tests {
         assert_eq!(s.signin_lock_seconds, 300);
         assert_eq!(s.signup_per_ip_per_minute, 100);
         assert!(s.api_user_create_scope.is_none());
+        assert!(s.custom_token_require_exp);
+        assert_eq!(s.custom_token_max_age_seconds, 3600);
+        assert_eq!(
+            s.signup_closed_covers,
+            vec![SignupPath::Signup, SignupPath::CustomToken]
+        );
+    }
+
+    #[test]
+    fn signup_closed_covers_takes_known_paths_only() {
+        assert_eq!(
+            Settings::validate("SIGNUP_CLOSED_COVERS", " anonymous, signup,anonymous ").unwrap(),
+            "anonymous,signup"
+        );
+        assert_eq!(Settings::validate("SIGNUP_CLOSED_COVERS", "").unwrap(), "");
+        assert!(Settings::validate("SIGNUP_CLOSED_COVERS", "signup,importer").is_err());
+        assert!(Settings::validate("CUSTOM_TOKEN_MAX_AGE_SECONDS", "0").is_err());
+        assert!(Settings::validate("CUSTOM_TOKEN_MAX_AGE_SECONDS", "120").is_ok());
     }
 
     #[test]

@@ -69,25 +69,29 @@ pub fn issue(
     ttl_secs: i64,
     now_secs: i64,
 ) -> CoreResult<String> {
-    issue_at_ms(tenant_id, keys, claims, ttl_secs, now_secs * 1000)
+    issue_at_ms(tenant_id, keys, claims, ttl_secs, now_secs * 1000, None)
 }
 
-/// `issue` at a time in milliseconds. The `jti` is a UUIDv7 whose timestamp is that time, so a
-/// token's issue time is known to the millisecond (`iat` has only seconds): "tokens issued before
-/// this moment are ended" then holds for a token issued in the same second, before or after.
+/// `issue` at a time in milliseconds, with `exp` no later than `not_after` (Unix seconds) when one
+/// is given: a token minted in exchange for another outlives neither that token nor the tenant's
+/// lifetime. The `jti` is a UUIDv7 whose timestamp is that time, so a token's issue time is known
+/// to the millisecond (`iat` has only seconds): "tokens issued before this moment are ended" then
+/// holds for a token issued in the same second, before or after.
 pub fn issue_at_ms(
     tenant_id: &str,
     keys: &KeyRing,
     mut claims: Claims,
     ttl_secs: i64,
     now_ms: i64,
+    not_after: Option<i64>,
 ) -> CoreResult<String> {
     let now_secs = now_ms.div_euclid(1000);
     let key = keys.signing_key().ok_or_else(|| {
         CoreError::Internal(format!("tenant {tenant_id} has no active signing key"))
     })?;
     claims.insert("iat".into(), now_secs.into());
-    claims.insert("exp".into(), (now_secs + ttl_secs).into());
+    let exp = not_after.map_or(now_secs + ttl_secs, |n| n.min(now_secs + ttl_secs));
+    claims.insert("exp".into(), exp.into());
     claims.insert("jti".into(), jti_at(now_ms).into());
     claims.insert("tid".into(), tenant_id.into());
     let mut header = Header::new(Algorithm::HS256);
@@ -172,6 +176,11 @@ pub fn verify_hs256(
     if audience.is_some() && !claims.contains_key("aud") {
         return Err(invalid());
     }
+    if let Some(nbf) = claims.get("nbf") {
+        if nbf.as_f64().ok_or_else(invalid)? > now_secs as f64 {
+            return Err(invalid());
+        }
+    }
     match claims.get("exp") {
         Some(exp) => {
             let exp = exp.as_f64().ok_or_else(invalid)?;
@@ -183,6 +192,45 @@ pub fn verify_hs256(
         None => {}
     }
     Ok(claims)
+}
+
+/// What a tenant asks of the custom tokens its customers sign (settings `CUSTOM_TOKEN_*`).
+#[derive(Debug, Clone, Copy)]
+pub struct CustomTokenRules {
+    pub require_exp: bool,
+    pub max_age_secs: i64,
+}
+
+/// How far a customer's clock may run ahead of ours in `iat`.
+const IAT_SKEW_SECS: f64 = 60.0;
+
+/// Verifies a customer-signed custom token (see `verify_hs256`, which also honours `nbf`), then
+/// caps its age: `iat` no older than `max_age_secs` (and not in the future beyond a minute of
+/// clock skew); without `iat`, `exp` no further than `max_age_secs` from now, so that no token
+/// can be replayed for longer than the cap either way.
+pub fn verify_custom(
+    secret: &[u8],
+    token: &str,
+    audience: &str,
+    rules: CustomTokenRules,
+    now_secs: i64,
+) -> CoreResult<Claims> {
+    let claims = verify_hs256(secret, token, Some(audience), rules.require_exp, now_secs)?;
+    let (now, max_age) = (now_secs as f64, rules.max_age_secs as f64);
+    let number = |k: &str| claims.get(k).map(|v| v.as_f64().ok_or_else(invalid));
+    match (number("iat").transpose()?, number("exp").transpose()?) {
+        (Some(iat), _) if iat > now + IAT_SKEW_SECS => Err(invalid()),
+        (Some(iat), _) if now - iat > max_age => {
+            Err(CoreError::Unauthorized(AuthFailure::ExpiredToken))
+        }
+        (None, Some(exp)) if exp - now > max_age => Err(invalid()),
+        _ => Ok(claims),
+    }
+}
+
+/// The `exp` of verified claims as whole seconds, if it has one.
+pub fn expiry_of(claims: &Claims) -> Option<i64> {
+    claims.get("exp")?.as_f64().map(|e| e.floor() as i64)
 }
 
 fn invalid() -> CoreError {
@@ -217,9 +265,52 @@ mod tests {
     }
 
     #[test]
+    fn a_token_issued_until_a_time_expires_by_then() {
+        let keys = KeyRing::new(vec![SigningKey::generate(0)]);
+        let t = issue_at_ms("t1", &keys, claims(), 600, NOW * 1000, Some(NOW + 120)).unwrap();
+        assert_eq!(
+            verify("t1", &keys, &t, None, NOW).unwrap()["exp"],
+            NOW + 120
+        );
+        let t = issue_at_ms("t1", &keys, claims(), 60, NOW * 1000, Some(NOW + 120)).unwrap();
+        assert_eq!(verify("t1", &keys, &t, None, NOW).unwrap()["exp"], NOW + 60);
+    }
+
+    #[test]
+    fn custom_tokens_honour_nbf_and_a_maximum_age() {
+        let secret = b"s";
+        let aud = "https://tiledesk.com/projects/p1";
+        let rules = CustomTokenRules {
+            require_exp: true,
+            max_age_secs: 300,
+        };
+        let make = |extra: serde_json::Value| {
+            let mut c = json!({"_id": "x", "aud": aud, "exp": NOW + 60});
+            for (k, v) in extra.as_object().unwrap() {
+                c[k] = v.clone();
+            }
+            encode(
+                &Header::new(Algorithm::HS256),
+                &c,
+                &EncodingKey::from_secret(secret),
+            )
+            .unwrap()
+        };
+        let check = |t: &str| verify_custom(secret, t, aud, rules, NOW);
+        assert!(check(&make(json!({"iat": NOW - 10}))).is_ok());
+        assert!(check(&make(json!({"iat": NOW - 301}))).is_err());
+        assert!(check(&make(json!({"iat": NOW + 3600}))).is_err());
+        assert!(check(&make(json!({"nbf": NOW + 5}))).is_err());
+        assert!(check(&make(json!({"nbf": NOW - 5}))).is_ok());
+        assert!(check(&make(json!({"exp": NOW + 301}))).is_err());
+        assert!(check(&make(json!({"exp": NOW + 300}))).is_ok());
+        assert!(check(&make(json!({"iat": "yesterday"}))).is_err());
+    }
+
+    #[test]
     fn the_jti_carries_the_issue_time_to_the_millisecond() {
         let keys = KeyRing::new(vec![SigningKey::generate(0)]);
-        let t = issue_at_ms("t1", &keys, claims(), 60, NOW * 1000 + 417).unwrap();
+        let t = issue_at_ms("t1", &keys, claims(), 60, NOW * 1000 + 417, None).unwrap();
         let c = verify("t1", &keys, &t, None, NOW).unwrap();
         assert_eq!(c["iat"], NOW);
         assert_eq!(issued_at_ms(&c), Some(NOW * 1000 + 417));

@@ -12,6 +12,7 @@ use crate::storage::schema::users;
 use crate::storage::AnyConnection;
 use crate::tenants::Tenant;
 use crate::validated::{Email, Password, Scope, Username};
+use crate::view::change::Change;
 use crate::view::UserState;
 use diesel::prelude::*;
 use serde_json::Value;
@@ -30,6 +31,8 @@ pub struct User {
     pub is_active: bool,
     pub disabled: bool,
     pub has_password: bool,
+    /// Tiledesk's profile fields beyond the names (`attributes`, `description`, `phone`...).
+    pub profile: serde_json::Map<String, Value>,
     pub created_at: i64,
     pub updated_at: i64,
 }
@@ -45,6 +48,10 @@ impl User {
             metadata: serde_json::from_str(&row.metadata)
                 .unwrap_or(Value::Object(Default::default())),
             has_password: row.password_hash.is_some(),
+            profile: match serde_json::from_str(&row.profile) {
+                Ok(Value::Object(m)) => m,
+                _ => Default::default(),
+            },
             id: row.id,
             email: row.email,
             username: row.username,
@@ -112,6 +119,15 @@ pub enum Login {
     Email(Email),
     /// Appmixer: a username, or an email given as username; matched case-insensitively.
     UsernameOrEmail(String),
+}
+
+/// Changes a user makes to their own Tiledesk profile; `None` leaves a field alone, and `extra`
+/// fields replace their namesakes in the profile document.
+#[derive(Debug, Clone, Default)]
+pub struct ProfilePatch {
+    pub firstname: Option<String>,
+    pub lastname: Option<String>,
+    pub extra: serde_json::Map<String, Value>,
 }
 
 /// Changes an admin may make to a user; `None` leaves a field alone.
@@ -210,7 +226,9 @@ fn conflict_on_unique(e: CoreError) -> CoreError {
 
 impl Core {
     /// Creates a user. The email (and username, if any) must be free in this tenant; two requests
-    /// racing for one email create one user and the other gets `Conflict`.
+    /// racing for one email create one user and the other gets `Conflict`. A user with a password
+    /// whose email belongs to a password-less account claims that account instead (see
+    /// `claim_passwordless`).
     pub async fn create_user(&self, tenant: &Tenant, new: NewUser) -> CoreResult<User> {
         // Appmixer signs in "by username or email": a username that is someone else's address
         // would make the sign-in ambiguous.
@@ -226,37 +244,27 @@ impl Core {
             Some(pw) => Some(self.hasher.hash(pw, tenant.settings.bcrypt_cost).await?),
             None => None,
         };
-        let now = self.now_ms();
-        let row = UserRow {
-            tenant_id: tenant.id.clone(),
-            id: object_id(now / 1000),
-            email: new.email.as_str().to_owned(),
-            username_key: new.username.as_ref().map(Username::key),
-            username: new.username.map(|u| u.as_str().to_owned()),
-            password_hash: hash,
-            firstname: new.firstname,
-            lastname: new.lastname,
-            email_verified: false,
-            scopes: join_scopes(&new.scopes),
-            plan: new.plan,
-            metadata: new.metadata.to_string(),
-            is_active: new.is_active,
-            disabled: false,
-            failed_signins: 0,
-            locked_until: None,
-            created_at: now,
-            updated_at: now,
-            tokens_valid_after: 0,
-        };
-        self.db
+        let row = new_row(&tenant.id, new, hash, self.now_ms());
+        let (user, claimed) = self
+            .db
             .run(move |c| {
-                diesel::insert_into(users::table)
+                let inserted = diesel::insert_into(users::table)
                     .values(&row)
                     .execute(c)
-                    .map_err(|e| conflict_on_unique(e.into()))?;
-                Ok(User::from_row(row))
+                    .map_err(CoreError::from);
+                match inserted {
+                    Ok(_) => Ok((User::from_row(row), None)),
+                    Err(CoreError::Conflict(_)) if row.password_hash.is_some() => {
+                        claim_passwordless(c, &row).map(|(user, change)| (user, Some(change)))
+                    }
+                    Err(e) => Err(conflict_on_unique(e)),
+                }
             })
-            .await
+            .await?;
+        if let Some(change) = claimed {
+            self.publish(&[change]).await?;
+        }
+        Ok(user)
     }
 
     /// Password sign-in. Fails with `Unauthorized(UnknownAccount | WrongPassword | Disabled)` or
@@ -421,6 +429,49 @@ impl Core {
         Ok(user)
     }
 
+    /// A user's own profile change (Tiledesk's `PUT /users`).
+    pub async fn update_profile(
+        &self,
+        tenant: &Tenant,
+        id: &str,
+        patch: ProfilePatch,
+    ) -> CoreResult<User> {
+        let (tid, id, now) = (tenant.id.clone(), id.to_owned(), self.now_ms());
+        let (user, change) = self
+            .db
+            .run(move |c| {
+                c.transaction(|c| {
+                    let mut row = find_by_id(c, &tid, &id)?;
+                    if let Some(first) = patch.firstname {
+                        row.firstname = first;
+                    }
+                    if let Some(last) = patch.lastname {
+                        row.lastname = last;
+                    }
+                    let mut profile = match serde_json::from_str(&row.profile) {
+                        Ok(Value::Object(m)) => m,
+                        _ => serde_json::Map::new(),
+                    };
+                    profile.extend(patch.extra);
+                    row.profile = Value::Object(profile).to_string();
+                    row.updated_at = now;
+                    diesel::update(user_by_id(&tid, &id))
+                        .set((
+                            users::firstname.eq(&row.firstname),
+                            users::lastname.eq(&row.lastname),
+                            users::profile.eq(&row.profile),
+                            users::updated_at.eq(now),
+                        ))
+                        .execute(c)?;
+                    let change = user_changed(c, &tid, &id, now)?;
+                    Ok((User::from_row(row), change))
+                })
+            })
+            .await?;
+        self.publish(&[change]).await?;
+        Ok(user)
+    }
+
     /// Deletes a user and their project memberships, together.
     pub async fn delete_user(&self, tenant: &Tenant, id: &str) -> CoreResult<()> {
         use crate::storage::schema::project_members;
@@ -534,6 +585,96 @@ impl Core {
         self.publish(&[change]).await?;
         Ok(user)
     }
+}
+
+fn new_row(tenant_id: &str, new: NewUser, hash: Option<String>, now: i64) -> UserRow {
+    UserRow {
+        tenant_id: tenant_id.to_owned(),
+        id: object_id(now / 1000),
+        email: new.email.as_str().to_owned(),
+        username_key: new.username.as_ref().map(Username::key),
+        username: new.username.map(|u| u.as_str().to_owned()),
+        password_hash: hash,
+        firstname: new.firstname,
+        lastname: new.lastname,
+        email_verified: false,
+        scopes: join_scopes(&new.scopes),
+        plan: new.plan,
+        metadata: new.metadata.to_string(),
+        is_active: new.is_active,
+        disabled: false,
+        failed_signins: 0,
+        locked_until: None,
+        created_at: now,
+        updated_at: now,
+        profile: "{}".into(),
+        tokens_valid_after: 0,
+    }
+}
+
+/// Inserts a user inside the caller's transaction (a duplicate is `Conflict`), for core paths
+/// that create an account together with something else.
+pub(crate) fn insert_new(
+    conn: &mut AnyConnection,
+    tenant_id: &str,
+    new: NewUser,
+    hash: Option<String>,
+    now: i64,
+) -> CoreResult<User> {
+    let row = new_row(tenant_id, new, hash, now);
+    diesel::insert_into(users::table)
+        .values(&row)
+        .execute(conn)
+        .map_err(|e| conflict_on_unique(e.into()))?;
+    Ok(User::from_row(row))
+}
+
+/// Signup with the email of a password-less account (one a custom-token exchange made, which has
+/// never had an owner who could sign in) claims it: the account takes the new password, names and
+/// username and keeps its memberships. Anything else with that email stays a conflict.
+/// The tokens minted for the account before it was claimed (custom-token agent tokens) end with the
+/// claim: they were issued to whoever held the project's secret, not to the email's owner.
+fn claim_passwordless(conn: &mut AnyConnection, new: &UserRow) -> CoreResult<(User, Change)> {
+    conn.transaction(|c| {
+        let login = Login::Email(Email::parse(&new.email)?);
+        let Some(mut row) = find_by_login(c, &new.tenant_id, &login)? else {
+            return Err(CoreError::Conflict("user already exists"));
+        };
+        if row.password_hash.is_some() || row.disabled {
+            return Err(CoreError::Conflict("user already exists"));
+        }
+        row.password_hash.clone_from(&new.password_hash);
+        if !new.firstname.is_empty() {
+            row.firstname.clone_from(&new.firstname);
+        }
+        if !new.lastname.is_empty() {
+            row.lastname.clone_from(&new.lastname);
+        }
+        if new.username.is_some() {
+            row.username.clone_from(&new.username);
+            row.username_key.clone_from(&new.username_key);
+        }
+        row.updated_at = new.updated_at;
+        // `password_hash IS NULL` again in the update: two racing signups claim it once.
+        let n = diesel::update(
+            user_by_id(&new.tenant_id, &row.id).filter(users::password_hash.is_null()),
+        )
+        .set((
+            users::password_hash.eq(&row.password_hash),
+            users::firstname.eq(&row.firstname),
+            users::lastname.eq(&row.lastname),
+            users::username.eq(&row.username),
+            users::username_key.eq(&row.username_key),
+            users::updated_at.eq(row.updated_at),
+        ))
+        .execute(c)
+        .map_err(|e| conflict_on_unique(e.into()))?;
+        if n != 1 {
+            return Err(CoreError::Conflict("user already exists"));
+        }
+        let change = end_user_tokens(c, &new.tenant_id, &row.id, new.updated_at)?;
+        Ok((User::from_row(row), change))
+    })
 }
 
 fn escape_like(s: &str) -> String {

@@ -55,6 +55,22 @@ fn email(s: &str) -> Email {
     Email::parse(s).unwrap()
 }
 
+const LOCALHOST: std::net::IpAddr = std::net::IpAddr::V4(std::net::Ipv4Addr::LOCALHOST);
+
+fn named(
+    address: &str,
+    role: gatehouse_core::projects::Role,
+    first: &str,
+    last: &str,
+) -> gatehouse_core::projects::NamedAgent {
+    gatehouse_core::projects::NamedAgent {
+        email: email(address),
+        role,
+        firstname: first.into(),
+        lastname: last.into(),
+    }
+}
+
 #[tokio::test]
 async fn an_account_locks_after_max_failures_until_the_lock_expires() {
     let f = fixture().await;
@@ -306,13 +322,11 @@ async fn linking_an_agent_keeps_an_existing_role_and_leaves_disabled_memberships
     // A custom token naming the owner as a mere agent does not demote them.
     let (_, m) = f
         .core
-        .link_agent(
+        .custom_token_agent(
             &t,
             &project.id,
-            &email("owner@example.com"),
-            Role::Agent,
-            "O",
-            "W",
+            &named("owner@example.com", Role::Agent, "O", "W"),
+            LOCALHOST,
         )
         .await
         .unwrap();
@@ -320,17 +334,26 @@ async fn linking_an_agent_keeps_an_existing_role_and_leaves_disabled_memberships
     // A new agent gets the token's role; once disabled, linking leaves the membership as it is.
     let (agent, m) = f
         .core
-        .link_agent(
+        .custom_token_agent(
             &t,
             &project.id,
-            &email("agent@example.com"),
-            Role::Agent,
-            "A",
-            "G",
+            &named("agent@example.com", Role::Agent, "A", "G"),
+            LOCALHOST,
         )
         .await
         .unwrap();
     assert_eq!(m.role, Role::Agent);
+    // An existing agent is not raised to admin by a token that says so.
+    let raised = f
+        .core
+        .custom_token_agent(
+            &t,
+            &project.id,
+            &named("agent@example.com", Role::Admin, "A", "G"),
+            LOCALHOST,
+        )
+        .await;
+    assert!(matches!(raised, Err(CoreError::Forbidden(_))));
     let who = || MemberOf::User(agent.id.clone());
     f.core
         .set_member_active(&t, &project.id, who(), false)
@@ -338,16 +361,47 @@ async fn linking_an_agent_keeps_an_existing_role_and_leaves_disabled_memberships
         .unwrap();
     let (_, m) = f
         .core
-        .link_agent(
+        .custom_token_agent(
             &t,
             &project.id,
-            &email("agent@example.com"),
-            Role::Admin,
-            "A",
-            "G",
+            &named("agent@example.com", Role::Admin, "A", "G"),
+            LOCALHOST,
         )
         .await
         .unwrap();
     assert!(!m.active);
     assert_eq!(m.role, Role::Agent);
+}
+
+#[tokio::test]
+async fn racing_signups_claim_a_password_less_account_once() {
+    use gatehouse_core::projects::Role;
+    let (f, t, _owner, project) = with_a_project().await;
+    let (made, _) = f
+        .core
+        .custom_token_agent(
+            &t,
+            &project.id,
+            &named("new@example.com", Role::Agent, "", ""),
+            LOCALHOST,
+        )
+        .await
+        .unwrap();
+    assert!(!made.has_password);
+    let signup = |pw: &str| {
+        let new = NewUser::new(
+            email("new@example.com"),
+            Some(Password::new(pw, 8).unwrap()),
+        );
+        f.core.create_user(&t, new)
+    };
+    let (a, b) = tokio::join!(signup("first-password"), signup("second-password"));
+    let claimed: Vec<_> = [a, b].into_iter().filter_map(Result::ok).collect();
+    assert_eq!(claimed.len(), 1, "exactly one signup claims it");
+    assert_eq!(claimed[0].id, made.id);
+    assert!(claimed[0].has_password);
+    assert!(matches!(
+        signup("third-password").await,
+        Err(CoreError::Conflict(_))
+    ));
 }

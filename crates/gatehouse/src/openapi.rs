@@ -47,7 +47,9 @@ pub fn document() -> Value {
         "components": {"securitySchemes": {
             "appmixerBearer": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"},
             "tiledeskJwt": {"type": "apiKey", "in": "header", "name": "Authorization",
-                "description": "\"JWT <token>\" as returned by sign-in"}
+                "description": "\"JWT <token>\" as returned by sign-in"},
+            "tiledeskBasic": {"type": "http", "scheme": "basic",
+                "description": "email:password, on the Tiledesk agent routes (counted as a sign-in)"}
         }},
         "paths": paths
     })

@@ -1,6 +1,7 @@
 //! Custom tokens: JWTs that a customer's own system signs (HS256) with a project's `jwtSecret`.
 //! The project is named by the token's `aud`, which is read before the signature can be checked
-//! (it says which secret to check with) and trusted only once the token verifies with that secret.
+//! (it says which secret to check with) and trusted only once the token verifies with that secret;
+//! the tenant's own generic audience says the token is one of ours, checked with the tenant's keys.
 
 use crate::fields::clean_text;
 use crate::token;
@@ -33,9 +34,19 @@ fn project_in(aud: &str, tenant: &Tenant) -> Option<String> {
     (!id.is_empty() && !id.contains('/')).then(|| id.to_owned())
 }
 
-/// Reads `aud` WITHOUT verifying anything, through jsonwebtoken's own parser: returns the
-/// audience string that names a project, and that project's id.
-pub fn unverified_audience(token: &str, tenant: &Tenant) -> Option<(String, String)> {
+/// What a token's (unverified) `aud` says about who signed it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Audience {
+    /// The tenant's own generic audience (`TILEDESK_AUDIENCE`): a token this tenant issued, which
+    /// the widget posts back to re-check it.
+    Own,
+    /// A project's audience: a custom token signed with that project's secret.
+    Project { aud: String, project_id: String },
+}
+
+/// Reads `aud` WITHOUT verifying anything, through jsonwebtoken's own parser: it only says which
+/// key to check the token with.
+pub fn unverified_audience(token: &str, tenant: &Tenant) -> Option<Audience> {
     let mut peek = Validation::default();
     peek.insecure_disable_signature_validation();
     peek.required_spec_claims.clear();
@@ -50,9 +61,16 @@ pub fn unverified_audience(token: &str, tenant: &Tenant) -> Option<(String, Stri
         Value::Array(items) => items.iter().filter_map(Value::as_str).collect(),
         _ => return None,
     };
-    candidates
-        .into_iter()
-        .find_map(|aud| project_in(aud, tenant).map(|id| (aud.to_owned(), id)))
+    let own = tenant.settings.tiledesk_audience.as_str();
+    if candidates.contains(&own) {
+        return Some(Audience::Own);
+    }
+    candidates.into_iter().find_map(|aud| {
+        project_in(aud, tenant).map(|project_id| Audience::Project {
+            aud: aud.to_owned(),
+            project_id,
+        })
+    })
 }
 
 /// What a verified custom token says about the customer's user.
@@ -105,6 +123,21 @@ pub fn echoed_claims(claims: &Claims) -> Claims {
     claims
         .iter()
         .filter(|(k, _)| !matches!(k.as_str(), "iat" | "exp" | "aud" | "sub" | "iss" | "nbf"))
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect()
+}
+
+/// Claims a Gatehouse token never takes from a customer: the registered ones and those that
+/// say which tenant, key and token this is. The caller's own user claims are laid over the rest.
+const NOT_CARRIED: &[&str] = &[
+    "tid", "jti", "iat", "exp", "nbf", "sub", "aud", "iss", "kid",
+];
+
+/// The customer's extra claims that the Gatehouse token minted for them carries (issue 9.5).
+pub fn carried_claims(claims: &Claims) -> Claims {
+    claims
+        .iter()
+        .filter(|(k, _)| !NOT_CARRIED.contains(&k.as_str()))
         .map(|(k, v)| (k.clone(), v.clone()))
         .collect()
 }

@@ -60,6 +60,8 @@ impl From<FieldError> for TiledeskError {
 
 pub const PERMISSION_DENIED: &str = "You don't have the permission required.";
 pub const PROJECT_USER_NOT_ACTIVE: &str = "Authentication failed. Project_user not active.";
+/// The original has no closed signup; this is Gatehouse's answer when the tenant closed it.
+pub const SIGNUP_CLOSED: &str = "Signup is closed on this server.";
 
 impl TiledeskError {
     pub fn forbidden() -> TiledeskError {
@@ -75,6 +77,15 @@ impl TiledeskError {
         match e {
             CoreError::Unavailable(_) | CoreError::Internal(_) => TiledeskError::Core(e),
             _ => TiledeskError::Unauthorized,
+        }
+    }
+
+    /// For the custom-token agent link: refusals by policy (`403`) are told as such, outages
+    /// stay outages, and everything else is the bare `401` of a bad token.
+    pub fn agent_link_failure(e: CoreError) -> TiledeskError {
+        match e {
+            CoreError::Forbidden(_) | CoreError::RateLimited => TiledeskError::Core(e),
+            other => TiledeskError::token_failure(other),
         }
     }
 
@@ -94,6 +105,9 @@ impl TiledeskError {
                 (S::UNAUTHORIZED, "Authentication failed. User is disabled.")
             }
             CoreError::Unauthorized(_) => (S::UNAUTHORIZED, "Unauthorized"),
+            CoreError::Forbidden(reason) if *reason == gatehouse_core::service::SIGNUP_CLOSED => {
+                (S::FORBIDDEN, SIGNUP_CLOSED)
+            }
             CoreError::Forbidden(_) => (S::FORBIDDEN, PERMISSION_DENIED),
             CoreError::Locked => (
                 S::TOO_MANY_REQUESTS,

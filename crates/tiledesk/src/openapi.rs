@@ -31,11 +31,33 @@ fn body(required: &[&str], optional: &[&str]) -> Value {
     for f in required.iter().chain(optional) {
         props.insert((*f).into(), json!({"type": "string"}));
     }
-    let schema = json!({"type": "object", "required": required, "properties": props});
+    let mut schema = json!({"type": "object", "properties": props});
+    // OpenAPI 3.0 wants a non-empty `required` list, or none.
+    if !required.is_empty() {
+        schema["required"] = json!(required);
+    }
     json!({"required": true, "content": {
         "application/json": {"schema": schema},
         "application/x-www-form-urlencoded": {"schema": schema}
     }})
+}
+
+/// `PUT /users`: every field optional, `attributes` an object.
+fn profile_body() -> Value {
+    let texts = [
+        "firstname",
+        "lastname",
+        "description",
+        "public_email",
+        "public_website",
+        "phone",
+    ];
+    let mut b = body(&[], &texts);
+    b["required"] = json!(false);
+    for ct in ["application/json", "application/x-www-form-urlencoded"] {
+        b["content"][ct]["schema"]["properties"]["attributes"] = json!({"type": "object"});
+    }
+    b
 }
 
 fn token_answer() -> Value {
@@ -45,8 +67,16 @@ fn token_answer() -> Value {
     }})
 }
 
+/// The agent routes take a Tiledesk token or HTTP Basic `email:password`, as passport's
+/// `['basic', 'jwt']` does.
 fn jwt_auth() -> Value {
-    json!([{"tiledeskJwt": []}])
+    json!([{"tiledeskJwt": []}, {"tiledeskBasic": []}])
+}
+
+fn user_doc_answer() -> Value {
+    json!({"type": "object", "properties": {
+        "success": {"type": "boolean"}, "updatedUser": {"type": "object"}
+    }})
 }
 
 /// `(path under the prefix, method, operation)`.
@@ -66,8 +96,8 @@ fn operations() -> Vec<(&'static str, &'static str, Value)> {
                 "tags": ["tiledesk"],
                 "requestBody": body(&["email", "password", "firstname", "lastname"], &["phone"]),
                 "responses": {
-                    "200": answer("Created (or `success:false` when the password is missing)", json!({"type": "object"})),
-                    "403": answer("Email already registered", json!({"type": "object", "properties": {"success": {"type": "boolean"}, "message": {"type": "string"}}})),
+                    "200": answer("Created (or `success:false` when the password is missing); the email of a password-less account made by a custom token is claimed", json!({"type": "object"})),
+                    "403": answer("Email already registered (`message`), or signup closed on this tenant (`msg`)", json!({"type": "object", "properties": {"success": {"type": "boolean"}, "message": {"type": "string"}, "msg": {"type": "string"}}})),
                     "422": validation(),
                     "429": answer("Too many signups from this address", fail())
                 }
@@ -107,12 +137,14 @@ fn operations() -> Vec<(&'static str, &'static str, Value)> {
             "/auth/signinWithCustomToken",
             "post",
             json!({
-                "summary": "Exchange a project-signed custom token (HS256, `aud` https://tiledesk.com/projects/<id>) for a Tiledesk token",
+                "summary": "Exchange a project-signed custom token (HS256, `aud` https://tiledesk.com/projects/<id>) for a Tiledesk token expiring no later than it; or re-check a token this tenant issued (generic `aud`), which comes back as sent with its claims as `user`",
+                "description": "Custom tokens need `exp` (unless CUSTOM_TOKEN_REQUIRE_EXP=false), an `iat` within CUSTOM_TOKEN_MAX_AGE_SECONDS, and a passed `nbf`. An agent role names an existing account only if it is already a member of the project with at least that role; a new email creates a password-less account (signup policy permitting).",
                 "tags": ["tiledesk"],
                 "parameters": [{"name": "Authorization", "in": "header", "required": true, "schema": {"type": "string"}, "description": "The custom JWT, with or without `JWT `"}],
                 "responses": {
                     "200": answer("Tiledesk token", token_answer()),
-                    "401": {"description": "Bad custom token (plain `Unauthorized`), or a disabled membership (JSON)"}
+                    "401": {"description": "Bad custom token (plain `Unauthorized`), or a disabled membership (JSON)"},
+                    "403": answer("An account outside the project or its role, or a closed signup", fail())
                 }
             }),
         ),
@@ -141,6 +173,47 @@ fn operations() -> Vec<(&'static str, &'static str, Value)> {
                 "tags": ["tiledesk"],
                 "security": jwt_auth(),
                 "responses": {"200": answer("The agent", json!({"type": "object"})), "401": unauthorized()}
+            }),
+        ),
+        (
+            "/users",
+            "put",
+            common(json!({
+                "summary": "Update the current agent's profile (firstname, lastname, attributes, description, public_email, public_website, phone)",
+                "tags": ["tiledesk"],
+                "security": jwt_auth(),
+                "requestBody": profile_body(),
+                "responses": {"200": answer("Updated", user_doc_answer()), "401": unauthorized(), "422": validation()}
+            })),
+        ),
+        (
+            "/users",
+            "delete",
+            json!({
+                "summary": "Delete the current agent's account and its memberships (answered as the original's anonymisation)",
+                "tags": ["tiledesk"],
+                "security": jwt_auth(),
+                "responses": {"200": answer("Deleted", user_doc_answer()), "401": unauthorized(), "403": answer("A token from a custom-token exchange", fail())}
+            }),
+        ),
+        (
+            "/auth/pendinginvitationsnoauth/{id}",
+            "get",
+            json!({
+                "summary": "A pending invitation: Gatehouse has none, so always 404",
+                "tags": ["tiledesk"],
+                "parameters": [{"name": "id", "in": "path", "required": true, "schema": {"type": "string"}}],
+                "responses": {"404": answer("Object not found.", fail())}
+            }),
+        ),
+        (
+            "/projects",
+            "get",
+            json!({
+                "summary": "The caller's active agent memberships, each with its project (`id_project`), newest project first",
+                "tags": ["tiledesk"],
+                "security": jwt_auth(),
+                "responses": {"200": answer("Memberships", json!({"type": "array", "items": {"type": "object"}})), "401": unauthorized()}
             }),
         ),
         (
@@ -225,5 +298,12 @@ mod tests {
             assert!(paths.get(p).is_some(), "{p}");
         }
         assert!(paths["/v3/users/changepsw"].get("put").is_some());
+        for method in ["get", "put", "delete"] {
+            assert!(paths["/v1/users"].get(method).is_some(), "{method}");
+        }
+        assert!(paths["/v3/projects"].get("get").is_some());
+        assert!(paths["/v1/auth/pendinginvitationsnoauth/{id}"]
+            .get("get")
+            .is_some());
     }
 }

@@ -32,6 +32,29 @@ pub fn signup_user(u: &User) -> Value {
     Value::Object(m)
 }
 
+/// The user document users.js answers with (`updatedUser`): signup's, with the profile fields.
+pub fn user_doc(u: &User) -> Value {
+    let mut doc = signup_user(u);
+    if let Value::Object(m) = &mut doc {
+        for (k, v) in &u.profile {
+            m.entry(k.clone()).or_insert_with(|| v.clone());
+        }
+    }
+    doc
+}
+
+/// The document of a deleted account as users.js's `DELETE /` leaves it: `status: 0`, a random
+/// `@tiledesk.com` email, names `anonymized`.
+pub fn anonymized_doc(u: &User, now_ms: i64) -> Value {
+    let mut doc = signup_user(u);
+    doc["status"] = 0.into();
+    doc["email"] = format!("{}@tiledesk.com", uuid::Uuid::new_v4()).into();
+    doc["firstname"] = "anonymized".into();
+    doc["lastname"] = "anonymized".into();
+    doc["updatedAt"] = iso(now_ms).into();
+    doc
+}
+
 /// Tiledesk's `fullName`: first name, a space, then the last name or nothing.
 pub fn full_name(first: Option<&str>, last: Option<&str>) -> String {
     format!("{} {}", first.unwrap_or_default(), last.unwrap_or_default())

@@ -5,8 +5,8 @@ use crate::errors::TiledeskError;
 use actix_web::http::header;
 use actix_web::HttpRequest;
 use gatehouse_core::token::Claims;
-use gatehouse_core::users::User;
-use gatehouse_core::{Core, Tenant};
+use gatehouse_core::users::{Login, User};
+use gatehouse_core::{Core, CoreError, Email, Password, Tenant};
 use serde_json::Value;
 
 /// The `sub` of a Tiledesk token: who holds it.
@@ -38,7 +38,18 @@ pub fn issue(
     core: &Core,
     tenant: &Tenant,
     subject: Subject,
+    claims: Claims,
+) -> Result<String, TiledeskError> {
+    issue_until(core, tenant, subject, claims, None)
+}
+
+/// As `issue`, expiring no later than `not_after` (Unix seconds) when given.
+pub fn issue_until(
+    core: &Core,
+    tenant: &Tenant,
+    subject: Subject,
     mut claims: Claims,
+    not_after: Option<i64>,
 ) -> Result<String, TiledeskError> {
     claims.insert("sub".into(), subject.as_str().into());
     claims.insert("iss".into(), tenant.settings.tiledesk_issuer.clone().into());
@@ -46,7 +57,10 @@ pub fn issue(
         "aud".into(),
         tenant.settings.tiledesk_audience.clone().into(),
     );
-    Ok(format!("JWT {}", core.issue_token(tenant, claims)?))
+    Ok(format!(
+        "JWT {}",
+        core.issue_token_until(tenant, claims, not_after)?
+    ))
 }
 
 /// The raw `Authorization` value, if it is readable text.
@@ -82,16 +96,63 @@ impl Agent {
     }
 }
 
-/// The agent behind the request's token. Guest and external tokens, tokens of another tenant or
-/// dialect (Appmixer tokens carry neither `sub` nor `_id`), and disabled or deleted users: `401`.
+/// `email:password` of an HTTP Basic `Authorization` value; `None` when it is not Basic.
+/// `Some(None)` when it is Basic but unreadable.
+fn basic_credentials(value: &str) -> Option<Option<(String, String)>> {
+    use base64::engine::general_purpose::STANDARD;
+    use base64::Engine;
+    let (scheme, rest) = value.split_once(' ')?;
+    if !scheme.eq_ignore_ascii_case("basic") {
+        return None;
+    }
+    let decoded = STANDARD
+        .decode(rest.trim())
+        .ok()
+        .and_then(|b| String::from_utf8(b).ok());
+    Some(decoded.and_then(|text| {
+        let (user, password) = text.split_once(':')?;
+        Some((user.to_owned(), password.to_owned()))
+    }))
+}
+
+/// The agent of an HTTP Basic `email:password`, as passport.js's basic strategy reads it
+/// (`User.findOne({ email: userid.toLowerCase(), status: 100})`, then `comparePassword`), through
+/// core's sign-in so that it costs and counts exactly as a sign-in does (lock-out included).
+async fn basic_agent(
+    core: &Core,
+    tenant: &Tenant,
+    credentials: Option<(String, String)>,
+) -> Result<Agent, TiledeskError> {
+    let (user, password) = credentials.ok_or(TiledeskError::Unauthorized)?;
+    let email = Email::parse(&user).map_err(|_| TiledeskError::Unauthorized)?;
+    let user = core
+        .signin(tenant, Login::Email(email), &Password::candidate(&password))
+        .await
+        .map_err(|e| match e {
+            CoreError::Locked | CoreError::RateLimited => TiledeskError::Core(e),
+            other => TiledeskError::token_failure(other),
+        })?;
+    // No token: nothing for a logout to end but "all" (which needs no claims).
+    Ok(Agent {
+        user,
+        bound_project: None,
+        claims: Claims::new(),
+    })
+}
+
+/// The agent behind the request's token (or HTTP Basic `email:password`, which the original
+/// accepts on these routes too). Guest and external tokens, tokens of another tenant or dialect
+/// (Appmixer tokens carry neither `sub` nor `_id`), and disabled or deleted users: `401`.
 pub async fn agent(
     req: &HttpRequest,
     core: &Core,
     tenant: &Tenant,
 ) -> Result<Agent, TiledeskError> {
-    let jwt = authorization(req)
-        .and_then(strip_scheme)
-        .ok_or(TiledeskError::Unauthorized)?;
+    let value = authorization(req).ok_or(TiledeskError::Unauthorized)?;
+    if let Some(credentials) = basic_credentials(value) {
+        return basic_agent(core, tenant, credentials).await;
+    }
+    let jwt = strip_scheme(value).ok_or(TiledeskError::Unauthorized)?;
     let claims = core
         .verify_token(tenant, jwt, Some(&tenant.settings.tiledesk_audience))
         .map_err(TiledeskError::token_failure)?;
@@ -125,5 +186,17 @@ mod tests {
         assert_eq!(strip_scheme("Basic abc"), None);
         assert_eq!(strip_scheme("abc"), None);
         assert_eq!(strip_scheme("JWT "), None);
+    }
+
+    #[test]
+    fn basic_credentials_are_email_colon_password() {
+        // "a@b.io:p:w" in base64: the password keeps its colons.
+        assert_eq!(
+            basic_credentials("Basic YUBiLmlvOnA6dw=="),
+            Some(Some(("a@b.io".into(), "p:w".into())))
+        );
+        assert_eq!(basic_credentials("basic !!"), Some(None));
+        assert_eq!(basic_credentials("Basic bm9jb2xvbg=="), Some(None));
+        assert_eq!(basic_credentials("JWT abc"), None);
     }
 }

@@ -8,6 +8,8 @@ use crate::context::Ctx;
 use crate::errors::{ApiError, ApiResult};
 use crate::views;
 use actix_web::{HttpRequest, HttpResponse};
+use gatehouse_core::service::SIGNUP_CLOSED;
+use gatehouse_core::signup_policy::{Creator, Signup};
 use gatehouse_core::users::NewUser;
 use gatehouse_core::{AuthFailure, CoreError, Email, Password, Username};
 use serde_json::json;
@@ -18,8 +20,14 @@ pub async fn create(ctx: Ctx, body: ApiResult<JsonBody>) -> ApiResult<HttpRespon
     ctx.core.check_signup_rate(&tenant, ctx.client_ip)?;
     // Authentication comes before the body is looked at, as in hapi: an anonymous caller of a
     // closed signup learns it needs a token, not what is wrong with its body.
-    if let Some(scopes) = &tenant.settings.api_user_create_scope {
-        auth::caller_with_scope(&ctx, scopes).await?;
+    // Core decides whether signup is open (for both dialects); this route's exception is that a
+    // Bearer token holding one of the tenant's scopes may still create users.
+    match ctx.core.signup_policy(&tenant, Creator::AppmixerApi) {
+        Signup::Open => {}
+        Signup::ScopeRequired(scopes) => {
+            auth::caller_with_scope(&ctx, scopes).await?;
+        }
+        Signup::Closed => return Err(CoreError::Forbidden(SIGNUP_CLOSED).into()),
     }
     let body = body?;
     let username = body.required_str("username")?;

@@ -64,6 +64,8 @@ pub struct UserRow {
     pub updated_at: i64,
     /// Tokens issued at or before this millisecond are ended.
     pub tokens_valid_after: i64,
+    /// Tiledesk's profile fields beyond the names, as a JSON object.
+    pub profile: String,
 }
 
 #[derive(Clone, Queryable, Selectable, Insertable)]

@@ -58,6 +58,7 @@ diesel::table! {
         created_at -> BigInt,
         updated_at -> BigInt,
         tokens_valid_after -> BigInt,
+        profile -> Text,
     }
 }
 

@@ -32,6 +32,7 @@ fn state(disabled: bool) -> UserState {
             is_active: true,
             disabled,
             has_password: true,
+            profile: Default::default(),
             created_at: T0,
             updated_at: T0,
         },

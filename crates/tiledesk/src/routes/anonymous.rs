@@ -8,6 +8,7 @@ use crate::render;
 use crate::token::{self, Subject};
 use actix_web::{web, HttpResponse};
 use gatehouse_core::projects::{MemberOf, Role};
+use gatehouse_core::signup_policy::SignupPath;
 use gatehouse_core::Core;
 use serde_json::{Map, Value};
 
@@ -17,6 +18,7 @@ pub async fn signin_anonymously(
     Body(body): Body,
 ) -> Result<HttpResponse, TiledeskError> {
     let tenant = &ctx.tenant;
+    core.check_self_signup(tenant, SignupPath::Anonymous)?;
     let (project_id, firstname, lastname, email, attributes) = (
         fields::text(&body, "id_project"),
         fields::optional_text(&body, "firstname"),

@@ -2,6 +2,7 @@
 
 mod anonymous;
 mod custom_token;
+mod invitations;
 mod logout;
 mod projects;
 mod signin;
@@ -22,8 +23,19 @@ pub fn register(cfg: &mut web::ServiceConfig) {
             "/auth/signinWithCustomToken",
             web::post().to(custom_token::signin_with_custom_token),
         )
+        .route(
+            "/auth/pendinginvitationsnoauth/{id}",
+            web::get().to(invitations::pending_invitation),
+        )
+        .route(
+            "/pendinginvitationsnoauth/{id}",
+            web::get().to(invitations::pending_invitation),
+        )
         .route("/users", web::get().to(users::current))
+        .route("/users", web::put().to(users::update_profile))
+        .route("/users", web::delete().to(users::delete_account))
         .route("/users/changepsw", web::put().to(users::change_password))
+        .route("/projects", web::get().to(projects::list))
         .route("/projects", web::post().to(projects::create))
         .route(
             "/{project_id}/keys/generate",

@@ -7,6 +7,7 @@ use crate::fields::{self, AllValid};
 use crate::render;
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpResponse};
+use gatehouse_core::signup_policy::SignupPath;
 use gatehouse_core::users::NewUser;
 use gatehouse_core::{Core, CoreError, Password};
 use serde_json::json;
@@ -17,6 +18,8 @@ pub async fn signup(
     Body(body): Body,
 ) -> Result<HttpResponse, TiledeskError> {
     let tenant = &ctx.tenant;
+    // Decided before the body is judged: a closed signup tells everyone the same.
+    core.check_self_signup(tenant, SignupPath::Signup)?;
     let (email, firstname, lastname) = (
         fields::email(&body, "email"),
         fields::text(&body, "firstname"),

@@ -1,4 +1,5 @@
-//! `GET /users` (the current agent) and `PUT /users/changepsw`.
+//! The current agent's own account (routes/users.js): `GET /users`, `PUT /users` (profile),
+//! `DELETE /users` (account deletion) and `PUT /users/changepsw`.
 
 use crate::body::Body;
 use crate::context::Ctx;
@@ -8,8 +9,12 @@ use crate::render;
 use crate::token;
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
+use gatehouse_core::users::ProfilePatch;
 use gatehouse_core::{AuthFailure, Core, CoreError, Password};
-use serde_json::json;
+use serde_json::{json, Value};
+
+/// The profile fields users.js's `PUT /` copies besides the names (`if (req.body.x != undefined)`).
+const PROFILE_TEXT: [&str; 4] = ["description", "public_email", "public_website", "phone"];
 
 pub async fn current(
     req: HttpRequest,
@@ -48,4 +53,69 @@ pub async fn change_password(
             other => other.into(),
         })?;
     Ok(HttpResponse::Ok().json(json!({"success": true, "msg": "Password changed."})))
+}
+
+/// `PUT /users`: users.js sets each of `firstname`, `lastname`, `attributes`, `description`,
+/// `public_email`, `public_website`, `phone` that is sent, and answers
+/// `{ success: true, updatedUser }`.
+pub async fn update_profile(
+    req: HttpRequest,
+    Ctx(ctx): Ctx,
+    core: web::Data<Core>,
+    Body(body): Body,
+) -> Result<HttpResponse, TiledeskError> {
+    let tenant = &ctx.tenant;
+    let agent = token::agent(&req, &core, tenant).await?;
+    let (firstname, lastname, attributes) = (
+        fields::optional_text(&body, "firstname"),
+        fields::optional_text(&body, "lastname"),
+        fields::optional_object(&body, "attributes"),
+    )
+        .all_valid()?;
+    let mut patch = ProfilePatch {
+        firstname,
+        lastname,
+        ..ProfilePatch::default()
+    };
+    if let Some(attributes) = attributes {
+        patch
+            .extra
+            .insert("attributes".into(), Value::Object(attributes));
+    }
+    let mut bad = Vec::new();
+    for param in PROFILE_TEXT {
+        match fields::optional_text(&body, param) {
+            Ok(Some(v)) => {
+                patch.extra.insert(param.into(), v.into());
+            }
+            Ok(None) => {}
+            Err(e) => bad.push(e),
+        }
+    }
+    if !bad.is_empty() {
+        return Err(TiledeskError::Invalid(bad));
+    }
+    let user = core.update_profile(tenant, &agent.user.id, patch).await?;
+    Ok(HttpResponse::Ok().json(json!({"success": true, "updatedUser": render::user_doc(&user)})))
+}
+
+/// `DELETE /users`: users.js anonymises the account (`status: 0`, a random email, names
+/// `anonymized`) and answers `{ success: true, updatedUser }`. Gatehouse deletes it for real, with
+/// its memberships, and answers with the anonymised document the original shows.
+pub async fn delete_account(
+    req: HttpRequest,
+    Ctx(ctx): Ctx,
+    core: web::Data<Core>,
+) -> Result<HttpResponse, TiledeskError> {
+    let tenant = &ctx.tenant;
+    let agent = token::agent(&req, &core, tenant).await?;
+    if agent.bound_project.is_some() {
+        // A token vouched for by one project's secret does not end the whole account.
+        return Err(TiledeskError::forbidden());
+    }
+    core.delete_user(tenant, &agent.user.id).await?;
+    Ok(HttpResponse::Ok().json(json!({
+        "success": true,
+        "updatedUser": render::anonymized_doc(&agent.user, core.now_ms()),
+    })))
 }
