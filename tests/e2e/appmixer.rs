@@ -697,7 +697,20 @@ async fn a_disabled_user_is_refused(app: TestApp) {
     );
     let out = app.cli(&["user", "enable", "--tenant", "demo", "dis@example.com"]);
     assert!(out.status.success(), "{}", stderr(&out));
-    assert_eq!(me(&app, DEMO, &bearer(&token)).await.status, 200);
+    // Enabled again, the user signs in; the token from before the disabling stays ended.
+    // (The node hears of the CLI's change, another process's, within refresh_seconds.)
+    let fresh = token_in(&signin(&app, DEMO, "dis", "long-enough-pw").await);
+    assert!(
+        eventually(10, || async {
+            me(&app, DEMO, &bearer(&fresh)).await.status == 200
+        })
+        .await
+    );
+    assert_boom(
+        &me(&app, DEMO, &bearer(&token)).await,
+        401,
+        "Invalid JWT: key or signature is invalid",
+    );
 }
 
 // ---- the caller's own account ----

@@ -178,12 +178,26 @@ async fn a_disabled_user_is_refused_by_both_dialects(app: TestApp) {
     assert_eq!(app.post(DEMO, "/v1/auth/signin", &login).await.status, 401);
     let out = app.cli(&["user", "enable", "--tenant", "demo", "dis@example.com"]);
     assert!(out.status.success());
+    // Disabling ended the tokens issued before it (issue 11): enabling lets the user sign in
+    // again, it does not revive them.
+    let am2 = app.token_of(DEMO, "/user/auth", &login).await;
+    let td2 = app.token_of(DEMO, "/v1/auth/signin", &login).await;
+    // (The node hears of the CLI's change, another process's, within refresh_seconds.)
+    let am2 = format!("Bearer {am2}");
+    assert!(
+        eventually(10, || async {
+            app.get(DEMO, "/user", Some(&am2)).await.status == 200
+        })
+        .await
+    );
+    assert_eq!(app.get(DEMO, "/v1/users", Some(&td2)).await.status, 200);
     assert_eq!(
         app.get(DEMO, "/user", Some(&format!("Bearer {am}")))
             .await
             .status,
-        200
+        401
     );
+    assert_eq!(app.get(DEMO, "/v1/users", Some(&td)).await.status, 401);
 }
 
 on_both!(

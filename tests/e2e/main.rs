@@ -13,5 +13,6 @@ mod edge;
 mod foundation;
 mod multinode;
 mod resilience;
+mod revocation;
 mod tiledesk;
 mod tiledesk_frontend;

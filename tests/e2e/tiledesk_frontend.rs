@@ -92,9 +92,15 @@ async fn the_widget_gets_its_own_token_back_as_it_sent_it(app: TestApp) {
     // Another tenant's token is no token of this tenant.
     let (acme_token, _) = agent(&app, ACME, "a@acme.example").await;
     assert_unauthorized(&exchange(&app, DEMO, "/v1", &acme_token).await, "acme");
-    // A disabled agent's token is refused, as on every route.
+    // A disabled agent's token is refused, as on every route. The CLI is another process: this
+    // node learns of it through the change feed, within `refresh_seconds` (1 s here).
     let out = app.cli(&["user", "disable", "--tenant", "demo", OWNER]);
     assert!(out.status.success(), "{}", stderr(&out));
+    let refused = eventually(5, || async {
+        exchange(&app, DEMO, "/v1", &agent_token).await.status == 401
+    })
+    .await;
+    assert!(refused, "a disabled agent's token is still echoed");
     assert_unauthorized(&exchange(&app, DEMO, "/v1", &agent_token).await, "disabled");
     // And a deleted one's.
     let (gone, _) = agent(&app, DEMO, "gone@example.com").await;

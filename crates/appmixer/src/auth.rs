@@ -48,10 +48,16 @@ fn user_id_of(claims: &Claims) -> Option<&str> {
 /// The user behind the request's token: 401 without one or with a bad or expired one, 404 when
 /// the user is gone, 401 when the user is disabled.
 pub async fn caller(ctx: &Ctx) -> ApiResult<User> {
+    Ok(caller_and_claims(ctx).await?.0)
+}
+
+/// `caller`, with the token's claims (logout needs its `jti` and `exp`).
+pub async fn caller_and_claims(ctx: &Ctx) -> ApiResult<(User, Claims)> {
     let jwt = bearer(ctx)?;
     let claims = ctx.core.verify_token(&ctx.tenant, jwt, None)?;
     let id = user_id_of(&claims).ok_or_else(|| unauthorized(AuthFailure::InvalidToken))?;
-    Ok(ctx.core.token_user(&ctx.tenant, id).await?)
+    let user = ctx.core.token_user(&ctx.tenant, &claims, id).await?;
+    Ok((user, claims))
 }
 
 /// The caller, who must hold one of `scopes`. Scopes are read from the stored user rather than the

@@ -96,6 +96,15 @@ pub fn openapi_paths() -> Value {
             "get": op("The caller's own user", true, None,
                 &[("200", user.clone()), ("404", boom("User not found"))])
         },
+        "/user/logout": {"post": {
+            "summary": "End the presented token, or with ?all=true every token of the caller issued so far, on every node",
+            "tags": ["appmixer"],
+            "security": [{"bearer": []}],
+            "parameters": [{"name": "all", "in": "query", "required": false,
+                "schema": {"type": "boolean", "default": false}}],
+            "responses": {"200": empty.clone(), "400": boom("\"all\" must be a boolean"),
+                "401": boom("Missing, invalid, expired or ended token")}
+        }},
         "/user/change-password": {"post": op("Change the caller's password", true,
             Some(body(&["oldPassword", "newPassword"], json!({"oldPassword": s, "newPassword": s}))),
             &[("200", empty.clone()), ("403", boom("Invalid old password"))])},
@@ -165,6 +174,7 @@ mod tests {
             ("/user", "post"),
             ("/user", "get"),
             ("/user/change-password", "post"),
+            ("/user/logout", "post"),
             ("/user/reset-password", "post"),
             ("/users", "get"),
             ("/users/count", "get"),
@@ -180,6 +190,6 @@ mod tests {
             assert!(op["responses"]["200"].is_object(), "{method} {path}");
             assert!(op["summary"].is_string(), "{method} {path}");
         }
-        assert_eq!(paths.as_object().map(|p| p.len()), Some(10));
+        assert_eq!(paths.as_object().map(|p| p.len()), Some(11));
     }
 }

@@ -9,6 +9,7 @@ pub mod metrics;
 pub mod password;
 pub mod projects;
 pub mod ratelimit;
+pub mod revocation;
 pub mod secret;
 pub mod service;
 pub mod settings;
@@ -19,6 +20,7 @@ pub mod token;
 pub mod user_list;
 pub mod users;
 pub mod validated;
+pub mod view;
 
 pub use clock::{Clock, ManualClock, SharedClock, SystemClock};
 pub use context::RequestContext;

@@ -8,10 +8,13 @@ use crate::metrics::CoreMetrics;
 use crate::password::Hasher;
 use crate::ratelimit::RateLimiter;
 use crate::signup_policy::{self, Creator, Signup, SignupPath};
-use crate::storage::Db;
+use crate::storage::{AnyConnection, Db};
 use crate::tenants::{self, HostPattern, Tenant, TenantDirectory, TenantSpec};
 use crate::token::{self, Claims};
 use crate::validated::TenantSlug;
+use crate::view::change::{self, Change};
+use crate::view::View;
+use diesel::Connection;
 use std::net::IpAddr;
 use std::sync::Arc;
 
@@ -44,6 +47,8 @@ pub struct Core {
     pub(crate) directory: TenantDirectory,
     pub(crate) limiter: RateLimiter,
     pub(crate) metrics: CoreMetrics,
+    /// What token checks read instead of the database (users, revocations); see `view`.
+    pub(crate) view: View,
     /// Serialises reloads: an older reload finishing after a newer one would put stale tenants
     /// back (say, the periodic refresh racing the refresh that follows a setting change).
     refresh_lock: tokio::sync::Mutex<()>,
@@ -60,6 +65,7 @@ impl Core {
         Ok(Core {
             hasher: Hasher::new(options.hash_threads, metrics.clone()),
             db,
+            view: View::new(options.clock.clone(), &options.registry),
             clock: options.clock,
             directory: TenantDirectory::new(patterns),
             limiter: RateLimiter::default(),
@@ -70,6 +76,10 @@ impl Core {
 
     pub fn db(&self) -> &Db {
         &self.db
+    }
+
+    pub fn view(&self) -> &View {
+        &self.view
     }
 
     pub fn now_ms(&self) -> i64 {
@@ -116,8 +126,7 @@ impl Core {
         let now = self.now_ms();
         let id = crate::ids::object_id(now / 1000);
         let slug = spec.slug.clone();
-        self.db
-            .run(move |c| tenants::create(c, &spec, id, now))
+        self.tenant_write(&id.clone(), move |c| tenants::create(c, &spec, id, now))
             .await?;
         self.require_tenant(&slug).await
     }
@@ -152,15 +161,15 @@ impl Core {
         Ok(())
     }
 
-    /// Validates and stores one setting, then refreshes this node at once (others follow within
-    /// `tenants.refresh_seconds`).
+    /// Validates and stores one setting; this node serves it at once, others when the change feed
+    /// reaches them (NOTIFY on PostgreSQL, else within `tenants.refresh_seconds`).
     pub async fn set_setting(&self, tenant: &Tenant, key: &str, value: &str) -> CoreResult<()> {
         let value = crate::settings::Settings::validate(key, value)?;
         let (id, name, now) = (tenant.id.clone(), key.to_owned(), self.now_ms());
-        self.db
-            .run(move |c| tenants::put_setting(c, &id, &name, &value, now))
-            .await?;
-        self.refresh_tenants().await?;
+        self.tenant_write(&tenant.id, move |c| {
+            tenants::put_setting(c, &id, &name, &value, now)
+        })
+        .await?;
         if key == "BCRYPT_COST" {
             self.prewarm_hashing().await?;
         }
@@ -205,43 +214,54 @@ impl Core {
             ));
         }
         let (id, key) = (tenant.id.clone(), key.to_owned());
-        self.db
-            .run(move |c| tenants::delete_setting(c, &id, &key))
-            .await?;
-        self.refresh_tenants().await
+        self.tenant_write(&tenant.id, move |c| tenants::delete_setting(c, &id, &key))
+            .await
+            .map(|_| ())
     }
 
     /// Adds a new signing key, which signs from now on; older keys keep verifying until retired.
     pub async fn rotate_key(&self, tenant: &Tenant) -> CoreResult<String> {
         let (id, now) = (tenant.id.clone(), self.now_ms());
-        let kid = self
-            .db
-            .run(move |c| tenants::insert_key(c, &id, now))
-            .await?;
-        self.refresh_tenants().await?;
-        Ok(kid)
+        self.tenant_write(&tenant.id, move |c| tenants::insert_key(c, &id, now))
+            .await
     }
 
     /// Retires a key: tokens it signed stop verifying.
     pub async fn retire_key(&self, tenant: &Tenant, kid: &str) -> CoreResult<()> {
         let (id, kid, now) = (tenant.id.clone(), kid.to_owned(), self.now_ms());
-        self.db
-            .run(move |c| tenants::retire_key(c, &id, &kid, now))
+        self.tenant_write(&tenant.id, move |c| tenants::retire_key(c, &id, &kid, now))
+            .await
+    }
+
+    /// Runs a write to a tenant's settings, hosts or keys with "tenant changed" appended to the
+    /// change feed in the same transaction, then applies it here at once: this node serves the
+    /// change immediately, others when NOTIFY or their next poll brings it.
+    async fn tenant_write<T, F>(&self, tenant_id: &str, write: F) -> CoreResult<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut AnyConnection) -> CoreResult<T> + Send + 'static,
+    {
+        let change = Change::tenant(tenant_id, self.now_ms());
+        let feed = change.clone();
+        let out = self
+            .db
+            .run(move |c| {
+                c.transaction(|c| {
+                    let out = write(c)?;
+                    change::append(c, &feed)?;
+                    Ok(out)
+                })
+            })
             .await?;
-        self.refresh_tenants().await
+        self.publish(&[change]).await?;
+        Ok(out)
     }
 
     // ---- tokens ----
 
     /// Signs `claims` with the tenant's key for the tenant's `TOKEN_TTL_SECONDS`.
     pub fn issue_token(&self, tenant: &Tenant, claims: Claims) -> CoreResult<String> {
-        token::issue(
-            &tenant.id,
-            &tenant.keys,
-            claims,
-            tenant.settings.token_ttl_seconds,
-            self.clock.now_secs(),
-        )
+        self.issue_token_until(tenant, claims, None)
     }
 
     /// As `issue_token`, expiring no later than `not_after` (Unix seconds) when given.
@@ -251,12 +271,12 @@ impl Core {
         claims: Claims,
         not_after: Option<i64>,
     ) -> CoreResult<String> {
-        token::issue_until(
+        token::issue_at_ms(
             &tenant.id,
             &tenant.keys,
             claims,
             tenant.settings.token_ttl_seconds,
-            self.clock.now_secs(),
+            self.clock.now_ms(),
             not_after,
         )
     }
@@ -290,20 +310,23 @@ impl Core {
         }
     }
 
-    /// Verifies a token this tenant issued (see `token::verify`).
+    /// Verifies a token this tenant issued (see `token::verify`) and that it was not revoked
+    /// (from memory). The user behind it is checked by `token_user`.
     pub fn verify_token(
         &self,
         tenant: &Tenant,
         jwt: &str,
         audience: Option<&str>,
     ) -> CoreResult<Claims> {
-        token::verify(
+        let claims = token::verify(
             &tenant.id,
             &tenant.keys,
             jwt,
             audience,
             self.clock.now_secs(),
-        )
+        )?;
+        self.refuse_revoked(tenant, &claims)?;
+        Ok(claims)
     }
 
     // ---- limits ----

@@ -69,26 +69,30 @@ pub fn issue(
     ttl_secs: i64,
     now_secs: i64,
 ) -> CoreResult<String> {
-    issue_until(tenant_id, keys, claims, ttl_secs, now_secs, None)
+    issue_at_ms(tenant_id, keys, claims, ttl_secs, now_secs * 1000, None)
 }
 
-/// As `issue`, with `exp` no later than `not_after` (Unix seconds) when one is given: a token
-/// minted in exchange for another outlives neither that token nor the tenant's lifetime.
-pub fn issue_until(
+/// `issue` at a time in milliseconds, with `exp` no later than `not_after` (Unix seconds) when one
+/// is given: a token minted in exchange for another outlives neither that token nor the tenant's
+/// lifetime. The `jti` is a UUIDv7 whose timestamp is that time, so a token's issue time is known
+/// to the millisecond (`iat` has only seconds): "tokens issued before this moment are ended" then
+/// holds for a token issued in the same second, before or after.
+pub fn issue_at_ms(
     tenant_id: &str,
     keys: &KeyRing,
     mut claims: Claims,
     ttl_secs: i64,
-    now_secs: i64,
+    now_ms: i64,
     not_after: Option<i64>,
 ) -> CoreResult<String> {
+    let now_secs = now_ms.div_euclid(1000);
     let key = keys.signing_key().ok_or_else(|| {
         CoreError::Internal(format!("tenant {tenant_id} has no active signing key"))
     })?;
     claims.insert("iat".into(), now_secs.into());
     let exp = not_after.map_or(now_secs + ttl_secs, |n| n.min(now_secs + ttl_secs));
     claims.insert("exp".into(), exp.into());
-    claims.insert("jti".into(), uuid::Uuid::new_v4().to_string().into());
+    claims.insert("jti".into(), jti_at(now_ms).into());
     claims.insert("tid".into(), tenant_id.into());
     let mut header = Header::new(Algorithm::HS256);
     header.kid = Some(key.kid.clone());
@@ -98,6 +102,34 @@ pub fn issue_until(
         &EncodingKey::from_secret(key.secret.expose()),
     )
     .map_err(|e| CoreError::Internal(format!("signing a token: {e}")))
+}
+
+/// A fresh `jti`: a UUIDv7 carrying `now_ms`.
+fn jti_at(now_ms: i64) -> String {
+    let ms = now_ms.max(0) as u64;
+    let ts = uuid::Timestamp::from_unix(uuid::NoContext, ms / 1000, (ms % 1000) as u32 * 1_000_000);
+    uuid::Uuid::new_v7(ts).to_string()
+}
+
+/// When the token was issued, in ms: from its UUIDv7 `jti`, else (a token from before jtis carried
+/// time) the start of its `iat` second, the earlier bound, so that an end mark in that second ends it.
+pub fn issued_at_ms(claims: &Claims) -> Option<i64> {
+    let from_jti = claims
+        .get("jti")
+        .and_then(Value::as_str)
+        .and_then(|j| uuid::Uuid::parse_str(j).ok())
+        .filter(|u| u.get_version_num() == 7)
+        .and_then(|u| u.get_timestamp())
+        .map(|ts| {
+            let (secs, nanos) = ts.to_unix();
+            secs as i64 * 1000 + (nanos / 1_000_000) as i64
+        });
+    from_jti.or_else(|| {
+        claims
+            .get("iat")
+            .and_then(Value::as_f64)
+            .map(|iat| iat as i64 * 1000)
+    })
 }
 
 /// Verifies a token this tenant issued: its key (by `kid`), HS256 only, `exp` present and in the
@@ -228,18 +260,19 @@ mod tests {
         assert_eq!(c["iat"], NOW);
         assert_eq!(c["exp"], NOW + 60);
         assert_eq!(c["jti"].as_str().unwrap().len(), 36);
+        assert_eq!(issued_at_ms(&c), Some(NOW * 1000));
         assert_eq!(c["id"], "u1");
     }
 
     #[test]
     fn a_token_issued_until_a_time_expires_by_then() {
         let keys = KeyRing::new(vec![SigningKey::generate(0)]);
-        let t = issue_until("t1", &keys, claims(), 600, NOW, Some(NOW + 120)).unwrap();
+        let t = issue_at_ms("t1", &keys, claims(), 600, NOW * 1000, Some(NOW + 120)).unwrap();
         assert_eq!(
             verify("t1", &keys, &t, None, NOW).unwrap()["exp"],
             NOW + 120
         );
-        let t = issue_until("t1", &keys, claims(), 60, NOW, Some(NOW + 120)).unwrap();
+        let t = issue_at_ms("t1", &keys, claims(), 60, NOW * 1000, Some(NOW + 120)).unwrap();
         assert_eq!(verify("t1", &keys, &t, None, NOW).unwrap()["exp"], NOW + 60);
     }
 
@@ -272,6 +305,19 @@ mod tests {
         assert!(check(&make(json!({"exp": NOW + 301}))).is_err());
         assert!(check(&make(json!({"exp": NOW + 300}))).is_ok());
         assert!(check(&make(json!({"iat": "yesterday"}))).is_err());
+    }
+
+    #[test]
+    fn the_jti_carries_the_issue_time_to_the_millisecond() {
+        let keys = KeyRing::new(vec![SigningKey::generate(0)]);
+        let t = issue_at_ms("t1", &keys, claims(), 60, NOW * 1000 + 417, None).unwrap();
+        let c = verify("t1", &keys, &t, None, NOW).unwrap();
+        assert_eq!(c["iat"], NOW);
+        assert_eq!(issued_at_ms(&c), Some(NOW * 1000 + 417));
+        // A jti without time: the start of the iat second.
+        let mut legacy = c.clone();
+        legacy.insert("jti".into(), uuid::Uuid::new_v4().to_string().into());
+        assert_eq!(issued_at_ms(&legacy), Some(NOW * 1000));
     }
 
     #[test]

@@ -5,12 +5,15 @@
 use crate::error::{found_one, AuthFailure, CoreError, CoreResult};
 use crate::ids::{is_object_id, object_id};
 use crate::password::Verified;
+use crate::revocation::{end_user_tokens, user_changed};
 use crate::service::Core;
 use crate::storage::models::UserRow;
 use crate::storage::schema::users;
 use crate::storage::AnyConnection;
 use crate::tenants::Tenant;
 use crate::validated::{Email, Password, Scope, Username, Vendor};
+use crate::view::change::Change;
+use crate::view::UserState;
 use diesel::prelude::*;
 use serde_json::Value;
 
@@ -219,6 +222,22 @@ fn find_by_id(conn: &mut AnyConnection, tenant_id: &str, id: &str) -> CoreResult
         .ok_or(CoreError::NotFound("user"))
 }
 
+/// What the token check's view holds of a user; `None` when there is no such user.
+pub(crate) fn load_state(
+    conn: &mut AnyConnection,
+    tenant_id: &str,
+    id: &str,
+) -> CoreResult<Option<UserState>> {
+    match find_by_id(conn, tenant_id, id) {
+        Ok(row) => Ok(Some(UserState {
+            tokens_valid_after: row.tokens_valid_after,
+            user: User::from_row(row),
+        })),
+        Err(CoreError::NotFound(_)) => Ok(None),
+        Err(e) => Err(e),
+    }
+}
+
 /// Email and username are unique per tenant by constraint, so a duplicate (or a concurrent
 /// request that got there first) shows up as a unique violation: the duplicate answer, not a 500.
 fn conflict_on_unique(e: CoreError) -> CoreError {
@@ -266,21 +285,26 @@ impl Core {
             None => None,
         };
         let row = new_row(&tenant.id, new, hash, self.now_ms());
-        self.db
+        let (user, claimed) = self
+            .db
             .run(move |c| {
                 let inserted = diesel::insert_into(users::table)
                     .values(&row)
                     .execute(c)
                     .map_err(CoreError::from);
                 match inserted {
-                    Ok(_) => Ok(User::from_row(row)),
+                    Ok(_) => Ok((User::from_row(row), None)),
                     Err(CoreError::Conflict(_)) if row.password_hash.is_some() => {
-                        claim_passwordless(c, &row)
+                        claim_passwordless(c, &row).map(|(user, change)| (user, Some(change)))
                     }
                     Err(e) => Err(conflict_on_unique(e)),
                 }
             })
-            .await
+            .await?;
+        if let Some(change) = claimed {
+            self.publish(&[change]).await?;
+        }
+        Ok(user)
     }
 
     /// Password sign-in. Fails with `Unauthorized(UnknownAccount | WrongPassword | Disabled)` or
@@ -369,7 +393,8 @@ impl Core {
         patch: UserPatch,
     ) -> CoreResult<User> {
         let (tid, id, now) = (tenant.id.clone(), id.to_owned(), self.now_ms());
-        self.db
+        let (user, change) = self
+            .db
             .run(move |c| {
                 c.transaction(|c| {
                     let mut row = find_by_id(c, &tid, &id)?;
@@ -408,10 +433,13 @@ impl Core {
                         ))
                         .execute(c)
                         .map_err(|e| conflict_on_unique(e.into()))?;
-                    Ok(User::from_row(row))
+                    let change = user_changed(c, &tid, &id, now)?;
+                    Ok((User::from_row(row), change))
                 })
             })
-            .await
+            .await?;
+        self.publish(&[change]).await?;
+        Ok(user)
     }
 
     /// A user's own profile change (Tiledesk's `PUT /users`).
@@ -422,7 +450,8 @@ impl Core {
         patch: ProfilePatch,
     ) -> CoreResult<User> {
         let (tid, id, now) = (tenant.id.clone(), id.to_owned(), self.now_ms());
-        self.db
+        let (user, change) = self
+            .db
             .run(move |c| {
                 c.transaction(|c| {
                     let mut row = find_by_id(c, &tid, &id)?;
@@ -447,17 +476,21 @@ impl Core {
                             users::updated_at.eq(now),
                         ))
                         .execute(c)?;
-                    Ok(User::from_row(row))
+                    let change = user_changed(c, &tid, &id, now)?;
+                    Ok((User::from_row(row), change))
                 })
             })
-            .await
+            .await?;
+        self.publish(&[change]).await?;
+        Ok(user)
     }
 
     /// Deletes a user and their project memberships, together.
     pub async fn delete_user(&self, tenant: &Tenant, id: &str) -> CoreResult<()> {
         use crate::storage::schema::project_members;
-        let (tid, id) = (tenant.id.clone(), id.to_owned());
-        self.db
+        let (tid, id, now) = (tenant.id.clone(), id.to_owned(), self.now_ms());
+        let change = self
+            .db
             .run(move |c| {
                 c.transaction(|c| {
                     found_one(diesel::delete(user_by_id(&tid, &id)).execute(c)?, "user")?;
@@ -467,10 +500,11 @@ impl Core {
                             .filter(project_members::user_id.eq(&id)),
                     )
                     .execute(c)?;
-                    Ok(())
+                    user_changed(c, &tid, &id, now)
                 })
             })
-            .await
+            .await?;
+        self.publish(&[change]).await
     }
 
     /// Changes a user's own password. `Unauthorized(WrongPassword)` when `old` does not match;
@@ -502,26 +536,33 @@ impl Core {
         self.set_password(tenant, id, new).await
     }
 
-    /// Sets a password without asking for the old one (admin reset, CLI).
+    /// Sets a password without asking for the old one (admin reset, CLI). Tokens issued before
+    /// it are ended.
     pub async fn set_password(&self, tenant: &Tenant, id: &str, new: &Password) -> CoreResult<()> {
         let hash = self.hasher.hash(new, tenant.settings.bcrypt_cost).await?;
         let (tid, id, now) = (tenant.id.clone(), id.to_owned(), self.now_ms());
-        self.db
+        let change = self
+            .db
             .run(move |c| {
-                let n = diesel::update(user_by_id(&tid, &id))
-                    .set((
-                        users::password_hash.eq(Some(hash)),
-                        users::failed_signins.eq(0),
-                        users::locked_until.eq(None::<i64>),
-                        users::updated_at.eq(now),
-                    ))
-                    .execute(c)?;
-                found_one(n, "user")
+                c.transaction(|c| {
+                    let n = diesel::update(user_by_id(&tid, &id))
+                        .set((
+                            users::password_hash.eq(Some(hash)),
+                            users::failed_signins.eq(0),
+                            users::locked_until.eq(None::<i64>),
+                            users::updated_at.eq(now),
+                        ))
+                        .execute(c)?;
+                    found_one(n, "user")?;
+                    end_user_tokens(c, &tid, &id, now)
+                })
             })
-            .await
+            .await?;
+        self.publish(&[change]).await
     }
 
     /// Disables (or enables) a user: a disabled user cannot sign in and their tokens are refused.
+    /// Disabling also ends the tokens issued before it, so enabling again does not revive them.
     pub async fn set_disabled(
         &self,
         tenant: &Tenant,
@@ -529,30 +570,32 @@ impl Core {
         disabled: bool,
     ) -> CoreResult<User> {
         let (tid, email, now) = (tenant.id.clone(), email.as_str().to_owned(), self.now_ms());
-        self.db
+        let (user, change) = self
+            .db
             .run(move |c| {
-                let n = diesel::update(
-                    users::table
-                        .filter(users::tenant_id.eq(&tid))
-                        .filter(users::email.eq(&email)),
-                )
-                .set((users::disabled.eq(disabled), users::updated_at.eq(now)))
-                .execute(c)?;
-                found_one(n, "user")?;
-                let login = Login::Email(Email::parse(&email)?);
-                find_by_login(c, &tid, &login)?
-                    .map(User::from_row)
-                    .ok_or(CoreError::NotFound("user"))
+                c.transaction(|c| {
+                    let n = diesel::update(
+                        users::table
+                            .filter(users::tenant_id.eq(&tid))
+                            .filter(users::email.eq(&email)),
+                    )
+                    .set((users::disabled.eq(disabled), users::updated_at.eq(now)))
+                    .execute(c)?;
+                    found_one(n, "user")?;
+                    let login = Login::Email(Email::parse(&email)?);
+                    let user = find_by_login(c, &tid, &login)?
+                        .map(User::from_row)
+                        .ok_or(CoreError::NotFound("user"))?;
+                    let change = if disabled {
+                        end_user_tokens(c, &tid, &user.id, now)?
+                    } else {
+                        user_changed(c, &tid, &user.id, now)?
+                    };
+                    Ok((user, change))
+                })
             })
-            .await
-    }
-
-    /// The user behind a token, refusing disabled accounts. A deleted user is `NotFound`.
-    pub async fn token_user(&self, tenant: &Tenant, id: &str) -> CoreResult<User> {
-        let user = self.user(tenant, id).await?;
-        if user.disabled {
-            return Err(CoreError::Unauthorized(AuthFailure::Disabled));
-        }
+            .await?;
+        self.publish(&[change]).await?;
         Ok(user)
     }
 }
@@ -579,6 +622,7 @@ fn new_row(tenant_id: &str, new: NewUser, hash: Option<String>, now: i64) -> Use
         updated_at: now,
         profile: "{}".into(),
         vendor: None,
+        tokens_valid_after: 0,
     }
 }
 
@@ -602,7 +646,9 @@ pub(crate) fn insert_new(
 /// Signup with the email of a password-less account (one a custom-token exchange made, which has
 /// never had an owner who could sign in) claims it: the account takes the new password, names and
 /// username and keeps its memberships. Anything else with that email stays a conflict.
-fn claim_passwordless(conn: &mut AnyConnection, new: &UserRow) -> CoreResult<User> {
+/// The tokens minted for the account before it was claimed (custom-token agent tokens) end with the
+/// claim: they were issued to whoever held the project's secret, not to the email's owner.
+fn claim_passwordless(conn: &mut AnyConnection, new: &UserRow) -> CoreResult<(User, Change)> {
     conn.transaction(|c| {
         // Only an account named by an email can be password-less (custom-token agents).
         let Some(email) = new.email.as_deref() else {
@@ -644,7 +690,8 @@ fn claim_passwordless(conn: &mut AnyConnection, new: &UserRow) -> CoreResult<Use
         if n != 1 {
             return Err(CoreError::Conflict("user already exists"));
         }
-        Ok(User::from_row(row))
+        let change = end_user_tokens(c, &new.tenant_id, &row.id, new.updated_at)?;
+        Ok((User::from_row(row), change))
     })
 }
 

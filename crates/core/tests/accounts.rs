@@ -209,7 +209,7 @@ async fn a_changed_bcrypt_cost_rehashes_at_the_next_good_signin() {
 }
 
 #[tokio::test]
-async fn disabled_users_cannot_sign_in_nor_use_tokens() {
+async fn disabled_users_cannot_sign_in_nor_use_tokens_and_enabling_does_not_revive_old_tokens() {
     let f = fixture().await;
     let t = f.core.tenant_by_slug("a").unwrap();
     let pw = Password::new("right-password", 8).unwrap();
@@ -218,6 +218,12 @@ async fn disabled_users_cannot_sign_in_nor_use_tokens() {
         .create_user(&t, NewUser::new(email("d@example.com"), Some(pw.clone())))
         .await
         .unwrap();
+    let claims_now = || {
+        let jwt = f.core.issue_token(&t, Default::default()).unwrap();
+        f.core.verify_token(&t, &jwt, None).unwrap()
+    };
+    let before = claims_now();
+    assert!(f.core.token_user(&t, &before, &u.id).await.is_ok());
     f.core
         .set_disabled(&t, &email("d@example.com"), true)
         .await
@@ -229,14 +235,19 @@ async fn disabled_users_cannot_sign_in_nor_use_tokens() {
         .unwrap_err();
     assert!(matches!(e, CoreError::Unauthorized(AuthFailure::Disabled)));
     assert!(matches!(
-        f.core.token_user(&t, &u.id).await,
+        f.core.token_user(&t, &before, &u.id).await,
         Err(CoreError::Unauthorized(AuthFailure::Disabled))
     ));
     f.core
         .set_disabled(&t, &email("d@example.com"), false)
         .await
         .unwrap();
-    assert!(f.core.token_user(&t, &u.id).await.is_ok());
+    assert!(matches!(
+        f.core.token_user(&t, &before, &u.id).await,
+        Err(CoreError::Unauthorized(AuthFailure::InvalidToken))
+    ));
+    f.clock.advance_secs(1);
+    assert!(f.core.token_user(&t, &claims_now(), &u.id).await.is_ok());
 }
 
 /// Tenant `a` with a password-less owner and their project "Support".

@@ -29,17 +29,14 @@ pub async fn open_core(
     let db = tokio::task::spawn_blocking(move || {
         Db::connect(
             &db_cfg.url,
-            db_cfg.pool_size,
+            db_cfg.effective_pool_size(),
             Duration::from_secs(db_cfg.connect_timeout_seconds.max(1)),
         )
     })
     .await
     .map_err(|e| CoreError::Internal(e.to_string()))??;
     db.migrate().await?;
-    let hash_threads = match config.hashing.threads {
-        0 => std::thread::available_parallelism().map_or(2, |n| n.get()),
-        n => n,
-    };
+    let hash_threads = config.hashing.effective_threads();
     let core = Core::new(
         db,
         CoreOptions {
@@ -100,6 +97,8 @@ impl Application {
                 .map_err(|e| format!("bootstrap tenant '{}': {e}", b.slug))?;
         }
         core.prewarm_hashing().await.map_err(|e| e.to_string())?;
+        core.reload_view().await.map_err(|e| e.to_string())?;
+        gatehouse_core::view::listen::spawn(core.clone());
         spawn_refresher(core.clone(), config.tenants.refresh_seconds);
 
         let listener = TcpListener::bind(&config.server.bind)
@@ -151,6 +150,11 @@ impl Application {
         })
         .shutdown_timeout(config.server.shutdown_timeout_seconds)
         .max_connections(config.server.max_connections_per_worker.max(1))
+        // Each worker's blocking pool: a database call or a hash at most, each already bounded
+        // (by the connection pool and the hashing threads); more threads would only wait.
+        .worker_max_blocking_threads(
+            config.database.effective_pool_size() as usize + config.hashing.effective_threads(),
+        )
         .listen(listener)
         .map_err(|e| e.to_string())?;
         if config.server.workers > 0 {
@@ -198,8 +202,9 @@ impl Application {
     }
 }
 
-/// Reloads the tenant directory every `refresh_seconds`, so changes made on other nodes (or by the
-/// CLI) are served without a restart. A failed reload keeps the last good directory.
+/// Every `refresh_seconds`: reads the change feed (how changes made on other nodes or by the CLI
+/// reach this node's view on SQLite, and the fallback to NOTIFY on PostgreSQL), and reloads the
+/// tenant directory (the fallback for tenants). A failed reload keeps the last good directory.
 fn spawn_refresher(core: Arc<Core>, refresh_seconds: u64) {
     let period = Duration::from_secs(refresh_seconds.max(1));
     tokio::spawn(async move {
@@ -207,6 +212,9 @@ fn spawn_refresher(core: Arc<Core>, refresh_seconds: u64) {
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             tick.tick().await;
+            if let Err(e) = core.sync_changes().await {
+                log::warn!("reading the change feed failed, trying again next time: {e}");
+            }
             if let Err(e) = core.refresh_tenants().await {
                 log::warn!("tenant refresh failed, keeping the last directory: {e}");
             }

@@ -43,6 +43,20 @@ pub enum Command {
     /// Create Tiledesk projects.
     #[command(subcommand)]
     Project(ProjectCmd),
+    /// End issued tokens.
+    #[command(subcommand)]
+    Token(TokenCmd),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum TokenCmd {
+    /// End one token by its `jti`, on every node (at once on PostgreSQL, within
+    /// `tenants.refresh_seconds` on SQLite).
+    Revoke {
+        #[command(flatten)]
+        tenant: TenantArg,
+        jti: String,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -108,6 +122,12 @@ pub enum UserCmd {
     },
     /// Enable a disabled user.
     Enable {
+        #[command(flatten)]
+        tenant: TenantArg,
+        email: String,
+    },
+    /// End every token the user holds now ("sign out everywhere"); later sign-ins work.
+    RevokeTokens {
         #[command(flatten)]
         tenant: TenantArg,
         email: String,
@@ -302,6 +322,27 @@ async fn admin(core: &Core, command: Command) -> Result<(), CoreError> {
                 u.email.as_deref().unwrap_or(&email),
                 if disable { "disabled" } else { "enabled" }
             );
+        }
+        Command::User(UserCmd::RevokeTokens {
+            tenant: TenantArg { tenant: slug },
+            email,
+        }) => {
+            let t = tenant(core, &slug).await?;
+            let email = Email::parse(&email)?;
+            let user = core
+                .user_by_email(&t, &email)
+                .await?
+                .ok_or(CoreError::NotFound("user"))?;
+            core.revoke_user_tokens(&t, &user.id).await?;
+            println!("{}: tokens issued until now are ended", email.as_str());
+        }
+        Command::Token(TokenCmd::Revoke {
+            tenant: TenantArg { tenant: slug },
+            jti,
+        }) => {
+            let t = tenant(core, &slug).await?;
+            core.revoke_token(&t, &jti, None).await?;
+            println!("{slug}: token {} revoked", jti.trim());
         }
         Command::Project(ProjectCmd::Create {
             tenant: TenantArg { tenant: slug },

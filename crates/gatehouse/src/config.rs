@@ -89,6 +89,32 @@ fn default_connect_timeout() -> u64 {
     5
 }
 
+fn cores() -> usize {
+    std::thread::available_parallelism().map_or(2, |n| n.get())
+}
+
+impl DatabaseConfig {
+    /// `pool_size`, or with 0 two connections per core (at least 4): token checks no longer queue
+    /// for connections (the view answers them), so the pool serves sign-ins and writes, which
+    /// spend most of their time hashing, not holding a connection.
+    pub fn effective_pool_size(&self) -> u32 {
+        match self.pool_size {
+            0 => (2 * cores()).max(4) as u32,
+            n => n,
+        }
+    }
+}
+
+impl HashingConfig {
+    /// `threads`, or with 0 one per core.
+    pub fn effective_threads(&self) -> usize {
+        match self.threads {
+            0 => cores(),
+            n => n,
+        }
+    }
+}
+
 #[derive(Debug, Clone, Default, Deserialize)]
 pub struct HashingConfig {
     #[serde(default)]

@@ -149,6 +149,23 @@ fn operations() -> Vec<(&'static str, &'static str, Value)> {
             }),
         ),
         (
+            "/auth/logout",
+            "post",
+            json!({
+                "summary": "End the presented token, or with ?all=true every token of the agent issued so far, on every node",
+                "tags": ["tiledesk"],
+                "security": jwt_auth(),
+                "parameters": [{"name": "all", "in": "query", "required": false,
+                    "schema": {"type": "boolean", "default": false}}],
+                "responses": {
+                    "200": answer("Logged out", json!({"type": "object", "properties": {
+                        "success": {"type": "boolean"}, "msg": {"type": "string"}}})),
+                    "401": unauthorized(),
+                    "422": validation()
+                }
+            }),
+        ),
+        (
             "/users",
             "get",
             json!({
@@ -275,6 +292,8 @@ mod tests {
             "/v1/auth/signin",
             "/v3/auth/signin",
             "/v1/{project_id}/keys/generate",
+            "/v1/auth/logout",
+            "/v3/auth/logout",
         ] {
             assert!(paths.get(p).is_some(), "{p}");
         }

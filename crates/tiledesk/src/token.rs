@@ -85,6 +85,8 @@ pub struct Agent {
     pub user: User,
     /// Set when the token came from a custom-token exchange: it acts for that project only.
     pub bound_project: Option<String>,
+    /// The token's claims (logout ends this token by its `jti`).
+    pub claims: Claims,
 }
 
 impl Agent {
@@ -130,9 +132,11 @@ async fn basic_agent(
             CoreError::Locked | CoreError::RateLimited => TiledeskError::Core(e),
             other => TiledeskError::token_failure(other),
         })?;
+    // No token: nothing for a logout to end but "all" (which needs no claims).
     Ok(Agent {
         user,
         bound_project: None,
+        claims: Claims::new(),
     })
 }
 
@@ -156,12 +160,13 @@ pub async fn agent(
     match (claim("sub"), claim("_id")) {
         (Some("user"), Some(id)) => {
             let user = core
-                .token_user(tenant, id)
+                .token_user(tenant, &claims, id)
                 .await
                 .map_err(TiledeskError::token_failure)?;
             Ok(Agent {
                 user,
                 bound_project: claim(BOUND_PROJECT).map(str::to_owned),
+                claims: claims.clone(),
             })
         }
         _ => Err(TiledeskError::Unauthorized),

@@ -7,12 +7,13 @@ use crate::body::JsonBody;
 use crate::context::Ctx;
 use crate::errors::{ApiError, ApiResult};
 use crate::views;
-use actix_web::HttpResponse;
+use actix_web::{HttpRequest, HttpResponse};
 use gatehouse_core::service::SIGNUP_CLOSED;
 use gatehouse_core::signup_policy::{Creator, Signup};
 use gatehouse_core::users::NewUser;
 use gatehouse_core::{AuthFailure, CoreError, Email, Password, Username};
 use serde_json::json;
+use std::collections::HashMap;
 
 pub async fn create(ctx: Ctx, body: ApiResult<JsonBody>) -> ApiResult<HttpResponse> {
     let tenant = ctx.tenant.clone();
@@ -62,6 +63,21 @@ pub async fn create(ctx: Ctx, body: ApiResult<JsonBody>) -> ApiResult<HttpRespon
 pub async fn me(ctx: Ctx) -> ApiResult<HttpResponse> {
     let user = auth::caller(&ctx).await?;
     Ok(HttpResponse::Ok().json(views::profile(&user)))
+}
+
+/// `POST /user/logout` ends the presented token; `?all=true` every token of its user issued so
+/// far. Appmixer's own logout only drops the token on the client; this one ends it on the server.
+pub async fn logout(ctx: Ctx, req: HttpRequest) -> ApiResult<HttpResponse> {
+    let (user, claims) = auth::caller_and_claims(&ctx).await?;
+    let pairs: HashMap<String, String> = serde_urlencoded::from_str(req.query_string())
+        .map_err(|_| ApiError::bad_request("Invalid request query"))?;
+    let all = match pairs.get("all").map(String::as_str) {
+        None | Some("false") => false,
+        Some("true") => true,
+        Some(_) => return Err(ApiError::must_be("all", "a boolean")),
+    };
+    ctx.core.logout(&ctx.tenant, &claims, &user.id, all).await?;
+    Ok(empty_ok())
 }
 
 pub async fn change_password(ctx: Ctx, body: ApiResult<JsonBody>) -> ApiResult<HttpResponse> {

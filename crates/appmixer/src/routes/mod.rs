@@ -23,6 +23,7 @@ pub fn configure(cfg: &mut web::ServiceConfig, gate: crate::Gate) {
                     .route(web::post().to(account::create)),
             )
             .service(resource("/auth").route(web::post().to(signin::signin)))
+            .service(resource("/logout").route(web::post().to(account::logout)))
             .service(resource("/change-password").route(web::post().to(account::change_password)))
             .service(resource("/reset-password").route(web::post().to(users::reset_password))),
     ))

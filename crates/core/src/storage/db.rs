@@ -7,6 +7,8 @@ use diesel::pg::PgConnection;
 use diesel::prelude::*;
 use diesel::sqlite::SqliteConnection;
 use diesel_migrations::{embed_migrations, EmbeddedMigrations, MigrationHarness};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 use std::time::Duration;
 
 pub const MIGRATIONS: EmbeddedMigrations = embed_migrations!("../../migrations");
@@ -77,7 +79,7 @@ pub struct Manager {
 
 /// libpq parameters that keep a silent network from hanging a connection: a connect timeout, and
 /// TCP keepalives that notice a dead peer in about 25 seconds. Parameters the URL sets win.
-fn with_pg_defaults(url: &str, connect_timeout: Duration) -> String {
+pub(crate) fn with_pg_defaults(url: &str, connect_timeout: Duration) -> String {
     let mut params = Vec::new();
     if !url.contains("connect_timeout=") {
         params.push(format!(
@@ -97,12 +99,18 @@ fn with_pg_defaults(url: &str, connect_timeout: Duration) -> String {
     format!("{url}{sep}{}", params.join("&"))
 }
 
+/// A pooled connection and whether a failure on it showed it broken (then the pool drops it).
+pub struct PooledConn {
+    conn: AnyConnection,
+    broken: bool,
+}
+
 impl r2d2::ManageConnection for Manager {
-    type Connection = AnyConnection;
+    type Connection = PooledConn;
     type Error = diesel::r2d2::Error;
 
-    fn connect(&self) -> Result<AnyConnection, Self::Error> {
-        match &self.url {
+    fn connect(&self) -> Result<PooledConn, Self::Error> {
+        let conn = match &self.url {
             DbUrl::Postgres(url) => {
                 PgConnection::establish(&with_pg_defaults(url, self.connect_timeout))
                     .map(AnyConnection::Postgresql)
@@ -120,17 +128,25 @@ impl r2d2::ManageConnection for Manager {
                 .map_err(diesel::r2d2::Error::QueryError)?;
                 Ok(AnyConnection::Sqlite(conn))
             }
-        }
+        }?;
+        Ok(PooledConn {
+            conn,
+            broken: false,
+        })
     }
 
-    fn is_valid(&self, conn: &mut AnyConnection) -> Result<(), Self::Error> {
-        conn.batch_execute("SELECT 1")
+    fn is_valid(&self, conn: &mut PooledConn) -> Result<(), Self::Error> {
+        conn.conn
+            .batch_execute("SELECT 1")
             .map_err(diesel::r2d2::Error::QueryError)
     }
 
-    /// Broken connections are found by `is_valid` at checkout (`test_on_check_out`).
-    fn has_broken(&self, _conn: &mut AnyConnection) -> bool {
-        false
+    /// Asked when a connection goes back to the pool: one that failed and then did not answer a
+    /// `SELECT 1` (see `Db::run`), or whose transaction state is broken, is dropped and replaced.
+    /// Nothing is asked at checkout, so the hot path pays no validation query.
+    fn has_broken(&self, conn: &mut PooledConn) -> bool {
+        use diesel::r2d2::R2D2Connection;
+        conn.broken || conn.conn.is_broken()
     }
 }
 
@@ -143,6 +159,8 @@ pub struct Db {
     /// The longest a caller waits for `run`: a checkout plus a query. Past it the caller gets
     /// `Unavailable` (the blocking thread finishes or fails on its own, by keepalive or busy_timeout).
     op_timeout: Duration,
+    /// How many times `run` was called: lets a test prove a path makes no database call.
+    calls: Arc<AtomicU64>,
 }
 
 impl std::fmt::Debug for Db {
@@ -163,7 +181,7 @@ impl Db {
             .max_size(pool_size.max(1))
             .min_idle(Some(0))
             .connection_timeout(timeout)
-            .test_on_check_out(true)
+            .test_on_check_out(false)
             .error_handler(Box::new(QuietErrors))
             .build_unchecked(Manager {
                 url: url.clone(),
@@ -177,6 +195,7 @@ impl Db {
             pool,
             url,
             op_timeout: timeout + Duration::from_secs(10),
+            calls: Arc::new(AtomicU64::new(0)),
         })
     }
 
@@ -186,10 +205,20 @@ impl Db {
         T: Send + 'static,
         F: FnOnce(&mut AnyConnection) -> CoreResult<T> + Send + 'static,
     {
+        self.calls.fetch_add(1, Ordering::Relaxed);
         let pool = self.pool.clone();
         let task = tokio::task::spawn_blocking(move || {
-            let mut conn = pool.get()?;
-            f(&mut conn)
+            let mut pooled = pool.get()?;
+            let result = f(&mut pooled.conn);
+            if matches!(
+                result,
+                Err(CoreError::Unavailable(_) | CoreError::Internal(_))
+            ) && pooled.conn.batch_execute("SELECT 1").is_err()
+            {
+                // The failure was the connection's: the pool replaces it instead of lending it again.
+                pooled.broken = true;
+            }
+            result
         });
         match tokio::time::timeout(self.op_timeout, task).await {
             Ok(joined) => {
@@ -200,6 +229,15 @@ impl Db {
                 self.op_timeout.as_secs()
             ))),
         }
+    }
+
+    /// Database calls made through this pool so far.
+    pub fn calls(&self) -> u64 {
+        self.calls.load(Ordering::Relaxed)
+    }
+
+    pub fn url(&self) -> &DbUrl {
+        &self.url
     }
 
     /// Applies pending migrations. On PostgreSQL an advisory lock keeps nodes that start together

@@ -63,6 +63,8 @@ pub struct UserRow {
     pub locked_until: Option<i64>,
     pub created_at: i64,
     pub updated_at: i64,
+    /// Tokens issued at or before this millisecond are ended.
+    pub tokens_valid_after: i64,
     /// Tiledesk's profile fields beyond the names, as a JSON object.
     pub profile: String,
     /// JSON text: a string or an array of strings, as an admin set it.
@@ -94,4 +96,22 @@ pub struct MemberRow {
     pub profile: String,
     pub created_at: i64,
     pub updated_at: i64,
+}
+
+#[derive(Debug, Clone, Queryable, Selectable, Insertable)]
+#[diesel(table_name = revoked_tokens)]
+pub struct RevokedRow {
+    pub tenant_id: String,
+    pub jti: String,
+    pub expires_at: i64,
+}
+
+#[derive(Debug, Clone, Queryable, Selectable, Insertable)]
+#[diesel(table_name = changes)]
+pub struct ChangeRow {
+    pub id: String,
+    pub tenant_id: String,
+    pub kind: String,
+    pub key: String,
+    pub at: i64,
 }

@@ -57,6 +57,7 @@ diesel::table! {
         locked_until -> Nullable<BigInt>,
         created_at -> BigInt,
         updated_at -> BigInt,
+        tokens_valid_after -> BigInt,
         profile -> Text,
         vendor -> Nullable<Text>,
     }
@@ -86,5 +87,23 @@ diesel::table! {
         profile -> Text,
         created_at -> BigInt,
         updated_at -> BigInt,
+    }
+}
+
+diesel::table! {
+    revoked_tokens (tenant_id, jti) {
+        tenant_id -> Text,
+        jti -> Text,
+        expires_at -> BigInt,
+    }
+}
+
+diesel::table! {
+    changes (id) {
+        id -> Text,
+        tenant_id -> Text,
+        kind -> Text,
+        key -> Text,
+        at -> BigInt,
     }
 }

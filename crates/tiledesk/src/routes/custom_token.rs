@@ -71,7 +71,7 @@ async fn echo_own_token(
     let claim = |k: &str| claims.get(k).and_then(Value::as_str);
     match (claim("sub"), claim("_id")) {
         (Some("user"), Some(id)) => {
-            core.token_user(tenant, id)
+            core.token_user(tenant, &claims, id)
                 .await
                 .map_err(TiledeskError::token_failure)?;
         }

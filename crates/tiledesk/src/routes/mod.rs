@@ -3,6 +3,7 @@
 mod anonymous;
 mod custom_token;
 mod invitations;
+mod logout;
 mod projects;
 mod signin;
 mod signup;
@@ -13,6 +14,7 @@ use actix_web::web;
 pub fn register(cfg: &mut web::ServiceConfig) {
     cfg.route("/auth/signup", web::post().to(signup::signup))
         .route("/auth/signin", web::post().to(signin::signin))
+        .route("/auth/logout", web::post().to(logout::logout))
         .route(
             "/auth/signinAnonymously",
             web::post().to(anonymous::signin_anonymously),

@@ -1,0 +1,134 @@
+//! Ending tokens before they expire: one token by its `jti` (logout, `gatehouse token revoke`), or
+//! every token of a user issued up to now (logout everywhere, `gatehouse user revoke-tokens`; also
+//! done by disabling, deleting and password changes in `users`). Stored, written to the change feed
+//! in the same transaction, and applied to this node's view at once.
+
+use crate::error::{CoreError, CoreResult};
+use crate::service::Core;
+use crate::storage::models::RevokedRow;
+use crate::storage::schema::users;
+use crate::storage::AnyConnection;
+use crate::tenants::Tenant;
+use crate::token::Claims;
+use crate::view::change::{self, Change};
+use diesel::prelude::*;
+use serde_json::Value;
+
+/// Marks the user's tokens issued up to `now_ms` as ended and appends the change to the feed, in
+/// the caller's transaction. Returns the change to publish once committed.
+pub(crate) fn end_user_tokens(
+    conn: &mut AnyConnection,
+    tenant_id: &str,
+    user_id: &str,
+    now_ms: i64,
+) -> CoreResult<Change> {
+    let n = diesel::update(
+        users::table
+            .filter(users::tenant_id.eq(tenant_id))
+            .filter(users::id.eq(user_id)),
+    )
+    .set(users::tokens_valid_after.eq(now_ms))
+    .execute(conn)?;
+    crate::error::found_one(n, "user")?;
+    user_changed(conn, tenant_id, user_id, now_ms)
+}
+
+/// Appends "this user changed" to the feed, in the caller's transaction.
+pub(crate) fn user_changed(
+    conn: &mut AnyConnection,
+    tenant_id: &str,
+    user_id: &str,
+    now_ms: i64,
+) -> CoreResult<Change> {
+    let change = Change::user(tenant_id, user_id, now_ms);
+    change::append(conn, &change)?;
+    Ok(change)
+}
+
+/// A `jti` as an operator may type it: what Gatehouse issues (a UUID) or any short printable word.
+fn checked_jti(jti: &str) -> CoreResult<&str> {
+    let jti = jti.trim();
+    if jti.is_empty() || jti.len() > 128 || !jti.bytes().all(|b| b.is_ascii_graphic()) {
+        return Err(CoreError::invalid(
+            "jti",
+            "must be 1 to 128 printable characters",
+        ));
+    }
+    Ok(jti)
+}
+
+impl Core {
+    /// Ends one token. `expires_at_secs`: when it would expire anyway (its `exp`); unknown (an
+    /// operator's `token revoke`), the longest a token of this tenant issued now could live.
+    pub async fn revoke_token(
+        &self,
+        tenant: &Tenant,
+        jti: &str,
+        expires_at_secs: Option<i64>,
+    ) -> CoreResult<()> {
+        let jti = checked_jti(jti)?.to_owned();
+        let now = self.now_ms();
+        let expires_at =
+            expires_at_secs.unwrap_or(self.clock.now_secs() + tenant.settings.token_ttl_seconds);
+        let change = Change::revoke(&tenant.id, &jti, expires_at, now);
+        let (row, feed) = (
+            RevokedRow {
+                tenant_id: tenant.id.clone(),
+                jti,
+                expires_at,
+            },
+            change.clone(),
+        );
+        self.db
+            .run(move |c| {
+                c.transaction(|c| {
+                    change::store_revoked(c, row)?;
+                    change::append(c, &feed)
+                })
+            })
+            .await?;
+        self.view
+            .metrics
+            .revocations
+            .with_label_values(&["token"])
+            .inc();
+        self.publish(&[change]).await
+    }
+
+    /// Ends every token of the user issued up to now; tokens issued later work.
+    pub async fn revoke_user_tokens(&self, tenant: &Tenant, user_id: &str) -> CoreResult<()> {
+        let (tid, uid, now) = (tenant.id.clone(), user_id.to_owned(), self.now_ms());
+        let change = self
+            .db
+            .run(move |c| c.transaction(|c| end_user_tokens(c, &tid, &uid, now)))
+            .await?;
+        self.view
+            .metrics
+            .revocations
+            .with_label_values(&["user"])
+            .inc();
+        self.publish(&[change]).await
+    }
+
+    /// Logout with a verified token: ends that token, or with `all` every token of its user.
+    pub async fn logout(
+        &self,
+        tenant: &Tenant,
+        claims: &Claims,
+        user_id: &str,
+        all: bool,
+    ) -> CoreResult<()> {
+        if all {
+            return self.revoke_user_tokens(tenant, user_id).await;
+        }
+        let jti = claims
+            .get("jti")
+            .and_then(Value::as_str)
+            .ok_or(CoreError::invalid("jti", "the token has no jti"))?;
+        let exp = claims
+            .get("exp")
+            .and_then(Value::as_f64)
+            .map(|e| e.ceil() as i64);
+        self.revoke_token(tenant, jti, exp).await
+    }
+}
