@@ -12,5 +12,6 @@ mod edge;
 mod foundation;
 mod multinode;
 mod resilience;
+mod seed;
 mod tiledesk;
 mod tiledesk_frontend;

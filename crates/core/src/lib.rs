@@ -10,6 +10,7 @@ pub mod password;
 pub mod projects;
 pub mod ratelimit;
 pub mod secret;
+pub mod seed;
 pub mod service;
 pub mod settings;
 pub mod signup_policy;
