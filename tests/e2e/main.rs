@@ -14,5 +14,6 @@ mod foundation;
 mod multinode;
 mod resilience;
 mod revocation;
+mod seed;
 mod tiledesk;
 mod tiledesk_frontend;

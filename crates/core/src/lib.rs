@@ -11,6 +11,7 @@ pub mod projects;
 pub mod ratelimit;
 pub mod revocation;
 pub mod secret;
+pub mod seed;
 pub mod service;
 pub mod settings;
 pub mod signup_policy;

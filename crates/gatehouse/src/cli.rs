@@ -5,11 +5,13 @@
 use crate::app::{open_core, Application};
 use crate::config::Config;
 use clap::{Args, Parser, Subcommand};
+use gatehouse_core::seed::SeedSpec;
 use gatehouse_core::tenants::TenantSpec;
 use gatehouse_core::users::NewUser;
 use gatehouse_core::{
     Api, Core, CoreError, Email, Password, Scope, SystemClock, TenantSlug, Username,
 };
+use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -37,7 +39,7 @@ pub enum Command {
     /// Create, list and configure tenants.
     #[command(subcommand)]
     Tenant(TenantCmd),
-    /// Create, disable and enable users.
+    /// Create, disable, enable and seed users.
     #[command(subcommand)]
     User(UserCmd),
     /// Create Tiledesk projects.
@@ -131,6 +133,28 @@ pub enum UserCmd {
         #[command(flatten)]
         tenant: TenantArg,
         email: String,
+    },
+    /// Bulk-create COUNT active users PREFIXn@DOMAIN (username PREFIXn) sharing one password,
+    /// hashed once: for load tests and demos (a million users take minutes).
+    Seed {
+        #[command(flatten)]
+        tenant: TenantArg,
+        #[arg(long)]
+        count: u64,
+        /// The password every seeded user signs in with (or set GATEHOUSE_PASSWORD).
+        #[arg(long, env = "GATEHOUSE_PASSWORD", hide_env_values = true)]
+        password: String,
+        /// bcrypt cost of the one hash (default: the tenant's BCRYPT_COST; a user whose hash has
+        /// another cost is re-hashed at the tenant's cost on their first sign-in).
+        #[arg(long)]
+        cost: Option<u32>,
+        #[arg(long, default_value = "seed")]
+        prefix: String,
+        #[arg(long, default_value = "example.com")]
+        domain: String,
+        /// The first n (to add more users after an earlier seed).
+        #[arg(long, default_value_t = 0)]
+        first: u64,
     },
 }
 
@@ -343,6 +367,48 @@ async fn admin(core: &Core, command: Command) -> Result<(), CoreError> {
             let t = tenant(core, &slug).await?;
             core.revoke_token(&t, &jti, None).await?;
             println!("{slug}: token {} revoked", jti.trim());
+        }
+        Command::User(UserCmd::Seed {
+            tenant: TenantArg { tenant: slug },
+            count,
+            password,
+            cost,
+            prefix,
+            domain,
+            first,
+        }) => {
+            let t = tenant(core, &slug).await?;
+            let spec = SeedSpec {
+                count,
+                first,
+                password: Password::new(
+                    &password,
+                    t.settings
+                        .min_password_length(gatehouse_core::settings::DEFAULT_PASSWORD_MIN_LENGTH),
+                )?,
+                cost: cost.unwrap_or(t.settings.bcrypt_cost),
+                prefix,
+                domain,
+            };
+            let last = first + count.saturating_sub(1);
+            let names = format!("{}..{}", spec.email(first)?, spec.email(last)?);
+            let cost = spec.cost;
+            let started = std::time::Instant::now();
+            let interactive = std::io::stderr().is_terminal();
+            let done = core
+                .seed_users(&t, spec, |done| {
+                    if interactive {
+                        eprint!("\rseeded {done}/{count}");
+                    }
+                })
+                .await?;
+            if interactive {
+                eprintln!();
+            }
+            println!(
+                "seeded {done} users {names} at cost {cost} in {:.1} s",
+                started.elapsed().as_secs_f64()
+            );
         }
         Command::Project(ProjectCmd::Create {
             tenant: TenantArg { tenant: slug },
