@@ -394,7 +394,7 @@ async fn a_nul_byte_is_refused_with_the_dialects_4xx_on_both_backends(app: TestA
         )
         .await;
     assert_eq!(r.status, 404, "no user has that id: {}", r.body);
-    // Tiledesk: a body with NUL is refused in its `{success: false, msg}` shape.
+    // Tiledesk: a field with NUL is refused as express-validator reports a bad field (422).
     let r = app
         .post(
             DEMO,
@@ -402,8 +402,26 @@ async fn a_nul_byte_is_refused_with_the_dialects_4xx_on_both_backends(app: TestA
             &json!({"email": "a\u{0}b@x.io", "password": "x"}),
         )
         .await;
+    assert_eq!(r.status, 422, "{}", r.body);
+    assert_eq!(r.json()["errors"][0]["param"], "email", "{}", r.body);
+    // A NUL inside an object that is stored as it is (Appmixer metadata, Tiledesk attributes).
+    let r = app
+        .post(DEMO, "/user", &json!({"username": "m", "email": "m@example.com", "password": "long-enough", "metadata": {"k": "v\u{0}"}}))
+        .await;
     assert_eq!(r.status, 400, "{}", r.body);
-    assert_eq!(r.json()["success"], false, "{}", r.body);
+    assert!(
+        r.json()["message"].as_str().unwrap().contains("metadata"),
+        "{}",
+        r.body
+    );
+    let r = app
+        .post(
+            DEMO,
+            "/v1/auth/signinAnonymously",
+            &json!({"id_project": f.project_id, "attributes": {"k\u{0}": 1}}),
+        )
+        .await;
+    assert_eq!(r.status, 422, "{}", r.body);
     // A custom token signed with the project's real secret but carrying NUL in a claim that
     // would be stored: refused before any write.
     let t = app.tenant("demo").await;

@@ -2,9 +2,12 @@
 //! verifying, a password of only whitespace is refused, a body in another charset than UTF-8 is
 //! refused with 415, and a JSON key given twice is refused, in each dialect's shape.
 //!
-//! The originals differ, and README's "Where Gatehouse differs" says so: tiledesk-server's
-//! body-parser decodes `charset=utf-16` with iconv and `JSON.parse` keeps the last of two equal
-//! keys (as hapi does for Appmixer); neither normalises passwords nor refuses blank ones.
+//! The originals differ, and README's "Where Gatehouse differs" says so. tiledesk-server's app.js:
+//! `app.use(bodyParser.json()); app.use(bodyParser.urlencoded({ extended: false }));` and
+//! body-parser's json parser "accepts any Unicode encoding of the body" (UTF-16 decoded by
+//! iconv-lite; other charsets 415 "unsupported charset"), then `JSON.parse` keeps the last of two
+//! equal keys (as hapi does for Appmixer), and `querystring` turns a repeated form key into an
+//! array. Neither original normalises passwords or refuses blank ones.
 
 use crate::helpers::*;
 use reqwest::header::CONTENT_TYPE;

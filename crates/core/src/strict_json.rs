@@ -1,7 +1,8 @@
 //! JSON text read strictly, as both facades' body parsers need it: a key given twice is refused
 //! (serde_json, like `JSON.parse`, would silently keep the last, so two parsers in front of
-//! Gatehouse could each see a different value), and so is a NUL character in any key or string
-//! (see `validated::storable`). Nesting depth stays bounded by serde_json's recursion limit.
+//! Gatehouse could each see a different value). NUL is left to each field's own check (so the
+//! answer names the field), and to `validated::storable` before any query. Nesting depth stays
+//! bounded by serde_json's recursion limit.
 
 use serde::de::{self, Deserialize, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde_json::{Map, Value};
@@ -14,14 +15,11 @@ pub enum StrictJsonError {
     Syntax,
     /// An object names this key twice.
     DuplicateKey(String),
-    /// A key or string holds NUL.
-    Nul,
 }
 
 const DUPLICATE: &str = "gatehouse:duplicate-key:";
-const NUL: &str = "gatehouse:nul";
 
-/// Parses `bytes` into a `Value`, refusing duplicate keys and NUL characters.
+/// Parses `bytes` into a `Value`, refusing duplicate keys.
 pub fn parse(bytes: &[u8]) -> Result<Value, StrictJsonError> {
     match serde_json::from_slice::<Strict>(bytes) {
         Ok(Strict(v)) => Ok(v),
@@ -31,8 +29,6 @@ pub fn parse(bytes: &[u8]) -> Result<Value, StrictJsonError> {
                 // serde_json appends " at line L column C".
                 let key = rest.rsplit_once(" at line ").map_or(rest, |(k, _)| k);
                 Err(StrictJsonError::DuplicateKey(key.to_owned()))
-            } else if message.starts_with(NUL) {
-                Err(StrictJsonError::Nul)
             } else {
                 Err(StrictJsonError::Syntax)
             }
@@ -49,14 +45,6 @@ impl<'de> Deserialize<'de> for Strict {
 }
 
 struct StrictVisitor;
-
-fn text<E: de::Error>(s: &str) -> Result<String, E> {
-    if s.contains('\0') {
-        Err(E::custom(NUL))
-    } else {
-        Ok(s.to_owned())
-    }
-}
 
 impl<'de> Visitor<'de> for StrictVisitor {
     type Value = Value;
@@ -81,8 +69,8 @@ impl<'de> Visitor<'de> for StrictVisitor {
         Ok(Value::from(n))
     }
 
-    fn visit_str<E: de::Error>(self, s: &str) -> Result<Value, E> {
-        text(s).map(Value::String)
+    fn visit_str<E>(self, s: &str) -> Result<Value, E> {
+        Ok(Value::String(s.to_owned()))
     }
 
     fn visit_unit<E>(self) -> Result<Value, E> {
@@ -104,7 +92,7 @@ impl<'de> Visitor<'de> for StrictVisitor {
     fn visit_map<A: MapAccess<'de>>(self, mut access: A) -> Result<Value, A::Error> {
         let mut map = Map::new();
         while let Some(key) = access.next_key::<std::borrow::Cow<'de, str>>()? {
-            let key = text::<A::Error>(&key)?;
+            let key = key.into_owned();
             if map.contains_key(&key) {
                 return Err(de::Error::custom(format!("{DUPLICATE}{key}")));
             }
@@ -120,7 +108,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn duplicate_keys_nul_and_bad_syntax_are_told_apart() {
+    fn duplicate_keys_and_bad_syntax_are_told_apart() {
         assert_eq!(
             parse(br#"{"a":1,"b":{"c":[1,2.5,"x",null,true]}}"#).unwrap(),
             serde_json::json!({"a":1,"b":{"c":[1,2.5,"x",null,true]}})
@@ -133,8 +121,7 @@ mod tests {
             parse(br#"{"x":{"k":1,"k":2}}"#),
             Err(StrictJsonError::DuplicateKey("k".into()))
         );
-        assert_eq!(parse(br#"{"a":"x\u0000y"}"#), Err(StrictJsonError::Nul));
-        assert_eq!(parse(br#"{"a\u0000":1}"#), Err(StrictJsonError::Nul));
+        assert_eq!(parse(br#"{"a":"x\u0000y"}"#).unwrap()["a"], "x\u{0}y");
         assert_eq!(parse(br#"{"a":"#), Err(StrictJsonError::Syntax));
         // A lone surrogate cannot become a Rust string: refused as bad JSON.
         assert_eq!(parse(br#"{"a":"\ud800"}"#), Err(StrictJsonError::Syntax));

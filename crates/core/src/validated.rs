@@ -67,6 +67,7 @@ impl Password {
     /// normalisation, and a password of only whitespace is refused.
     pub fn new(raw: &str, min_length: usize) -> Result<Self, CoreError> {
         let raw = &nfc(raw);
+        storable("password", raw)?;
         if raw.trim().is_empty() {
             return Err(CoreError::invalid(
                 "password",
@@ -311,6 +312,7 @@ mod tests {
         assert_eq!(composed.expose(), decomposed.expose());
         assert!(Password::new("          ", 8).is_err());
         assert!(Password::new("\t\u{a0} \u{3000}      ", 8).is_err());
+        assert!(Password::new("nul\u{0}-in-the-middle", 8).is_err());
     }
 
     #[test]
