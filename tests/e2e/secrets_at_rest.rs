@@ -285,6 +285,31 @@ async fn a_rotated_master_key_reseals_every_secret_and_tokens_keep_verifying(app
     );
 }
 
+/// PostgreSQL only: nodes share the database, so they must be given one key; a key generated on
+/// one node would lock the others out. Without one, the start is refused with one line.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_refuses_to_start_without_a_master_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let Some(url) = fresh_db(Backend::Postgres, &dir).await else {
+        return eprintln!("skipped: no PostgreSQL server");
+    };
+    let cfg = dir.path().join("no-key.toml");
+    std::fs::write(&cfg, format!("[database]\nurl = \"{url}\"\n")).unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_gatehouse"))
+        .arg("--config")
+        .arg(&cfg)
+        .arg("migrate")
+        .env("RUST_LOG", "off")
+        .env_remove("GATEHOUSE_MASTER_KEY")
+        .env_remove("GATEHOUSE_MASTER_KEY_FILE")
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let e = stderr(&out);
+    assert_eq!(e.trim().lines().count(), 1, "{e}");
+    assert!(e.contains("GATEHOUSE_MASTER_KEY"), "{e}");
+}
+
 on_both!(
     raw_rows_hold_no_plaintext_secret,
     plaintext_rows_from_before_are_sealed_at_start,
