@@ -435,7 +435,7 @@ impl Core {
         tenant: &Tenant,
         user_id: &str,
     ) -> CoreResult<Vec<(Member, Project)>> {
-        let (tid, uid) = (tenant.id.clone(), user_id.to_owned());
+        let (tid, uid, sealer) = (tenant.id.clone(), user_id.to_owned(), self.sealer.clone());
         let agent_roles = [Role::Owner, Role::Admin, Role::Agent].map(Role::as_str);
         self.db
             .run(move |c| {
@@ -456,9 +456,10 @@ impl Core {
                     .into_iter()
                     .filter_map(|m| {
                         let p = found.iter().find(|p| p.id == m.project_id)?;
-                        Some((Member::from(m), Project::from(p.clone())))
+                        Some((m, p.clone()))
                     })
-                    .collect();
+                    .map(|(m, p)| Ok((Member::from(m), Project::open(p, &sealer)?)))
+                    .collect::<CoreResult<_>>()?;
                 pairs.sort_by(|a, b| (b.1.updated_at, &b.1.id).cmp(&(a.1.updated_at, &a.1.id)));
                 Ok(pairs)
             })
