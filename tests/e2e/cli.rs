@@ -147,7 +147,10 @@ async fn commands_work_on_a_fresh_database(app: TestApp) {
     let cfg = dir.path().join("fresh.toml");
     std::fs::write(
         &cfg,
-        format!("[database]\nurl = \"{url}\"\n[tenants]\nbootstrap = []\n"),
+        format!(
+            "[database]\nurl = \"{url}\"\n[tenants]\nbootstrap = []\n{}",
+            secrets_toml(&url)
+        ),
     )
     .unwrap();
     let o = cli_with_config(&cfg, &["tenant", "list"]);

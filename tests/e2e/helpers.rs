@@ -121,6 +121,7 @@ pool_size = 4
 connect_timeout_seconds = 3
 [hashing]
 threads = 2
+{secrets}
 [tenants]
 patterns = ["api.{{tenant}}.localhost"]
 refresh_seconds = 1
@@ -139,8 +140,42 @@ hosts = ["globex.test"]
 apis = ["tiledesk", "appmixer"]
 settings = {{ BCRYPT_COST = "4" }}
 {extra}
-"#
+"#,
+        secrets = if extra.contains("[secrets]") {
+            String::new()
+        } else {
+            secrets_toml(db_url)
+        }
     )
+}
+
+/// The `[secrets]` table a test config needs. On SQLite none: the first start generates the
+/// master key beside the database, where the CLI and a second node find it too. PostgreSQL
+/// refuses to start without a key, so every PostgreSQL test (each node, each CLI run) shares one
+/// key file.
+pub fn secrets_toml(db_url: &str) -> String {
+    if db_url.starts_with("postgres") {
+        format!(
+            "[secrets]\nmaster_key_file = \"{}\"\n",
+            test_master_key_file().display()
+        )
+    } else {
+        String::new()
+    }
+}
+
+/// A master key file for the PostgreSQL tests of this machine, made once (mode 0600).
+pub fn test_master_key_file() -> PathBuf {
+    static FILE: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+    FILE.get_or_init(|| {
+        let path = std::env::temp_dir().join("gatehouse-e2e-master.key");
+        if let Ok(mut f) = gatehouse_core::master_key::create_private(&path) {
+            let key = gatehouse_core::sealed::MasterKey::generate_base64();
+            std::io::Write::write_all(&mut f, key.as_bytes()).expect("write the test master key");
+        }
+        path
+    })
+    .clone()
 }
 
 /// A fresh database URL for one test: a temp SQLite file, or a new PostgreSQL database named by a uuid.

@@ -9,6 +9,7 @@ use actix_web::error::PayloadError;
 use actix_web::http::header;
 use actix_web::{web, FromRequest, HttpRequest};
 use futures_util::future::LocalBoxFuture;
+use gatehouse_core::strict_json::{self, StrictJsonError};
 use serde_json::{Map, Value};
 
 /// The largest body any route takes (gateway.md, Security rules).
@@ -50,14 +51,22 @@ fn takes_json(req: &HttpRequest) -> bool {
     let Ok(value) = value.to_str() else {
         return false;
     };
-    let essence = value
-        .split(';')
-        .next()
-        .unwrap_or("")
-        .trim()
-        .to_ascii_lowercase();
-    essence == "application/json"
+    let mut parts = value.split(';');
+    let essence = parts.next().unwrap_or("").trim().to_ascii_lowercase();
+    // Bodies are read as UTF-8: another charset is refused rather than misread.
+    parts.all(utf8_or_no_charset) && essence == "application/json"
         || (essence.starts_with("application/") && essence.ends_with("+json"))
+}
+
+/// A content-type parameter other than `charset`, or a charset that is UTF-8 (or its subset ASCII).
+fn utf8_or_no_charset(param: &str) -> bool {
+    match param.split_once('=') {
+        Some((name, value)) if name.trim().eq_ignore_ascii_case("charset") => {
+            let charset = value.trim().trim_matches('"').to_ascii_lowercase();
+            matches!(charset.as_str(), "utf-8" | "utf8" | "us-ascii")
+        }
+        _ => true,
+    }
 }
 
 impl JsonBody {
@@ -66,10 +75,16 @@ impl JsonBody {
         if bytes.iter().all(u8::is_ascii_whitespace) {
             return Ok(JsonBody(Map::new()));
         }
-        match serde_json::from_slice::<Value>(bytes) {
+        match strict_json::parse(bytes) {
             Ok(Value::Object(map)) => Ok(JsonBody(map)),
             Ok(_) => Err(ApiError::bad_request("\"value\" must be of type object")),
-            Err(_) => Err(ApiError::bad_request("Invalid request payload JSON format")),
+            // hapi keeps the last of two equal keys; Gatehouse refuses to guess which was meant.
+            Err(StrictJsonError::DuplicateKey(key)) => Err(ApiError::bad_request(format!(
+                "\"{key}\" is given more than once"
+            ))),
+            Err(StrictJsonError::Syntax) => {
+                Err(ApiError::bad_request("Invalid request payload JSON format"))
+            }
         }
     }
 
@@ -177,6 +192,16 @@ mod tests {
             message(b.only(&["a"]).unwrap_err()),
             "400 \"b\" is not allowed"
         );
+    }
+
+    #[test]
+    fn duplicate_keys_and_other_charsets_are_refused() {
+        assert_eq!(
+            message(JsonBody::parse(br#"{"password":"a","password":"b"}"#).unwrap_err()),
+            "400 \"password\" is given more than once"
+        );
+        assert!(utf8_or_no_charset("charset=UTF-8"));
+        assert!(!utf8_or_no_charset("charset=utf-16"));
     }
 
     #[test]

@@ -4,6 +4,7 @@
 
 use crate::error::{found_one, CoreError, CoreResult};
 use crate::ids::{is_object_id, object_id};
+use crate::sealed::{project_secret_aad, Sealer};
 use crate::secret::Secret;
 use crate::service::Core;
 use crate::signup_policy::SignupPath;
@@ -12,7 +13,7 @@ use crate::storage::schema::{project_members, projects};
 use crate::storage::AnyConnection;
 use crate::tenants::Tenant;
 use crate::users::{NewUser, User};
-use crate::validated::Email;
+use crate::validated::{storable, storable_json, Email};
 use diesel::prelude::*;
 use serde_json::Value;
 use std::net::IpAddr;
@@ -75,15 +76,23 @@ pub struct Project {
     pub jwt_secret: Secret<String>,
 }
 
-impl From<ProjectRow> for Project {
-    fn from(r: ProjectRow) -> Project {
+impl Project {
+    /// The project of a stored row, its `jwtSecret` opened with the master key.
+    fn open(r: ProjectRow, sealer: &Sealer) -> CoreResult<Project> {
+        let opened = sealer
+            .open(&r.jwt_secret, &project_secret_aad(&r.tenant_id, &r.id))
+            .map_err(|e| CoreError::Internal(format!("the secret of project {}: {e}", r.id)))?;
+        Ok(Project::with_secret(r, opened.plain))
+    }
+
+    fn with_secret(r: ProjectRow, jwt_secret: Secret<String>) -> Project {
         Project {
             id: r.id,
             name: r.name,
             created_by: r.created_by,
             created_at: r.created_at,
             updated_at: r.updated_at,
-            jwt_secret: Secret::new(r.jwt_secret),
+            jwt_secret,
         }
     }
 }
@@ -197,6 +206,8 @@ fn upsert_member(
     now: i64,
 ) -> CoreResult<MemberRow> {
     let key = who.key();
+    storable("member", &key)?;
+    storable_json("profile", profile)?;
     if let Some(existing) = find_member(conn, tid, project_id, &key)? {
         diesel::update(
             project_members::table
@@ -236,16 +247,20 @@ impl Core {
         name: &str,
         owner: &User,
     ) -> CoreResult<Project> {
-        let name = name.trim();
+        let name = storable("name", name.trim())?;
         if name.is_empty() || name.chars().count() > 256 {
             return Err(CoreError::invalid("name", "must be 1 to 256 characters"));
         }
         let now = self.now_ms();
+        let id = object_id(now / 1000);
+        let secret = Secret::new(new_secret());
         let row = ProjectRow {
             tenant_id: tenant.id.clone(),
-            id: object_id(now / 1000),
+            jwt_secret: self
+                .sealer
+                .seal(secret.expose(), &project_secret_aad(&tenant.id, &id)),
+            id,
             name: name.to_owned(),
-            jwt_secret: new_secret(),
             created_by: owner.id.clone(),
             created_at: now,
             updated_at: now,
@@ -266,16 +281,16 @@ impl Core {
                         &Value::Null,
                         now,
                     )?;
-                    Ok(Project::from(row))
+                    Ok(Project::with_secret(row, secret))
                 })
             })
             .await
     }
 
     pub async fn project(&self, tenant: &Tenant, id: &str) -> CoreResult<Project> {
-        let (tid, id) = (tenant.id.clone(), id.to_owned());
+        let (tid, id, sealer) = (tenant.id.clone(), id.to_owned(), self.sealer.clone());
         self.db
-            .run(move |c| find_project(c, &tid, &id).map(Project::from))
+            .run(move |c| Project::open(find_project(c, &tid, &id)?, &sealer))
             .await
     }
 
@@ -287,7 +302,9 @@ impl Core {
     ) -> CoreResult<Secret<String>> {
         let (tid, pid, now) = (tenant.id.clone(), project_id.to_owned(), self.now_ms());
         let secret = new_secret();
-        let stored = secret.clone();
+        let stored = self
+            .sealer
+            .seal(&secret, &project_secret_aad(&tenant.id, project_id));
         self.db
             .run(move |c| {
                 let n = diesel::update(
@@ -313,6 +330,7 @@ impl Core {
         project_id: &str,
         who: MemberOf,
     ) -> CoreResult<Option<Member>> {
+        storable("member", &who.key())?;
         let (tid, pid) = (tenant.id.clone(), project_id.to_owned());
         self.db
             .run(move |c| Ok(find_member(c, &tid, &pid, &who.key())?.map(Member::from)))
@@ -354,6 +372,8 @@ impl Core {
         named: &NamedAgent,
         client_ip: IpAddr,
     ) -> CoreResult<(User, Member)> {
+        storable("firstname", &named.firstname)?;
+        storable("lastname", &named.lastname)?;
         let (email, role) = (&named.email, named.role);
         self.project(tenant, project_id).await?;
         if let Some(user) = self.user_by_email(tenant, email).await? {
@@ -415,7 +435,7 @@ impl Core {
         tenant: &Tenant,
         user_id: &str,
     ) -> CoreResult<Vec<(Member, Project)>> {
-        let (tid, uid) = (tenant.id.clone(), user_id.to_owned());
+        let (tid, uid, sealer) = (tenant.id.clone(), user_id.to_owned(), self.sealer.clone());
         let agent_roles = [Role::Owner, Role::Admin, Role::Agent].map(Role::as_str);
         self.db
             .run(move |c| {
@@ -436,9 +456,10 @@ impl Core {
                     .into_iter()
                     .filter_map(|m| {
                         let p = found.iter().find(|p| p.id == m.project_id)?;
-                        Some((Member::from(m), Project::from(p.clone())))
+                        Some((m, p.clone()))
                     })
-                    .collect();
+                    .map(|(m, p)| Ok((Member::from(m), Project::open(p, &sealer)?)))
+                    .collect::<CoreResult<_>>()?;
                 pairs.sort_by(|a, b| (b.1.updated_at, &b.1.id).cmp(&(a.1.updated_at, &a.1.id)));
                 Ok(pairs)
             })

@@ -7,6 +7,7 @@ use crate::error::{CoreError, CoreResult};
 use crate::metrics::CoreMetrics;
 use crate::password::Hasher;
 use crate::ratelimit::RateLimiter;
+use crate::sealed::Sealer;
 use crate::signup_policy::{self, Creator, Signup, SignupPath};
 use crate::storage::{AnyConnection, Db};
 use crate::tenants::{self, HostPattern, Tenant, TenantDirectory, TenantSpec};
@@ -27,6 +28,8 @@ pub struct CoreOptions {
     pub hash_threads: usize,
     pub clock: SharedClock,
     pub registry: prometheus::Registry,
+    /// Seals signing keys and project secrets at rest (see `sealed`, `master_key`).
+    pub sealer: Sealer,
 }
 
 impl Default for CoreOptions {
@@ -36,6 +39,7 @@ impl Default for CoreOptions {
             hash_threads: std::thread::available_parallelism().map_or(2, |n| n.get()),
             clock: Arc::new(SystemClock),
             registry: prometheus::Registry::new(),
+            sealer: Sealer::ephemeral(),
         }
     }
 }
@@ -49,6 +53,7 @@ pub struct Core {
     pub(crate) metrics: CoreMetrics,
     /// What token checks read instead of the database (users, revocations); see `view`.
     pub(crate) view: View,
+    pub(crate) sealer: Arc<Sealer>,
     /// Serialises reloads: an older reload finishing after a newer one would put stale tenants
     /// back (say, the periodic refresh racing the refresh that follows a setting change).
     refresh_lock: tokio::sync::Mutex<()>,
@@ -70,6 +75,7 @@ impl Core {
             directory: TenantDirectory::new(patterns),
             limiter: RateLimiter::default(),
             metrics,
+            sealer: Arc::new(options.sealer),
             refresh_lock: tokio::sync::Mutex::new(()),
         })
     }
@@ -91,7 +97,8 @@ impl Core {
     /// Reloads every tenant from the database into the directory.
     pub async fn refresh_tenants(&self) -> CoreResult<()> {
         let _one_at_a_time = self.refresh_lock.lock().await;
-        let all = self.db.run(tenants::load_all).await?;
+        let sealer = self.sealer.clone();
+        let all = self.db.run(move |c| tenants::load_all(c, &sealer)).await?;
         self.directory.replace(all);
         Ok(())
     }
@@ -126,8 +133,11 @@ impl Core {
         let now = self.now_ms();
         let id = crate::ids::object_id(now / 1000);
         let slug = spec.slug.clone();
-        self.tenant_write(&id.clone(), move |c| tenants::create(c, &spec, id, now))
-            .await?;
+        let sealer = self.sealer.clone();
+        self.tenant_write(&id.clone(), move |c| {
+            tenants::create(c, &sealer, &spec, id, now)
+        })
+        .await?;
         self.require_tenant(&slug).await
     }
 
@@ -137,10 +147,11 @@ impl Core {
         let now = self.now_ms();
         let slug = spec.slug.clone();
         let id = crate::ids::object_id(now / 1000);
+        let sealer = self.sealer.clone();
         self.db
             .run(move |c| match tenants::tenant_id_of(c, &spec.slug)? {
                 Some(existing) => tenants::update(c, &existing, &spec, now),
-                None => tenants::create(c, &spec, id, now).map(|_| ()),
+                None => tenants::create(c, &sealer, &spec, id, now).map(|_| ()),
             })
             .await?;
         self.require_tenant(&slug).await
@@ -221,13 +232,16 @@ impl Core {
 
     /// Adds a new signing key, which signs from now on; older keys keep verifying until retired.
     pub async fn rotate_key(&self, tenant: &Tenant) -> CoreResult<String> {
-        let (id, now) = (tenant.id.clone(), self.now_ms());
-        self.tenant_write(&tenant.id, move |c| tenants::insert_key(c, &id, now))
-            .await
+        let (id, now, sealer) = (tenant.id.clone(), self.now_ms(), self.sealer.clone());
+        self.tenant_write(&tenant.id, move |c| {
+            tenants::insert_key(c, &sealer, &id, now)
+        })
+        .await
     }
 
     /// Retires a key: tokens it signed stop verifying.
     pub async fn retire_key(&self, tenant: &Tenant, kid: &str) -> CoreResult<()> {
+        crate::validated::storable("kid", kid)?;
         let (id, kid, now) = (tenant.id.clone(), kid.to_owned(), self.now_ms());
         self.tenant_write(&tenant.id, move |c| tenants::retire_key(c, &id, &kid, now))
             .await

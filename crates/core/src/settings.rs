@@ -212,6 +212,7 @@ impl Settings {
 
     /// Checks one key/value pair and returns the value in the form it is stored in.
     pub fn validate(key: &str, value: &str) -> Result<String, CoreError> {
+        crate::validated::storable("value", value)?;
         let mut probe = Settings::default();
         probe.apply(key, value)?;
         Ok(match key {

@@ -2,6 +2,7 @@
 //! the in-memory directory that resolves a `Host` to a tenant; and the queries behind both.
 
 use crate::error::{found_one, CoreError, CoreResult};
+use crate::sealed::{signing_key_aad, Sealer};
 use crate::settings::Settings;
 use crate::storage::models::{HostRow, KeyRow, SettingRow, TenantRow};
 use crate::storage::schema::{signing_keys, tenant_hosts, tenant_settings, tenants};
@@ -246,7 +247,7 @@ impl TenantDirectory {
 
 // ---- queries ----
 
-pub(crate) fn load_all(conn: &mut AnyConnection) -> CoreResult<Vec<Tenant>> {
+pub(crate) fn load_all(conn: &mut AnyConnection, sealer: &Sealer) -> CoreResult<Vec<Tenant>> {
     let rows: Vec<TenantRow> = tenants::table.select(TenantRow::as_select()).load(conn)?;
     let hosts: Vec<HostRow> = tenant_hosts::table
         .select(HostRow::as_select())
@@ -269,7 +270,15 @@ pub(crate) fn load_all(conn: &mut AnyConnection) -> CoreResult<Vec<Tenant>> {
     }
     let mut keys_of: HashMap<String, Vec<SigningKey>> = HashMap::new();
     for k in keys {
-        match hex::decode(&k.secret) {
+        let opened = sealer
+            .open(&k.secret, &signing_key_aad(&k.tenant_id, &k.kid))
+            .map_err(|e| {
+                CoreError::invalid(
+                    "master key",
+                    format!("signing key {} of tenant {}: {e}", k.kid, k.tenant_id),
+                )
+            })?;
+        match hex::decode(opened.plain.expose()) {
             Ok(secret) => keys_of.entry(k.tenant_id).or_default().push(SigningKey {
                 kid: k.kid,
                 secret: crate::secret::Secret::new(secret),
@@ -339,6 +348,7 @@ fn insert_hosts(conn: &mut AnyConnection, tenant_id: &str, hosts: &[String]) -> 
 
 pub(crate) fn insert_key(
     conn: &mut AnyConnection,
+    sealer: &Sealer,
     tenant_id: &str,
     now_ms: i64,
 ) -> CoreResult<String> {
@@ -354,7 +364,10 @@ pub(crate) fn insert_key(
         .values(KeyRow {
             tenant_id: tenant_id.to_owned(),
             kid: key.kid.clone(),
-            secret: hex::encode(key.secret.expose()),
+            secret: sealer.seal(
+                &hex::encode(key.secret.expose()),
+                &signing_key_aad(tenant_id, &key.kid),
+            ),
             created_at: created,
             retired_at: None,
         })
@@ -459,6 +472,7 @@ pub(crate) fn tenant_id_of(
 /// Creates the tenant with its hosts, settings and a first signing key, in one transaction.
 pub(crate) fn create(
     conn: &mut AnyConnection,
+    sealer: &Sealer,
     spec: &TenantSpec,
     id: String,
     now_ms: i64,
@@ -482,7 +496,7 @@ pub(crate) fn create(
             .execute(conn)?;
         insert_hosts(conn, &id, &spec.hosts)?;
         write_settings(conn, &id, &spec.settings, now_ms)?;
-        insert_key(conn, &id, now_ms)?;
+        insert_key(conn, sealer, &id, now_ms)?;
         Ok(id)
     })
 }

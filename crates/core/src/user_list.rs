@@ -7,6 +7,7 @@ use crate::storage::models::UserRow;
 use crate::storage::schema::users;
 use crate::tenants::Tenant;
 use crate::users::{scoped, User};
+use crate::validated::storable;
 use diesel::prelude::*;
 
 /// One exact condition a listed user must meet.
@@ -44,6 +45,27 @@ pub struct UserQuery {
 }
 
 impl UserQuery {
+    /// Refuses a pattern or filter that holds NUL, which PostgreSQL cannot compare (see
+    /// `validated::storable`), so both backends answer alike.
+    fn storable(&self) -> CoreResult<()> {
+        if let Some(p) = &self.pattern {
+            storable("pattern", p)?;
+        }
+        for f in &self.filters {
+            match f {
+                UserFilter::Scope(x)
+                | UserFilter::Vendor(x)
+                | UserFilter::Plan(x)
+                | UserFilter::Email(x)
+                | UserFilter::Username(x) => {
+                    storable("filter", x)?;
+                }
+                UserFilter::IsActive(_) => {}
+            }
+        }
+        Ok(())
+    }
+
     pub fn page(limit: i64, offset: i64) -> UserQuery {
         UserQuery {
             limit,
@@ -131,6 +153,7 @@ fn ordered(q: Query, sort: Option<(SortKey, bool)>) -> Query {
 
 impl Core {
     pub async fn list_users(&self, tenant: &Tenant, query: UserQuery) -> CoreResult<Vec<User>> {
+        query.storable()?;
         let tid = tenant.id.clone();
         self.db
             .run(move |c| {

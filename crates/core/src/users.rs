@@ -11,7 +11,7 @@ use crate::storage::models::UserRow;
 use crate::storage::schema::users;
 use crate::storage::AnyConnection;
 use crate::tenants::Tenant;
-use crate::validated::{Email, Password, Scope, Username, Vendor};
+use crate::validated::{storable, storable_json, Email, Password, Scope, Username, Vendor};
 use crate::view::change::Change;
 use crate::view::UserState;
 use diesel::prelude::*;
@@ -280,6 +280,10 @@ impl Core {
                 ));
             }
         }
+        storable("firstname", &new.firstname)?;
+        storable("lastname", &new.lastname)?;
+        storable("plan", &new.plan)?;
+        storable_json("metadata", &new.metadata)?;
         let hash = match &new.password {
             Some(pw) => Some(self.hasher.hash(pw, tenant.settings.bcrypt_cost).await?),
             None => None,
@@ -315,6 +319,9 @@ impl Core {
         login: Login,
         password: &Password,
     ) -> CoreResult<User> {
+        if let Login::UsernameOrEmail(name) = &login {
+            storable("username", name)?;
+        }
         let tid = tenant.id.clone();
         let row = self.db.run(move |c| find_by_login(c, &tid, &login)).await?;
         let now = self.now_ms();
@@ -392,6 +399,12 @@ impl Core {
         id: &str,
         patch: UserPatch,
     ) -> CoreResult<User> {
+        if let Some(plan) = &patch.plan {
+            storable("plan", plan)?;
+        }
+        if let Some(metadata) = &patch.metadata {
+            storable_json("metadata", metadata)?;
+        }
         let (tid, id, now) = (tenant.id.clone(), id.to_owned(), self.now_ms());
         let (user, change) = self
             .db
@@ -488,6 +501,9 @@ impl Core {
     /// Deletes a user and their project memberships, together.
     pub async fn delete_user(&self, tenant: &Tenant, id: &str) -> CoreResult<()> {
         use crate::storage::schema::project_members;
+        if !is_object_id(id) {
+            return Err(CoreError::NotFound("user"));
+        }
         let (tid, id, now) = (tenant.id.clone(), id.to_owned(), self.now_ms());
         let change = self
             .db

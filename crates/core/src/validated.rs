@@ -63,8 +63,17 @@ impl fmt::Display for Email {
 pub struct Password(Secret<String>);
 
 impl Password {
-    /// A password for a new hash (signup, creation, change): length rules apply.
+    /// A password for a new hash (signup, creation, change): length rules apply, after NFC
+    /// normalisation, and a password of only whitespace is refused.
     pub fn new(raw: &str, min_length: usize) -> Result<Self, CoreError> {
+        let raw = &nfc(raw);
+        storable("password", raw)?;
+        if raw.trim().is_empty() {
+            return Err(CoreError::invalid(
+                "password",
+                "must not be only whitespace",
+            ));
+        }
         if raw.chars().count() < min_length {
             return Err(CoreError::invalid(
                 "password",
@@ -83,11 +92,46 @@ impl Password {
     /// A password offered at sign-in: only checked against a hash, so no length rule applies
     /// (a tenant may have raised its minimum after the account was made).
     pub fn candidate(raw: &str) -> Self {
-        Password(Secret::new(raw.to_owned()))
+        Password(Secret::new(nfc(raw)))
     }
 
     pub fn expose(&self) -> &str {
         self.0.expose()
+    }
+}
+
+/// The NFC form of a password, so that two spellings of one text (a precomposed `é`, or `e` and a
+/// combining accent, as keyboards and platforms differ) hash alike.
+fn nfc(raw: &str) -> String {
+    use unicode_normalization::UnicodeNormalization;
+    raw.nfc().collect()
+}
+
+/// Refuses text that a backend cannot store or compare alike: NUL, which PostgreSQL's text
+/// refuses (and SQLite keeps). Rust strings cannot hold lone surrogates or invalid UTF-8, so NUL is
+/// the one case left. The facades refuse it at the edge; core asks again before any query.
+pub fn storable<'s>(field: &'static str, text: &'s str) -> Result<&'s str, CoreError> {
+    if text.contains('\0') {
+        Err(CoreError::invalid(
+            field,
+            "must not contain a NUL character",
+        ))
+    } else {
+        Ok(text)
+    }
+}
+
+/// `storable` for every key and string of a JSON value (metadata, profiles).
+pub fn storable_json(field: &'static str, value: &serde_json::Value) -> Result<(), CoreError> {
+    use serde_json::Value;
+    match value {
+        Value::String(s) => storable(field, s).map(|_| ()),
+        Value::Array(items) => items.iter().try_for_each(|v| storable_json(field, v)),
+        Value::Object(map) => map.iter().try_for_each(|(k, v)| {
+            storable(field, k)?;
+            storable_json(field, v)
+        }),
+        _ => Ok(()),
     }
 }
 
@@ -259,6 +303,25 @@ mod tests {
         // 24 three-byte characters are 72 bytes; 25 are 75.
         assert!(Password::new(&"€".repeat(24), 8).is_ok());
         assert!(Password::new(&"€".repeat(25), 8).is_err());
+    }
+
+    #[test]
+    fn passwords_are_nfc_and_not_only_whitespace() {
+        let composed = Password::new("caf\u{e9}-secret", 8).unwrap();
+        let decomposed = Password::candidate("cafe\u{301}-secret");
+        assert_eq!(composed.expose(), decomposed.expose());
+        assert!(Password::new("          ", 8).is_err());
+        assert!(Password::new("\t\u{a0} \u{3000}      ", 8).is_err());
+        assert!(Password::new("nul\u{0}-in-the-middle", 8).is_err());
+    }
+
+    #[test]
+    fn nul_is_not_storable_anywhere_in_text_or_json() {
+        assert!(storable("name", "a\u{0}b").is_err());
+        assert!(storable("name", "' OR 1=1 --").is_ok());
+        let v = serde_json::json!({"a": [1, {"b\u{0}": "c"}]});
+        assert!(storable_json("metadata", &v).is_err());
+        assert!(storable_json("metadata", &serde_json::json!({"a": ["ok"]})).is_ok());
     }
 
     #[test]

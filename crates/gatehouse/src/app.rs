@@ -11,7 +11,9 @@ use actix_web::dev::Server;
 use actix_web::http::StatusCode;
 use actix_web::middleware::{from_fn, NormalizePath};
 use actix_web::{web, App, HttpRequest, HttpServer};
-use gatehouse_core::storage::Db;
+use gatehouse_core::master_key::{self, KeySources};
+use gatehouse_core::reseal::Reseal;
+use gatehouse_core::storage::{Db, DbUrl};
 use gatehouse_core::tenants::TenantSpec;
 use gatehouse_core::{Api, Core, CoreError, CoreOptions, SharedClock, SystemClock, TenantSlug};
 use std::net::TcpListener;
@@ -36,6 +38,10 @@ pub async fn open_core(
     .await
     .map_err(|e| CoreError::Internal(e.to_string()))??;
     db.migrate().await?;
+    // After the database answers, so an unreachable database is reported as such first.
+    let url = DbUrl::parse(&config.database.url)?;
+    let keys = KeySources::from_env(config.secrets.master_key_file.clone());
+    let sealer = master_key::load(&keys, &url)?;
     let hash_threads = config.hashing.effective_threads();
     let core = Core::new(
         db,
@@ -44,8 +50,19 @@ pub async fn open_core(
             hash_threads,
             clock,
             registry,
+            sealer,
         },
     )?;
+    // Every sealed secret must open under the key given (else one clear error, not garbage
+    // later), and plaintext rows from before sealing are sealed now.
+    let resealed = core.reseal_secrets(Reseal::Plaintext).await?;
+    if resealed.rewritten > 0 {
+        log::info!(
+            "sealed {} stored secrets under master key {}",
+            resealed.rewritten,
+            core.master_key_id()
+        );
+    }
     core.refresh_tenants().await?;
     Ok(Arc::new(core))
 }

@@ -48,6 +48,18 @@ pub enum Command {
     /// End issued tokens.
     #[command(subcommand)]
     Token(TokenCmd),
+    /// The master key that seals signing keys and project secrets at rest.
+    #[command(subcommand)]
+    Secrets(SecretsCmd),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum SecretsCmd {
+    /// Seal every stored secret again under the current master key (after a rotation, with the
+    /// old key in GATEHOUSE_MASTER_KEY_PREVIOUS); then the old key is no longer needed.
+    Reencrypt,
+    /// Print a new random master key (base64 of 32 bytes) for GATEHOUSE_MASTER_KEY or a key file.
+    GenerateKey,
 }
 
 #[derive(Debug, Subcommand)]
@@ -211,6 +223,11 @@ pub async fn run(cli: Cli) -> Result<(), String> {
     let config = Config::load(cli.config.as_deref()).map_err(|e| e.to_string())?;
     match cli.command.unwrap_or(Command::Serve) {
         Command::Serve => serve(config).await,
+        // Needs no database: a key for a deployment that has none yet.
+        Command::Secrets(SecretsCmd::GenerateKey) => {
+            println!("{}", gatehouse_core::sealed::MasterKey::generate_base64());
+            Ok(())
+        }
         command => {
             let core = open_core(&config, Arc::new(SystemClock), prometheus::Registry::new())
                 .await
@@ -251,6 +268,18 @@ async fn admin(core: &Core, command: Command) -> Result<(), CoreError> {
     match command {
         Command::Serve => unreachable!("serve is handled by run"),
         Command::Migrate => println!("migrations applied"),
+        Command::Secrets(SecretsCmd::GenerateKey) => unreachable!("handled by run"),
+        Command::Secrets(SecretsCmd::Reencrypt) => {
+            let done = core
+                .reseal_secrets(gatehouse_core::reseal::Reseal::Everything)
+                .await?;
+            println!(
+                "{} secrets checked, {} sealed again under master key {}",
+                done.checked,
+                done.rewritten,
+                core.master_key_id()
+            );
+        }
         Command::Tenant(TenantCmd::Create {
             slug,
             hosts,

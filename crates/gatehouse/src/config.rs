@@ -14,6 +14,16 @@ pub struct Config {
     #[serde(default)]
     pub hashing: HashingConfig,
     pub tenants: TenantsConfig,
+    #[serde(default)]
+    pub secrets: SecretsConfig,
+}
+
+/// Where the master key that seals secrets at rest is read from, below `GATEHOUSE_MASTER_KEY` and
+/// `GATEHOUSE_MASTER_KEY_FILE` (see gatehouse_core::master_key).
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct SecretsConfig {
+    #[serde(default)]
+    pub master_key_file: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone, Deserialize)]

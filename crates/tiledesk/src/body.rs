@@ -6,6 +6,7 @@ use actix_web::dev::Payload;
 use actix_web::http::{header, StatusCode};
 use actix_web::{web, FromRequest, HttpRequest};
 use futures_util::future::LocalBoxFuture;
+use gatehouse_core::strict_json::{self, StrictJsonError};
 use serde_json::{Map, Value};
 
 pub const BODY_LIMIT: usize = 64 * 1024;
@@ -29,12 +30,13 @@ fn encoding_of(req: &HttpRequest) -> Encoding {
     let Ok(raw) = raw.to_str() else {
         return Encoding::Unsupported;
     };
-    let essence = raw
-        .split(';')
-        .next()
-        .unwrap_or_default()
-        .trim()
-        .to_ascii_lowercase();
+    let mut parts = raw.split(';');
+    let essence = parts.next().unwrap_or_default().trim().to_ascii_lowercase();
+    if !parts.all(utf8_or_no_charset) {
+        // body-parser would decode UTF-16 and others with iconv; Gatehouse reads UTF-8 only, and
+        // refuses rather than misreads.
+        return Encoding::Unsupported;
+    }
     match essence.as_str() {
         "application/json" => Encoding::Json,
         "application/x-www-form-urlencoded" => Encoding::Form,
@@ -43,8 +45,24 @@ fn encoding_of(req: &HttpRequest) -> Encoding {
     }
 }
 
+/// A content-type parameter other than `charset`, or a charset that is UTF-8 (or its subset ASCII).
+fn utf8_or_no_charset(param: &str) -> bool {
+    match param.split_once('=') {
+        Some((name, value)) if name.trim().eq_ignore_ascii_case("charset") => {
+            let charset = value.trim().trim_matches('"').to_ascii_lowercase();
+            matches!(charset.as_str(), "utf-8" | "utf8" | "us-ascii")
+        }
+        _ => true,
+    }
+}
+
 fn too_large() -> TiledeskError {
     TiledeskError::Msg(StatusCode::PAYLOAD_TOO_LARGE, "Request entity too large.")
+}
+
+/// A field given twice: JSON.parse and qs would each pick one; Gatehouse refuses to guess.
+fn duplicate_field() -> TiledeskError {
+    TiledeskError::Msg(StatusCode::BAD_REQUEST, "A field is given more than once.")
 }
 
 fn parse(encoding: Encoding, bytes: &[u8]) -> Result<Body, TiledeskError> {
@@ -53,27 +71,29 @@ fn parse(encoding: Encoding, bytes: &[u8]) -> Result<Body, TiledeskError> {
         return Ok(Body::default());
     }
     match encoding {
-        Encoding::Json => match serde_json::from_slice::<Value>(bytes) {
+        Encoding::Json => match strict_json::parse(bytes) {
             Ok(Value::Object(map)) => Ok(Body(map)),
             // An array parses (body-parser's strict mode allows it) but carries no fields.
             Ok(Value::Array(_)) => Ok(Body::default()),
+            Err(StrictJsonError::DuplicateKey(_)) => Err(duplicate_field()),
             _ => Err(TiledeskError::Msg(
                 StatusCode::BAD_REQUEST,
                 "Malformed JSON body.",
             )),
         },
-        Encoding::Form => serde_urlencoded::from_bytes::<Vec<(String, String)>>(bytes)
-            .map(|pairs| {
-                Body(
-                    pairs
-                        .into_iter()
-                        .map(|(k, v)| (k, Value::String(v)))
-                        .collect(),
-                )
-            })
-            .map_err(|_| {
-                TiledeskError::Msg(StatusCode::BAD_REQUEST, "Malformed form-encoded body.")
-            }),
+        Encoding::Form => {
+            let pairs =
+                serde_urlencoded::from_bytes::<Vec<(String, String)>>(bytes).map_err(|_| {
+                    TiledeskError::Msg(StatusCode::BAD_REQUEST, "Malformed form-encoded body.")
+                })?;
+            let mut map = Map::new();
+            for (k, v) in pairs {
+                if map.insert(k, Value::String(v)).is_some() {
+                    return Err(duplicate_field());
+                }
+            }
+            Ok(Body(map))
+        }
         Encoding::Missing | Encoding::Unsupported => Err(TiledeskError::Msg(
             StatusCode::UNSUPPORTED_MEDIA_TYPE,
             "Unsupported content type: send application/json or application/x-www-form-urlencoded.",
@@ -114,6 +134,15 @@ mod tests {
         assert_eq!(b.0["password"], "x y");
         assert!(parse(Encoding::Unsupported, b"").unwrap().0.is_empty());
         assert!(parse(Encoding::Json, b"[1]").unwrap().0.is_empty());
+    }
+
+    #[test]
+    fn duplicate_fields_and_other_charsets_are_refused() {
+        assert!(parse(Encoding::Json, br#"{"a":1,"a":2}"#).is_err());
+        assert!(parse(Encoding::Form, b"a=1&a=2").is_err());
+        assert!(utf8_or_no_charset(" charset=\"UTF-8\""));
+        assert!(utf8_or_no_charset("boundary=x"));
+        assert!(!utf8_or_no_charset("charset=utf-16"));
     }
 
     #[test]

@@ -23,6 +23,12 @@ const MAX_PLAN_CHARS: usize = 64;
 fn list_query(raw: &str) -> ApiResult<UserQuery> {
     let pairs: Vec<(String, String)> = serde_urlencoded::from_str(raw)
         .map_err(|_| ApiError::bad_request("Invalid request query"))?;
+    if pairs.iter().any(|(_, v)| v.contains('\0')) {
+        // A backend that cannot compare NUL (PostgreSQL) must answer as the other does.
+        return Err(ApiError::bad_request(
+            "Invalid request query: NUL characters are not allowed",
+        ));
+    }
     let last = |name: &str| {
         pairs
             .iter()

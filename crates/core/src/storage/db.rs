@@ -174,6 +174,9 @@ impl Db {
     /// Runs on the calling thread: call it at start-up, not from an async worker.
     pub fn connect(url: &str, pool_size: u32, timeout: Duration) -> CoreResult<Db> {
         let url = DbUrl::parse(url)?;
+        if let DbUrl::Sqlite(path) = &url {
+            create_private_sqlite(path)?;
+        }
         // min_idle 0: connections are made when asked for, never by r2d2's background threads on
         // their own. A background connect (a TLS handshake in libpq) still running when a short
         // CLI command exits races OpenSSL's exit-time cleanup and crashes the process.
@@ -261,6 +264,21 @@ impl Db {
     /// One round trip to the database; what `/readyz` asks.
     pub async fn ping(&self) -> CoreResult<()> {
         self.run(|conn| Ok(conn.batch_execute("SELECT 1")?)).await
+    }
+}
+
+/// Creates a missing SQLite file with mode 0600 before SQLite opens it: it holds password hashes
+/// and sealed secrets, and SQLite gives its `-wal` and `-shm` files the database file's mode.
+/// An existing file keeps the mode its operator gave it.
+fn create_private_sqlite(path: &str) -> CoreResult<()> {
+    let file = std::path::Path::new(path);
+    if path.contains(":memory:") || path.starts_with("file:") || file.exists() {
+        return Ok(());
+    }
+    match crate::master_key::create_private(file) {
+        Ok(_) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
+        Err(e) => Err(CoreError::Unavailable(format!("cannot create {path}: {e}"))),
     }
 }
 
