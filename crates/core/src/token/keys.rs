@@ -228,9 +228,14 @@ impl KeyRing {
         &self.keys
     }
 
+    /// The newest unretired key: the one that signs once its lead is over (see `signing_key_at`).
+    pub fn signing_key(&self) -> Option<&SigningKey> {
+        self.keys.iter().find(|k| k.retired_at.is_none())
+    }
+
     /// The key that signs at `now_ms`: the newest unretired key whose lead is over. Should every
     /// unretired key still be in its lead (a clock stepped back), the oldest of them signs.
-    pub fn signing_key(&self, now_ms: i64) -> Option<&SigningKey> {
+    pub fn signing_key_at(&self, now_ms: i64) -> Option<&SigningKey> {
         self.keys
             .iter()
             .find(|k| k.signs_at(now_ms))
@@ -263,7 +268,8 @@ impl KeyRing {
             if k.retired_at.is_some() {
                 continue;
             }
-            let still_valid = superseded_at.map_or(true, |s| now_ms < s.saturating_add(ttl_ms));
+            let still_valid =
+                !matches!(superseded_at, Some(s) if now_ms >= s.saturating_add(ttl_ms));
             if k.alg.is_asymmetric() && still_valid {
                 out.push(k);
             }
@@ -322,8 +328,8 @@ mod tests {
         let old = SigningKey::generate_alg(KeyAlg::EdDsa, 0, 0).unwrap();
         let new = SigningKey::generate_alg(KeyAlg::EdDsa, 10, 100).unwrap();
         let ring = KeyRing::new(vec![old.clone(), new.clone()]);
-        assert_eq!(ring.signing_key(50).unwrap().kid, old.kid);
-        assert_eq!(ring.signing_key(100).unwrap().kid, new.kid);
+        assert_eq!(ring.signing_key_at(50).unwrap().kid, old.kid);
+        assert_eq!(ring.signing_key_at(100).unwrap().kid, new.kid);
         let kids = |at| -> Vec<String> {
             ring.published(at, 1000)
                 .iter()

@@ -39,7 +39,7 @@ pub fn issue_at_ms(
     now_ms: i64,
     not_after: Option<i64>,
 ) -> CoreResult<String> {
-    let key = keys.signing_key(now_ms).ok_or_else(|| {
+    let key = keys.signing_key_at(now_ms).ok_or_else(|| {
         CoreError::Internal(format!("tenant {tenant_id} has no active signing key"))
     })?;
     sign_with(key, tenant_id, claims, ttl_secs, now_ms, not_after)
@@ -340,7 +340,7 @@ mod tests {
         let old_token = issue("t", &ring, claims(), 600, NOW).unwrap();
         let new = SigningKey::generate(2);
         ring = KeyRing::new(vec![old.clone(), new.clone()]);
-        assert_eq!(ring.signing_key(NOW * 1000).unwrap().kid, new.kid);
+        assert_eq!(ring.signing_key_at(NOW * 1000).unwrap().kid, new.kid);
         let new_token = issue("t", &ring, claims(), 600, NOW).unwrap();
         assert!(verify("t", &ring, &old_token, None, NOW).is_ok());
         assert!(verify("t", &ring, &new_token, None, NOW).is_ok());
@@ -356,7 +356,7 @@ mod tests {
         use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
         use base64::Engine;
         let keys = KeyRing::new(vec![SigningKey::generate(0)]);
-        let kid = keys.signing_key(0).unwrap().kid.clone();
+        let kid = keys.signing_key().unwrap().kid.clone();
         let body = json!({"id":"u1","tid":"t","exp": NOW + 60});
         for alg in ["none", "HS512", "RS256"] {
             let header = json!({"alg": alg, "typ": "JWT", "kid": kid});
