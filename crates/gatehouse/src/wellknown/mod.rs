@@ -24,6 +24,11 @@ use std::sync::Arc;
 /// Paths this facade answers.
 pub const PATH_PREFIXES: &[&str] = &["/.well-known", "/auth/verify"];
 
+/// Whether this facade serves a matched route pattern (for the request metrics' `facade` label).
+pub fn serves(path: &str) -> bool {
+    path.starts_with("/.well-known/") || path == "/auth/verify"
+}
+
 /// How long a JWKS may be cached: no longer than a node takes to see a retired key
 /// (`tenants.refresh_seconds`).
 #[derive(Debug, Clone, Copy)]
