@@ -295,10 +295,10 @@ async fn admin(core: &Core, command: Command, defaults: Defaults) -> Result<(), 
             let t = tenant(core, &slug).await?;
             let kid = core.rotate_key(&t, alg, lead).await?;
             if lead == 0 {
-                println!("{slug}: new {} signing key {kid}", alg.as_str());
+                println!("{slug}: new signing key {kid} ({})", alg.as_str());
             } else {
                 println!(
-                    "{slug}: new {} signing key {kid}, signing in {lead} s",
+                    "{slug}: new signing key {kid} ({}), signing in {lead} s",
                     alg.as_str()
                 );
             }
