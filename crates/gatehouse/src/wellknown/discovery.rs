@@ -2,13 +2,17 @@
 //! tokens use. Gatehouse is no OpenID provider (no authorization endpoint, no id_token flow), so
 //! the document holds only what a token verifier needs and nothing Gatehouse does not do.
 
-use super::{no_tenant, tenant_of};
+use super::{no_tenant, tenant_of, WellKnownOptions};
 use actix_web::http::header;
 use actix_web::{web, HttpRequest, HttpResponse};
 use gatehouse_core::Core;
 use serde_json::json;
 
-pub(super) async fn openid_configuration(req: HttpRequest, core: web::Data<Core>) -> HttpResponse {
+pub(super) async fn openid_configuration(
+    req: HttpRequest,
+    core: web::Data<Core>,
+    options: web::Data<WellKnownOptions>,
+) -> HttpResponse {
     let Some(tenant) = tenant_of(&req) else {
         return no_tenant();
     };
@@ -24,7 +28,10 @@ pub(super) async fn openid_configuration(req: HttpRequest, core: web::Data<Core>
         }
     }
     HttpResponse::Ok()
-        .insert_header((header::CACHE_CONTROL, "public, max-age=60"))
+        .insert_header((
+            header::CACHE_CONTROL,
+            format!("public, max-age={}", options.max_age_secs),
+        ))
         .json(json!({
             "issuer": issuer,
             "jwks_uri": format!("{issuer}/.well-known/jwks.json"),
