@@ -125,6 +125,27 @@ async fn forward_auth_hands_the_upstream_a_60_second_token_it_can_check_against_
     assert!(!r.headers.contains_key("x-auth-token"));
 }
 
+/// Behind a proxy that calls the door with its own `Host` (Traefik's forwardAuth), the tenant host
+/// comes from `X-Forwarded-Host`, and only when `server.trust_forwarded_host` is on.
+async fn forward_auth_reads_x_forwarded_host_only_when_trusted(app: TestApp) {
+    asymmetric_tenant(&app, "ed", ED, KeyAlg::EdDsa).await;
+    let token = appmixer_token(&app, ED, "fwd@ed.test").await;
+    let call = |app: &TestApp| {
+        app.request(reqwest::Method::GET, "proxy.internal", "/auth/verify")
+            .header("X-Forwarded-Host", ED)
+            .header(reqwest::header::AUTHORIZATION, format!("Bearer {token}"))
+    };
+    // Not trusted (the default): the Host names no tenant.
+    assert_eq!(app.send(call(&app)).await.status, 404);
+    let dir = tempfile::tempdir().unwrap();
+    let trusting = spawn_app_tweaked(app.backend, dir, app.db_url.clone(), "", |c| {
+        c.server.trust_forwarded_host = true
+    })
+    .await;
+    let r = trusting.send(call(&trusting)).await;
+    assert_eq!(r.status, 200, "{}", r.body);
+}
+
 async fn forward_auth_outcomes_are_counted_by_reason(app: TestApp) {
     let token = appmixer_token(&app, DEMO, "m@demo.test").await;
     let ok = format!("Bearer {token}");
@@ -160,6 +181,7 @@ on_both!(
     forward_auth_answers_200_with_who_the_token_names_in_either_dialect,
     forward_auth_answers_401_with_a_challenge_and_no_body_to_anything_else,
     forward_auth_hands_the_upstream_a_60_second_token_it_can_check_against_the_jwks,
+    forward_auth_reads_x_forwarded_host_only_when_trusted,
     forward_auth_outcomes_are_counted_by_reason,
     openapi_describes_the_wellknown_routes,
     forward_auth_through_nginx_lets_valid_tokens_reach_the_upstream_and_stops_the_rest,
