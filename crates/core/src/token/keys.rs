@@ -176,6 +176,8 @@ impl SigningKey {
                 (pem.as_bytes().to_vec(), Some(PublicJwk::Okp { crv, x }))
             }
             KeyAlg::Rs256 => {
+                // `rsa` only makes the key (RUSTSEC-2023-0071, a timing leak in its own private-key
+                // operations, does not apply: signing goes through jsonwebtoken and ring).
                 use rsa::pkcs8::{EncodePrivateKey, LineEnding};
                 use rsa::traits::PublicKeyParts;
                 let key =
