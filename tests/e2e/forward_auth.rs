@@ -153,7 +153,7 @@ async fn forward_auth_outcomes_are_counted_by_reason(app: TestApp) {
     app.get(DEMO, "/auth/verify", Some(&ok)).await;
     app.get(DEMO, "/auth/verify", None).await;
     app.get(DEMO, "/auth/verify", Some("Bearer x.y.z")).await;
-    let metrics = app.get(DEMO, "/metrics", None).await.body;
+    let metrics = app.metrics().await.body;
     for line in [
         "gatehouse_forward_auth_total{outcome=\"allowed\"} 2",
         "gatehouse_forward_auth_total{outcome=\"missing_token\"} 1",
