@@ -391,5 +391,18 @@ async fn forward_auth_through_nginx_lets_valid_tokens_reach_the_upstream_and_sto
     ] {
         assert_eq!(through(auth.clone()).await.0, 401, "{auth:?}");
     }
+    // A logged-out token is refused at once (POST /user/logout ends it on this node).
+    let bearer = format!("Bearer {token}");
+    let r = app
+        .json(
+            reqwest::Method::POST,
+            ED,
+            "/user/logout",
+            &serde_json::json!({}),
+            Some(&bearer),
+        )
+        .await;
+    assert!(r.status < 300, "logout: {} {}", r.status, r.body);
+    assert_eq!(through(Some(bearer)).await.0, 401);
     assert_eq!(upstream.requests().len(), 2, "the upstream was not reached");
 }

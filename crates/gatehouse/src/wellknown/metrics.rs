@@ -8,12 +8,13 @@ pub enum Outcome {
     Allowed,
     /// No `Authorization: JWT|Bearer ...`.
     Missing,
-    /// Bad signature, unknown or retired kid, wrong algorithm, another tenant, malformed.
+    /// Bad signature, unknown or retired kid, wrong algorithm, another tenant, malformed, or a
+    /// token ended by logout or revocation (core counts those in its own metric).
     Invalid,
     Expired,
     /// A valid token that names no user of an enabled dialect (a guest token, an upstream token).
     NotAUserToken,
-    /// The user is disabled, deleted, or its token was ended.
+    /// The user is disabled or deleted, or ended every token issued before this one.
     UserRefused,
     /// The database did not answer.
     Unavailable,

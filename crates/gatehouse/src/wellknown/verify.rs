@@ -1,9 +1,10 @@
 //! `GET /auth/verify`, the forward-auth door (nginx `auth_request`, Traefik `forwardAuth`): 200
 //! with `X-Auth-*` headers for a valid user token of either dialect, 401 with `WWW-Authenticate`
 //! otherwise; never a body, so a proxy cannot forward one by mistake. Tokens are checked as the
-//! dialects check them: core verifies the signature (the key and algorithm its `kid` names), each
-//! dialect says whether the claims are one of its user tokens, and core's `token_user` refuses
-//! disabled and deleted users (and whatever else ends a token).
+//! dialects check them: core verifies the signature (the key and algorithm its `kid` names) and
+//! that the token was not ended (logout, revocation), each dialect says whether the claims are one
+//! of its user tokens, and core's `token_user` refuses disabled and deleted users and tokens
+//! issued before the user's tokens were ended.
 
 use super::metrics::{Outcome, VerifyMetrics};
 use super::{no_tenant, tenant_of};
