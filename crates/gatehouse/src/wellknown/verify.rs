@@ -72,7 +72,9 @@ async fn check(core: &Core, tenant: &Tenant, req: &HttpRequest) -> Result<(Api, 
 fn upstream_token(core: &Core, tenant: &Tenant, api: Api, user: &User) -> Option<String> {
     let mut claims = Claims::new();
     claims.insert("sub".into(), user.id.clone().into());
-    claims.insert("email".into(), user.email.clone().into());
+    if let Some(email) = &user.email {
+        claims.insert("email".into(), email.clone().into());
+    }
     claims.insert("role".into(), user.scopes.join(",").into());
     claims.insert("dialect".into(), api.as_str().into());
     claims.insert("aud".into(), UPSTREAM_AUDIENCE.into());
@@ -117,10 +119,13 @@ pub(super) async fn verify(
     let mut res = HttpResponseBuilder::new(StatusCode::OK);
     res.insert_header((header::CACHE_CONTROL, "no-store"))
         .insert_header(("X-Auth-User-Id", user.id.as_str()))
-        .insert_header(("X-Auth-Email", user.email.as_str()))
         .insert_header(("X-Auth-Tenant", tenant.slug.as_str()))
         .insert_header(("X-Auth-Dialect", api.as_str()))
         .insert_header(("X-Auth-Role", user.scopes.join(",")));
+    // An Appmixer user may have no email: then no X-Auth-Email (the proxy then sends none either).
+    if let Some(email) = &user.email {
+        res.insert_header(("X-Auth-Email", email.as_str()));
+    }
     if tenant.settings.forward_auth_upstream_token {
         if let Some(token) = upstream_token(&core, &tenant, api, &user) {
             res.insert_header(("X-Auth-Token", token));
