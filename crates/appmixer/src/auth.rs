@@ -35,7 +35,7 @@ fn bearer(ctx: &Ctx) -> ApiResult<&str> {
 
 /// Appmixer tokens carry a string `id` and an array `scope`, and never `aud` or `sub`: those mark
 /// a Tiledesk token, which the same tenant key signs but this dialect must refuse.
-fn user_id_of(claims: &Claims) -> Option<&str> {
+pub fn user_id_of(claims: &Claims) -> Option<&str> {
     if claims.contains_key("aud") || claims.contains_key("sub") {
         return None;
     }

@@ -9,6 +9,8 @@ mod openapi;
 mod routes;
 mod views;
 
+/// For the forward-auth door: which verified tokens are Appmixer user tokens.
+pub use auth::user_id_of;
 pub use errors::ApiError;
 pub use openapi::openapi_paths;
 

@@ -11,7 +11,7 @@ use crate::sealed::Sealer;
 use crate::signup_policy::{self, Creator, Signup, SignupPath};
 use crate::storage::{AnyConnection, Db};
 use crate::tenants::{self, HostPattern, Tenant, TenantDirectory, TenantSpec};
-use crate::token::{self, Claims};
+use crate::token::{self, Claims, KeyAlg, SigningKey};
 use crate::validated::TenantSlug;
 use crate::view::change::{self, Change};
 use crate::view::View;
@@ -133,9 +133,10 @@ impl Core {
         let now = self.now_ms();
         let id = crate::ids::object_id(now / 1000);
         let slug = spec.slug.clone();
+        let key = self.generate_key(spec.alg).await?;
         let sealer = self.sealer.clone();
         self.tenant_write(&id.clone(), move |c| {
-            tenants::create(c, &sealer, &spec, id, now)
+            tenants::create(c, &sealer, &spec, id, &key, now)
         })
         .await?;
         self.require_tenant(&slug).await
@@ -147,11 +148,12 @@ impl Core {
         let now = self.now_ms();
         let slug = spec.slug.clone();
         let id = crate::ids::object_id(now / 1000);
+        let key = self.generate_key(spec.alg).await?;
         let sealer = self.sealer.clone();
         self.db
             .run(move |c| match tenants::tenant_id_of(c, &spec.slug)? {
                 Some(existing) => tenants::update(c, &existing, &spec, now),
-                None => tenants::create(c, &sealer, &spec, id, now).map(|_| ()),
+                None => tenants::create(c, &sealer, &spec, id, &key, now).map(|_| ()),
             })
             .await?;
         self.require_tenant(&slug).await
@@ -230,11 +232,30 @@ impl Core {
             .map(|_| ())
     }
 
-    /// Adds a new signing key, which signs from now on; older keys keep verifying until retired.
-    pub async fn rotate_key(&self, tenant: &Tenant) -> CoreResult<String> {
+    /// A fresh key of `alg`, made on the blocking pool (an RSA key takes a while).
+    async fn generate_key(&self, alg: KeyAlg) -> CoreResult<SigningKey> {
+        let now = self.now_ms();
+        tokio::task::spawn_blocking(move || SigningKey::generate_alg(alg, now, now))
+            .await
+            .map_err(|e| CoreError::Internal(format!("key generation failed: {e}")))?
+    }
+
+    /// Adds a new signing key of `alg`, which signs `lead_secs` from now (published in the JWKS
+    /// meanwhile, if asymmetric); older keys keep verifying until retired.
+    pub async fn rotate_key(
+        &self,
+        tenant: &Tenant,
+        alg: KeyAlg,
+        lead_secs: u64,
+    ) -> CoreResult<String> {
+        let key = self.generate_key(alg).await?;
         let (id, now, sealer) = (tenant.id.clone(), self.now_ms(), self.sealer.clone());
+        let lead_ms = i64::try_from(lead_secs)
+            .ok()
+            .and_then(|s| s.checked_mul(1000))
+            .ok_or_else(|| CoreError::invalid("lead", "the lead is too long"))?;
         self.tenant_write(&tenant.id, move |c| {
-            tenants::insert_key(c, &sealer, &id, now)
+            tenants::insert_key(c, &sealer, &id, &key, now, lead_ms)
         })
         .await
     }
@@ -282,9 +303,13 @@ impl Core {
     pub fn issue_token_until(
         &self,
         tenant: &Tenant,
-        claims: Claims,
+        mut claims: Claims,
         not_after: Option<i64>,
     ) -> CoreResult<String> {
+        // `iss` is the tenant's issuer unless the dialect put its own.
+        claims
+            .entry("iss")
+            .or_insert_with(|| tenant.issuer().into());
         token::issue_at_ms(
             &tenant.id,
             &tenant.keys,
@@ -322,6 +347,34 @@ impl Core {
             Signup::Open => Ok(()),
             _ => Err(CoreError::Forbidden(SIGNUP_CLOSED)),
         }
+    }
+
+    /// Signs a short-lived token with the tenant's newest asymmetric key, for a service that checks
+    /// it against the JWKS. `None` when the tenant has no asymmetric key that signs.
+    pub fn issue_asymmetric_token(
+        &self,
+        tenant: &Tenant,
+        mut claims: Claims,
+        ttl_secs: i64,
+    ) -> CoreResult<Option<String>> {
+        let Some(key) = tenant.keys.asymmetric_signing_key(self.now_ms()) else {
+            return Ok(None);
+        };
+        claims
+            .entry("iss")
+            .or_insert_with(|| tenant.issuer().into());
+        token::sign_with(key, &tenant.id, claims, ttl_secs, self.now_ms(), None).map(Some)
+    }
+
+    /// The tenant's asymmetric keys to publish now (see `KeyRing::published`).
+    pub fn published_keys(&self, tenant: &Tenant) -> Vec<SigningKey> {
+        let ttl_ms = tenant.settings.token_ttl_seconds.saturating_mul(1000);
+        tenant
+            .keys
+            .published(self.now_ms(), ttl_ms)
+            .into_iter()
+            .cloned()
+            .collect()
     }
 
     /// Verifies a token this tenant issued (see `token::verify`) and that it was not revoked

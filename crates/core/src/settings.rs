@@ -21,6 +21,8 @@ pub const KEYS: &[&str] = &[
     "SIGNIN_LOCK_SECONDS",
     "SIGNUP_PER_IP_PER_MINUTE",
     "CORS_ALLOWED_ORIGINS",
+    "ISSUER",
+    "FORWARD_AUTH_UPSTREAM_TOKEN",
 ];
 
 #[derive(Debug, Clone, PartialEq)]
@@ -44,6 +46,11 @@ pub struct Settings {
     pub signup_per_ip_per_minute: u32,
     /// `None`: any origin (`*`). `Some(list)`: only these origins (lower-case `scheme://host[:port]`).
     pub cors_allowed_origins: Option<Vec<String>>,
+    /// The tenant's `iss` (see `Tenant::issuer` for the default); an `https://` or `http://` URL.
+    pub issuer: Option<String>,
+    /// The forward-auth door also hands the upstream a short-lived token signed with the tenant's
+    /// asymmetric key (`X-Auth-Token`).
+    pub forward_auth_upstream_token: bool,
 }
 
 impl Default for Settings {
@@ -62,6 +69,8 @@ impl Default for Settings {
             signin_lock_seconds: 300,
             signup_per_ip_per_minute: 100,
             cors_allowed_origins: None,
+            issuer: None,
+            forward_auth_upstream_token: false,
         }
     }
 }
@@ -180,6 +189,24 @@ fn signup_paths(key: &str, value: &str) -> Result<Vec<SignupPath>, CoreError> {
     Ok(paths)
 }
 
+/// An issuer is a URL without query or fragment (OpenID Connect Discovery 1.0, section 2), so
+/// that `<issuer>/.well-known/openid-configuration` names its discovery document.
+fn issuer_url(key: &str, value: &str) -> Result<String, CoreError> {
+    let v = url_like(key, value)?;
+    let rest = v
+        .strip_prefix("https://")
+        .or_else(|| v.strip_prefix("http://"));
+    match rest {
+        Some(rest) if !rest.is_empty() && !rest.contains(['?', '#']) => {
+            Ok(v.trim_end_matches('/').to_owned())
+        }
+        _ => Err(CoreError::invalid(
+            "value",
+            format!("{key} must be an https:// (or http://) URL without query or fragment"),
+        )),
+    }
+}
+
 impl Settings {
     /// Like `validate`, but a key that is not a setting is kept as free-form configuration when
     /// its name and value are fit to store (see `is_free_form_key`).
@@ -232,6 +259,7 @@ impl Settings {
                 .map(|p| p.as_str())
                 .collect::<Vec<_>>()
                 .join(","),
+            "ISSUER" => probe.issuer.unwrap_or_default(),
             _ => value.trim().to_owned(),
         })
     }
@@ -269,6 +297,10 @@ impl Settings {
                 self.signup_per_ip_per_minute = int_in(key, value, 0, 100_000)?
             }
             "CORS_ALLOWED_ORIGINS" => self.cors_allowed_origins = origins(key, value)?,
+            "ISSUER" => self.issuer = Some(issuer_url(key, value)?),
+            "FORWARD_AUTH_UPSTREAM_TOKEN" => {
+                self.forward_auth_upstream_token = boolean(key, value)?
+            }
             _ => {
                 return Err(CoreError::invalid(
                     "key",
@@ -308,6 +340,8 @@ mod tests {
         assert_eq!(s.signin_lock_seconds, 300);
         assert_eq!(s.signup_per_ip_per_minute, 100);
         assert!(s.api_user_create_scope.is_none());
+        assert!(s.issuer.is_none());
+        assert!(!s.forward_auth_upstream_token);
         assert!(s.custom_token_require_exp);
         assert_eq!(s.custom_token_max_age_seconds, 3600);
         assert_eq!(
@@ -343,6 +377,10 @@ mod tests {
             ("API_USER_CREATE_SCOPE", ""),
             ("API_USER_CREATE_SCOPE", "ad min"),
             ("TILEDESK_ISSUER", "has space"),
+            ("ISSUER", "acme.example.com"),
+            ("ISSUER", "https://"),
+            ("ISSUER", "https://acme.example.com/?x=1"),
+            ("FORWARD_AUTH_UPSTREAM_TOKEN", "yes please"),
         ] {
             assert!(Settings::validate(k, bad).is_err(), "{k}={bad} accepted");
         }
@@ -351,6 +389,10 @@ mod tests {
             "admin,ops"
         );
         assert_eq!(Settings::validate("BCRYPT_COST", " 4 ").unwrap(), "4");
+        assert_eq!(
+            Settings::validate("ISSUER", "https://id.acme.example/").unwrap(),
+            "https://id.acme.example"
+        );
     }
 
     #[test]

@@ -7,7 +7,7 @@ use crate::settings::Settings;
 use crate::storage::models::{HostRow, KeyRow, SettingRow, TenantRow};
 use crate::storage::schema::{signing_keys, tenant_hosts, tenant_settings, tenants};
 use crate::storage::AnyConnection;
-use crate::token::{KeyRing, SigningKey};
+use crate::token::{KeyAlg, KeyRing, PublicJwk, SigningKey};
 use crate::validated::TenantSlug;
 use diesel::prelude::*;
 use std::collections::{BTreeMap, HashMap};
@@ -59,6 +59,16 @@ impl Tenant {
     pub fn enables(&self, api: Api) -> bool {
         self.apis.contains(&api)
     }
+
+    /// The `iss` of its tokens and of its discovery document: the `ISSUER` setting, else
+    /// `https://` and its first host (its slug when it is served by host patterns only).
+    pub fn issuer(&self) -> String {
+        match (&self.settings.issuer, self.hosts.first()) {
+            (Some(issuer), _) => issuer.clone(),
+            (None, Some(host)) => format!("https://{host}"),
+            (None, None) => format!("https://{}", self.slug),
+        }
+    }
 }
 
 /// What it takes to create a tenant, or to bring a bootstrap tenant up to date.
@@ -69,6 +79,8 @@ pub struct TenantSpec {
     pub hosts: Vec<String>,
     pub apis: Vec<Api>,
     pub settings: BTreeMap<String, String>,
+    /// The kind of the first signing key (when the tenant is created).
+    pub alg: KeyAlg,
 }
 
 impl TenantSpec {
@@ -79,6 +91,7 @@ impl TenantSpec {
             hosts: Vec::new(),
             apis: Api::ALL.to_vec(),
             settings: BTreeMap::new(),
+            alg: KeyAlg::default(),
         }
     }
 
@@ -278,14 +291,10 @@ pub(crate) fn load_all(conn: &mut AnyConnection, sealer: &Sealer) -> CoreResult<
                     format!("signing key {} of tenant {}: {e}", k.kid, k.tenant_id),
                 )
             })?;
-        match hex::decode(opened.plain.expose()) {
-            Ok(secret) => keys_of.entry(k.tenant_id).or_default().push(SigningKey {
-                kid: k.kid,
-                secret: crate::secret::Secret::new(secret),
-                created_at: k.created_at,
-                retired_at: k.retired_at,
-            }),
-            Err(_) => log::error!("signing key {} of tenant {} is corrupt", k.kid, k.tenant_id),
+        let (tenant_id, kid) = (k.tenant_id.clone(), k.kid.clone());
+        match key_of_row(k, opened.plain.expose()) {
+            Ok(key) => keys_of.entry(tenant_id).or_default().push(key),
+            Err(_) => log::error!("signing key {kid} of tenant {tenant_id} is corrupt"),
         }
     }
 
@@ -314,6 +323,27 @@ pub(crate) fn load_all(conn: &mut AnyConnection, sealer: &Sealer) -> CoreResult<
         });
     }
     Ok(out)
+}
+
+/// A stored key, its secret already opened (`secret_hex`: the hex of the HMAC secret or the PEM).
+fn key_of_row(k: KeyRow, secret_hex: &str) -> CoreResult<SigningKey> {
+    let corrupt = || CoreError::Internal("corrupt signing key".into());
+    let secret = hex::decode(secret_hex).map_err(|_| corrupt())?;
+    let public = k
+        .public_key
+        .as_deref()
+        .map(serde_json::from_str::<PublicJwk>)
+        .transpose()
+        .map_err(|_| corrupt())?;
+    SigningKey::from_parts(
+        k.kid,
+        KeyAlg::parse(&k.alg)?,
+        secret,
+        public,
+        k.created_at,
+        k.not_before,
+        k.retired_at,
+    )
 }
 
 fn apis_column(apis: &[Api]) -> String {
@@ -346,11 +376,15 @@ fn insert_hosts(conn: &mut AnyConnection, tenant_id: &str, hosts: &[String]) -> 
     Ok(())
 }
 
+/// Stores `key` (made beforehand, off the database thread: an RSA key takes a while) as the
+/// tenant's newest key, signing `lead_ms` from now. Returns its kid.
 pub(crate) fn insert_key(
     conn: &mut AnyConnection,
     sealer: &Sealer,
     tenant_id: &str,
+    key: &SigningKey,
     now_ms: i64,
+    lead_ms: i64,
 ) -> CoreResult<String> {
     // The newest key signs, so a new key must sort after every existing one even when the clock
     // has not moved (two rotations in one millisecond, or a clock that stepped back).
@@ -359,7 +393,12 @@ pub(crate) fn insert_key(
         .select(diesel::dsl::max(signing_keys::created_at))
         .first(conn)?;
     let created = newest.map_or(now_ms, |n| now_ms.max(n + 1));
-    let key = SigningKey::generate(created);
+    let public_key = key
+        .public
+        .as_ref()
+        .map(serde_json::to_string)
+        .transpose()
+        .map_err(|e| CoreError::Internal(format!("encoding a public key: {e}")))?;
     diesel::insert_into(signing_keys::table)
         .values(KeyRow {
             tenant_id: tenant_id.to_owned(),
@@ -370,9 +409,12 @@ pub(crate) fn insert_key(
             ),
             created_at: created,
             retired_at: None,
+            alg: key.alg.as_str().to_owned(),
+            public_key,
+            not_before: now_ms.saturating_add(lead_ms.max(0)),
         })
         .execute(conn)?;
-    Ok(key.kid)
+    Ok(key.kid.clone())
 }
 
 pub(crate) fn retire_key(
@@ -475,6 +517,7 @@ pub(crate) fn create(
     sealer: &Sealer,
     spec: &TenantSpec,
     id: String,
+    first_key: &SigningKey,
     now_ms: i64,
 ) -> CoreResult<String> {
     conn.transaction(|conn| {
@@ -496,7 +539,7 @@ pub(crate) fn create(
             .execute(conn)?;
         insert_hosts(conn, &id, &spec.hosts)?;
         write_settings(conn, &id, &spec.settings, now_ms)?;
-        insert_key(conn, sealer, &id, now_ms)?;
+        insert_key(conn, sealer, &id, first_key, now_ms, 0)?;
         Ok(id)
     })
 }

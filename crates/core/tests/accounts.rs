@@ -145,7 +145,11 @@ async fn tokens_expire_by_the_injected_clock_and_rotation_keeps_old_ones() {
     let old = f.core.issue_token(&t, claims.clone()).unwrap();
     let old_kid = t.keys.signing_key().unwrap().kid.clone();
 
-    let new_kid = f.core.rotate_key(&t).await.unwrap();
+    let new_kid = f
+        .core
+        .rotate_key(&t, gatehouse_core::token::KeyAlg::Hs256, 0)
+        .await
+        .unwrap();
     let t = f.core.tenant(&t.id).unwrap();
     assert_eq!(t.keys.signing_key().unwrap().kid, new_kid);
     assert!(

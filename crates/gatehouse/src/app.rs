@@ -133,6 +133,10 @@ impl Application {
         let in_flight = web::Data::from(InFlight::new(config.server.max_in_flight_per_ip));
         let core_data = web::Data::from(core.clone());
         let core_cors = core.clone();
+        let verify_metrics = web::Data::new(crate::wellknown::VerifyMetrics::new(&registry));
+        let wellknown = web::Data::new(crate::wellknown::WellKnownOptions {
+            max_age_secs: config.tenants.refresh_seconds.max(1),
+        });
         let metrics = web::Data::new(HttpMetrics::new(registry));
         let metrics_server = crate::metrics_listener::bind(
             &config.server.metrics_bind,
@@ -147,7 +151,10 @@ impl Application {
                 .app_data(in_flight.clone())
                 .app_data(web::Data::new(trust))
                 .app_data(web::Data::new(body_limits))
+                .app_data(verify_metrics.clone())
+                .app_data(wellknown.clone())
                 .configure(crate::ops::configure)
+                .configure(crate::wellknown::configure)
                 .configure(|cfg| gatehouse_tiledesk::configure(cfg, crate::tenancy::gate))
                 .configure(|cfg| gatehouse_appmixer::configure(cfg, crate::tenancy::gate))
                 .default_service(web::to(no_route))

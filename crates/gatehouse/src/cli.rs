@@ -7,6 +7,7 @@ use crate::config::Config;
 use clap::{Args, Parser, Subcommand};
 use gatehouse_core::seed::SeedSpec;
 use gatehouse_core::tenants::TenantSpec;
+use gatehouse_core::token::KeyAlg;
 use gatehouse_core::users::NewUser;
 use gatehouse_core::{
     Api, Core, CoreError, Email, Password, Scope, SystemClock, TenantSlug, Username,
@@ -84,6 +85,9 @@ pub enum TenantCmd {
         apis: Vec<String>,
         #[arg(long)]
         name: Option<String>,
+        /// The kind of its first signing key: HS256 (the default), EdDSA or RS256.
+        #[arg(long, default_value = "HS256")]
+        alg: String,
     },
     /// One line a tenant: slug, hosts, apis.
     List,
@@ -95,8 +99,17 @@ pub enum TenantCmd {
     },
     /// Unset a setting (back to its default).
     Unset { slug: String, key: String },
-    /// Add a signing key that signs from now on; older keys verify until retired.
-    RotateKey { slug: String },
+    /// Add a signing key (HS256, EdDSA or RS256); older keys verify until retired. An EdDSA or
+    /// RS256 key is published in the JWKS `--lead` seconds before it signs.
+    RotateKey {
+        slug: String,
+        #[arg(long, default_value = "HS256")]
+        alg: String,
+        /// Seconds between publishing and signing. Default for EdDSA/RS256: the JWKS max-age plus
+        /// the time every node takes to see the key (2 x tenants.refresh_seconds); HS256: 0.
+        #[arg(long)]
+        lead: Option<u64>,
+    },
     /// Retire a signing key: tokens it signed stop verifying.
     RetireKey { slug: String, kid: String },
 }
@@ -232,7 +245,12 @@ pub async fn run(cli: Cli) -> Result<(), String> {
             let core = open_core(&config, Arc::new(SystemClock), prometheus::Registry::new())
                 .await
                 .map_err(|e| describe(&e))?;
-            admin(&core, command).await.map_err(|e| describe(&e))
+            let defaults = Defaults {
+                key_lead_secs: config.tenants.refresh_seconds.max(1) * 2,
+            };
+            admin(&core, command, defaults)
+                .await
+                .map_err(|e| describe(&e))
         }
     }
 }
@@ -263,7 +281,14 @@ async fn tenant(core: &Core, slug: &str) -> Result<Arc<gatehouse_core::Tenant>, 
     core.require_tenant(&TenantSlug::parse(slug)?).await
 }
 
-async fn admin(core: &Core, command: Command) -> Result<(), CoreError> {
+/// What the commands take from the configuration.
+struct Defaults {
+    /// The publish-before-signing lead of a rotated-in EdDSA or RS256 key: a node sees a new key
+    /// within `tenants.refresh_seconds`, and a JWKS may be cached for as long again.
+    key_lead_secs: u64,
+}
+
+async fn admin(core: &Core, command: Command, defaults: Defaults) -> Result<(), CoreError> {
     let disable = matches!(command, Command::User(UserCmd::Disable { .. }));
     match command {
         Command::Serve => unreachable!("serve is handled by run"),
@@ -285,8 +310,10 @@ async fn admin(core: &Core, command: Command) -> Result<(), CoreError> {
             hosts,
             apis,
             name,
+            alg,
         }) => {
             let mut spec = TenantSpec::new(TenantSlug::parse(&slug)?);
+            spec.alg = KeyAlg::parse(&alg)?;
             spec.hosts = hosts;
             spec.name = name;
             spec.apis = apis
@@ -311,10 +338,23 @@ async fn admin(core: &Core, command: Command) -> Result<(), CoreError> {
             core.unset_setting(&t, &key).await?;
             println!("{slug}: {key} unset");
         }
-        Command::Tenant(TenantCmd::RotateKey { slug }) => {
+        Command::Tenant(TenantCmd::RotateKey { slug, alg, lead }) => {
+            let alg = KeyAlg::parse(&alg)?;
+            let lead = lead.unwrap_or(if alg.is_asymmetric() {
+                defaults.key_lead_secs
+            } else {
+                0
+            });
             let t = tenant(core, &slug).await?;
-            let kid = core.rotate_key(&t).await?;
-            println!("{slug}: new signing key {kid}");
+            let kid = core.rotate_key(&t, alg, lead).await?;
+            if lead == 0 {
+                println!("{slug}: new signing key {kid} ({})", alg.as_str());
+            } else {
+                println!(
+                    "{slug}: new signing key {kid} ({}), signing in {lead} s",
+                    alg.as_str()
+                );
+            }
         }
         Command::Tenant(TenantCmd::RetireKey { slug, kid }) => {
             let t = tenant(core, &slug).await?;

@@ -16,6 +16,7 @@ pub mod openapi;
 pub mod ops;
 pub mod telemetry;
 pub mod tenancy;
+pub mod wellknown;
 
 pub use app::Application;
 pub use config::Config;

@@ -31,6 +31,7 @@ pub fn document() -> Value {
     merge(&mut paths, gateway_paths());
     merge(&mut paths, gatehouse_tiledesk::openapi_paths());
     merge(&mut paths, gatehouse_appmixer::openapi_paths());
+    merge(&mut paths, crate::wellknown::openapi_paths());
     json!({
         "openapi": "3.0.3",
         "info": {
@@ -42,7 +43,8 @@ pub fn document() -> Value {
         "tags": [
             {"name": "gateway", "description": "Operations endpoints, on any host"},
             {"name": "tiledesk", "description": "The Tiledesk auth API (also under /v3)"},
-            {"name": "appmixer", "description": "The Appmixer user API"}
+            {"name": "appmixer", "description": "The Appmixer user API"},
+            {"name": "wellknown", "description": "Public keys, discovery and forward-auth, per tenant host"}
         ],
         "components": {"securitySchemes": {
             "appmixerBearer": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"},

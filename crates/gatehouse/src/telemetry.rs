@@ -65,6 +65,7 @@ pub async fn observe(
     let facade = match (marked, route.as_str()) {
         (Some(api), _) => api.as_str(),
         (None, "unmatched") => "none",
+        (None, pattern) if crate::wellknown::serves(pattern) => "wellknown",
         (None, _) => "gateway",
     };
     let status = res.status().as_u16();

@@ -17,6 +17,8 @@ mod token;
 
 pub use errors::TiledeskError;
 pub use openapi::openapi_paths;
+/// For the forward-auth door: which verified tokens are Tiledesk agent tokens.
+pub use token::agent_id;
 
 /// The password minimum when the tenant sets no `PASSWORD_MIN_LENGTH`. tiledesk-server checks no
 /// length at all; the dashboard's sign-up and change-password forms require 8 characters, and

@@ -156,21 +156,30 @@ pub async fn agent(
     let claims = core
         .verify_token(tenant, jwt, Some(&tenant.settings.tiledesk_audience))
         .map_err(TiledeskError::token_failure)?;
+    let id = agent_id(tenant, &claims).ok_or(TiledeskError::Unauthorized)?;
+    let user = core
+        .token_user(tenant, &claims, id)
+        .await
+        .map_err(TiledeskError::token_failure)?;
+    Ok(Agent {
+        user,
+        bound_project: claims
+            .get(BOUND_PROJECT)
+            .and_then(Value::as_str)
+            .map(str::to_owned),
+        claims: claims.clone(),
+    })
+}
+
+/// The agent id of a verified token if it is a Tiledesk agent token of this tenant: `sub` "user",
+/// the tenant's Tiledesk audience, and an `_id`. Guest and external tokens, and tokens of the
+/// other dialect (which carry neither `sub` nor `_id`), are not.
+pub fn agent_id<'c>(tenant: &Tenant, claims: &'c Claims) -> Option<&'c str> {
     let claim = |k: &str| claims.get(k).and_then(Value::as_str);
-    match (claim("sub"), claim("_id")) {
-        (Some("user"), Some(id)) => {
-            let user = core
-                .token_user(tenant, &claims, id)
-                .await
-                .map_err(TiledeskError::token_failure)?;
-            Ok(Agent {
-                user,
-                bound_project: claim(BOUND_PROJECT).map(str::to_owned),
-                claims: claims.clone(),
-            })
-        }
-        _ => Err(TiledeskError::Unauthorized),
-    }
+    let audience = tenant.settings.tiledesk_audience.as_str();
+    (claim("sub") == Some("user") && claim("aud") == Some(audience))
+        .then(|| claim("_id"))
+        .flatten()
 }
 
 #[cfg(test)]

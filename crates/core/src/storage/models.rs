@@ -39,6 +39,10 @@ pub struct KeyRow {
     pub secret: String,
     pub created_at: i64,
     pub retired_at: Option<i64>,
+    pub alg: String,
+    /// The public half as a JWK (`token::PublicJwk`), NULL for HS256.
+    pub public_key: Option<String>,
+    pub not_before: i64,
 }
 
 #[derive(Clone, Queryable, Selectable, Insertable)]

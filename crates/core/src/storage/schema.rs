@@ -34,6 +34,9 @@ diesel::table! {
         secret -> Text,
         created_at -> BigInt,
         retired_at -> Nullable<BigInt>,
+        alg -> Text,
+        public_key -> Nullable<Text>,
+        not_before -> BigInt,
     }
 }
 

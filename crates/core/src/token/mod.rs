@@ -1,67 +1,21 @@
-//! Token issue and verification: HS256 only, per-tenant keys with a `kid`, and claims every token
-//! carries whatever its dialect (`iat`, `exp`, `jti`, `tid`). Expiry is checked against the
-//! injected clock with no leeway, so it is tested without sleeping.
+//! Token issue and verification with per-tenant keys (HS256, EdDSA, RS256; see `keys`), and the
+//! claims every token carries whatever its dialect (`iat`, `exp`, `jti`, `tid`, and `iss` unless the
+//! dialect set its own). The header always names `kid` and `alg`, and a token verifies only under
+//! the algorithm of the key its `kid` names. Expiry is checked against the injected clock with no
+//! leeway, so it is tested without sleeping.
+
+mod keys;
+
+pub use keys::{KeyAlg, KeyRing, PublicJwk, SigningKey};
 
 use crate::error::{AuthFailure, CoreError, CoreResult};
-use crate::secret::Secret;
-use jsonwebtoken::{
-    decode, decode_header, encode, Algorithm, DecodingKey, EncodingKey, Header, Validation,
-};
-use rand::RngCore;
+use jsonwebtoken::{decode, decode_header, encode, Algorithm, DecodingKey, Header, Validation};
 use serde_json::{Map, Value};
 
 pub type Claims = Map<String, Value>;
 
-/// One HS256 key of a tenant. The newest key that is not retired signs; every unretired key verifies.
-#[derive(Debug, Clone)]
-pub struct SigningKey {
-    pub kid: String,
-    pub secret: Secret<Vec<u8>>,
-    pub created_at: i64,
-    pub retired_at: Option<i64>,
-}
-
-impl SigningKey {
-    /// A fresh random 256-bit key.
-    pub fn generate(now_ms: i64) -> SigningKey {
-        let mut bytes = vec![0u8; 32];
-        rand::thread_rng().fill_bytes(&mut bytes);
-        let mut kid = [0u8; 8];
-        rand::thread_rng().fill_bytes(&mut kid);
-        SigningKey {
-            kid: hex::encode(kid),
-            secret: Secret::new(bytes),
-            created_at: now_ms,
-            retired_at: None,
-        }
-    }
-}
-
-/// A tenant's keys.
-#[derive(Debug, Clone, Default)]
-pub struct KeyRing {
-    keys: Vec<SigningKey>,
-}
-
-impl KeyRing {
-    pub fn new(mut keys: Vec<SigningKey>) -> KeyRing {
-        keys.sort_by_key(|k| std::cmp::Reverse(k.created_at));
-        KeyRing { keys }
-    }
-
-    pub fn signing_key(&self) -> Option<&SigningKey> {
-        self.keys.iter().find(|k| k.retired_at.is_none())
-    }
-
-    fn verifying_key(&self, kid: Option<&str>) -> Option<&SigningKey> {
-        let kid = kid?;
-        self.keys
-            .iter()
-            .find(|k| k.kid == kid && k.retired_at.is_none())
-    }
-}
-
-/// Signs `claims` for `tenant_id`, adding `iat`, `exp`, `jti` and `tid`. Returns the compact JWT.
+/// Signs `claims` for `tenant_id` with the key that signs now, adding `iat`, `exp`, `jti` and
+/// `tid`. Returns the compact JWT.
 pub fn issue(
     tenant_id: &str,
     keys: &KeyRing,
@@ -80,28 +34,36 @@ pub fn issue(
 pub fn issue_at_ms(
     tenant_id: &str,
     keys: &KeyRing,
+    claims: Claims,
+    ttl_secs: i64,
+    now_ms: i64,
+    not_after: Option<i64>,
+) -> CoreResult<String> {
+    let key = keys.signing_key_at(now_ms).ok_or_else(|| {
+        CoreError::Internal(format!("tenant {tenant_id} has no active signing key"))
+    })?;
+    sign_with(key, tenant_id, claims, ttl_secs, now_ms, not_after)
+}
+
+/// Signs with one given key (the forward-auth door signs upstream tokens with the asymmetric one).
+pub fn sign_with(
+    key: &SigningKey,
+    tenant_id: &str,
     mut claims: Claims,
     ttl_secs: i64,
     now_ms: i64,
     not_after: Option<i64>,
 ) -> CoreResult<String> {
     let now_secs = now_ms.div_euclid(1000);
-    let key = keys.signing_key().ok_or_else(|| {
-        CoreError::Internal(format!("tenant {tenant_id} has no active signing key"))
-    })?;
     claims.insert("iat".into(), now_secs.into());
     let exp = not_after.map_or(now_secs + ttl_secs, |n| n.min(now_secs + ttl_secs));
     claims.insert("exp".into(), exp.into());
     claims.insert("jti".into(), jti_at(now_ms).into());
     claims.insert("tid".into(), tenant_id.into());
-    let mut header = Header::new(Algorithm::HS256);
+    let mut header = Header::new(key.alg.algorithm());
     header.kid = Some(key.kid.clone());
-    encode(
-        &header,
-        &claims,
-        &EncodingKey::from_secret(key.secret.expose()),
-    )
-    .map_err(|e| CoreError::Internal(format!("signing a token: {e}")))
+    encode(&header, &claims, key.encoding_key())
+        .map_err(|e| CoreError::Internal(format!("signing a token: {e}")))
 }
 
 /// A fresh `jti`: a UUIDv7 carrying `now_ms`.
@@ -132,8 +94,8 @@ pub fn issued_at_ms(claims: &Claims) -> Option<i64> {
     })
 }
 
-/// Verifies a token this tenant issued: its key (by `kid`), HS256 only, `exp` present and in the
-/// future, `tid` naming this tenant, and `aud` when one is expected.
+/// Verifies a token this tenant issued: its key (by `kid`), that key's algorithm only, `exp`
+/// present and in the future, `tid` naming this tenant, and `aud` when one is expected.
 pub fn verify(
     tenant_id: &str,
     keys: &KeyRing,
@@ -145,7 +107,19 @@ pub fn verify(
     let key = keys
         .verifying_key(header.kid.as_deref())
         .ok_or_else(invalid)?;
-    let claims = verify_hs256(key.secret.expose(), token, audience, true, now_secs)?;
+    // jsonwebtoken checks this too (and that the key's family matches); refusing here as well
+    // keeps the rule in plain sight: the key decides the algorithm, never the token.
+    if header.alg != key.alg.algorithm() {
+        return Err(invalid());
+    }
+    let claims = verify_with(
+        key.decoding_key(),
+        key.alg.algorithm(),
+        token,
+        audience,
+        true,
+        now_secs,
+    )?;
     if claims.get("tid").and_then(Value::as_str) != Some(tenant_id) {
         return Err(invalid());
     }
@@ -161,7 +135,25 @@ pub fn verify_hs256(
     require_exp: bool,
     now_secs: i64,
 ) -> CoreResult<Claims> {
-    let mut validation = Validation::new(Algorithm::HS256);
+    verify_with(
+        &DecodingKey::from_secret(secret),
+        Algorithm::HS256,
+        token,
+        audience,
+        require_exp,
+        now_secs,
+    )
+}
+
+fn verify_with(
+    key: &DecodingKey,
+    alg: Algorithm,
+    token: &str,
+    audience: Option<&str>,
+    require_exp: bool,
+    now_secs: i64,
+) -> CoreResult<Claims> {
+    let mut validation = Validation::new(alg);
     validation.required_spec_claims.clear();
     // Expiry is checked below against the injected clock, with no leeway.
     validation.validate_exp = false;
@@ -170,8 +162,7 @@ pub fn verify_hs256(
         Some(aud) => validation.set_audience(&[aud]),
         None => validation.validate_aud = false,
     }
-    let data = decode::<Claims>(token, &DecodingKey::from_secret(secret), &validation)
-        .map_err(|_| invalid())?;
+    let data = decode::<Claims>(token, key, &validation).map_err(|_| invalid())?;
     let claims = data.claims;
     if audience.is_some() && !claims.contains_key("aud") {
         return Err(invalid());
@@ -240,6 +231,7 @@ fn invalid() -> CoreError {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use jsonwebtoken::EncodingKey;
     use serde_json::json;
 
     const NOW: i64 = 1_800_000_000;
@@ -348,7 +340,7 @@ mod tests {
         let old_token = issue("t", &ring, claims(), 600, NOW).unwrap();
         let new = SigningKey::generate(2);
         ring = KeyRing::new(vec![old.clone(), new.clone()]);
-        assert_eq!(ring.signing_key().unwrap().kid, new.kid);
+        assert_eq!(ring.signing_key_at(NOW * 1000).unwrap().kid, new.kid);
         let new_token = issue("t", &ring, claims(), 600, NOW).unwrap();
         assert!(verify("t", &ring, &old_token, None, NOW).is_ok());
         assert!(verify("t", &ring, &new_token, None, NOW).is_ok());
@@ -405,5 +397,33 @@ mod tests {
         )
         .unwrap();
         assert!(verify_hs256(secret, &no_aud, aud, false, NOW).is_err());
+    }
+
+    #[test]
+    fn eddsa_and_rs256_tokens_name_kid_and_alg_and_verify() {
+        for alg in [KeyAlg::EdDsa, KeyAlg::Rs256] {
+            let keys = KeyRing::new(vec![SigningKey::generate_alg(alg, 0, 0).unwrap()]);
+            let t = issue("t1", &keys, claims(), 60, NOW).unwrap();
+            let header = decode_header(&t).unwrap();
+            assert_eq!(header.alg, alg.algorithm());
+            assert_eq!(header.kid.as_deref(), Some(keys.all()[0].kid.as_str()));
+            assert_eq!(verify("t1", &keys, &t, None, NOW).unwrap()["id"], "u1");
+        }
+    }
+
+    #[test]
+    fn an_hs256_token_keyed_with_the_public_key_is_refused() {
+        let key = SigningKey::generate_alg(KeyAlg::EdDsa, 0, 0).unwrap();
+        let Some(PublicJwk::Okp { x, .. }) = key.public.clone() else {
+            panic!("an Ed25519 key has an OKP public part")
+        };
+        let keys = KeyRing::new(vec![key.clone()]);
+        let mut header = Header::new(Algorithm::HS256);
+        header.kid = Some(key.kid.clone());
+        let body = json!({"id": "u1", "tid": "t", "exp": NOW + 60});
+        for secret in [x.as_bytes().to_vec(), key.secret.expose().clone()] {
+            let forged = encode(&header, &body, &EncodingKey::from_secret(&secret)).unwrap();
+            assert!(verify("t", &keys, &forged, None, NOW).is_err());
+        }
     }
 }
