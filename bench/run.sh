@@ -30,6 +30,8 @@ PORT=${PORT:-18080}
 BARE_PORT=${BARE_PORT:-18090}
 PG_ADMIN=${BENCH_PG:-postgres://postgres@127.0.0.1:5432/test}
 PASSWORD=bench-password
+# One master key for every node and CLI call of the run (PostgreSQL refuses to start without one).
+export GATEHOUSE_MASTER_KEY=${GATEHOUSE_MASTER_KEY:-$(head -c 32 /dev/urandom | base64)}
 
 # ---- tools ----
 if ! command -v wrk >/dev/null; then
