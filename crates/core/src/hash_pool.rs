@@ -8,6 +8,9 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
+/// The tenant key of the server's own work (the dummy hashes made in the background).
+pub(crate) const SERVER: &str = "";
+
 /// The pool's size and rules, as the operator configured them (`[hashing]`).
 #[derive(Debug, Clone, Copy)]
 pub struct HashingLimits {
@@ -66,9 +69,10 @@ impl HashPool {
         }
     }
 
-    /// Waits for a thread for `tenant` (`""` for the server's own work). The tenant's permit comes
-    /// first, so the pool's FIFO queue never holds more than `share` jobs of one tenant and another
-    /// tenant's job is at most `share` jobs behind. Past the deadline: `Unavailable` (503).
+    /// Waits for a thread for `tenant` (`SERVER` for the server's own work). The tenant's permit
+    /// comes first, so the pool's FIFO queue never holds more than `share` jobs of one tenant and
+    /// another tenant's job is at most `share` jobs behind. Past the deadline: `Unavailable` (503);
+    /// the server's own background work has no client waiting, so it has no deadline.
     pub(crate) async fn admit(&self, tenant: &str) -> CoreResult<Admission> {
         let own = self.tenant_queue(tenant);
         let pool = self.pool.clone();
@@ -80,7 +84,12 @@ impl HashPool {
                 _pool: pool,
             })
         };
-        match tokio::time::timeout(self.queue_timeout, wait).await {
+        let waited = if tenant == SERVER {
+            Ok(wait.await)
+        } else {
+            tokio::time::timeout(self.queue_timeout, wait).await
+        };
+        match waited {
             Ok(Ok(admission)) => Ok(admission),
             Ok(Err(_)) => Err(CoreError::Unavailable("hashing pool closed".into())),
             Err(_) => Err(CoreError::Unavailable(format!(

@@ -118,9 +118,11 @@ impl Hasher {
     }
 
     /// Makes the dummy hash for `cost` ahead of time, so that even the first unknown-account
-    /// sign-in at that cost spends exactly one verification. Runs as the server's own work.
+    /// sign-in at that cost spends exactly one verification. Runs as the server's own work, which
+    /// waits for a thread without a deadline.
     pub async fn prewarm(&self, cost: u32) -> CoreResult<()> {
-        self.dummy("", self.effective_cost(cost)).await.map(drop)
+        let cost = self.effective_cost(cost);
+        self.dummy(crate::hash_pool::SERVER, cost).await.map(drop)
     }
 
     /// Whether the dummy hash for `cost` (as clamped) exists yet.
