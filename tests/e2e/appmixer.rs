@@ -310,7 +310,9 @@ async fn sign_in_failures_get_one_answer(app: TestApp) {
     }
 }
 
-async fn an_account_locks_after_max_failures(app: TestApp) {
+/// The lock stops this login from this address (every request here comes from 127.0.0.1); the
+/// same login from another address is `signin_limits::a_lock_stops_one_login_from_one_address...`.
+async fn repeated_failures_lock_the_login_for_that_address(app: TestApp) {
     app.set("demo", "SIGNIN_MAX_FAILURES", "3").await;
     signup(&app, DEMO, "lockme", "lockme@example.com").await;
     for _ in 0..3 {
@@ -321,7 +323,7 @@ async fn an_account_locks_after_max_failures(app: TestApp) {
     assert_eq!(r.json()["statusCode"], 429);
     assert_eq!(r.json()["error"], "Too Many Requests");
     assert!(r.json()["message"].as_str().unwrap().len() > 5);
-    // The lock belongs to the account: another user signs in.
+    // The lock belongs to that login: another user signs in from the same address.
     signup(&app, DEMO, "other", "other@example.com").await;
     assert_eq!(
         signin(&app, DEMO, "other", "long-enough-pw").await.status,
@@ -1653,7 +1655,7 @@ on_both!(
     password_minimum_is_each_dialects_unless_the_tenant_sets_one,
     sign_in_matches_username_or_email_case_insensitively,
     sign_in_failures_get_one_answer,
-    an_account_locks_after_max_failures,
+    repeated_failures_lock_the_login_for_that_address,
     create_user_validates_every_field,
     a_taken_username_or_email_is_a_conflict,
     concurrent_signups_with_one_email_create_one_user,

@@ -19,6 +19,7 @@ mod resilience;
 mod revocation;
 mod secrets_at_rest;
 mod seed;
+mod signin_limits;
 mod tiledesk;
 mod tiledesk_frontend;
 mod wellknown;

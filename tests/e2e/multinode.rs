@@ -1,5 +1,5 @@
 //! Two gateway nodes on one database: settings changed through one node hold on the other within
-//! `tenants.refresh_seconds`, and an account locked on one node is locked on both.
+//! `tenants.refresh_seconds`, and a sign-in lock (of a login from an address) holds on both.
 
 use crate::helpers::*;
 use serde_json::json;
@@ -58,7 +58,8 @@ async fn a_setting_changed_on_one_node_holds_on_the_other(a: TestApp) {
     );
 }
 
-async fn an_account_locked_on_one_node_is_locked_on_both(a: TestApp) {
+/// Both nodes see the client as 127.0.0.1: the (login, address) lock lives in the shared database.
+async fn a_sign_in_lock_made_on_one_node_holds_on_both(a: TestApp) {
     let b = second_node(&a).await;
     a.set("demo", "SIGNIN_MAX_FAILURES", "2").await;
     a.post(
@@ -98,5 +99,5 @@ async fn an_account_locked_on_one_node_is_locked_on_both(a: TestApp) {
 
 on_both!(
     a_setting_changed_on_one_node_holds_on_the_other,
-    an_account_locked_on_one_node_is_locked_on_both
+    a_sign_in_lock_made_on_one_node_holds_on_both
 );

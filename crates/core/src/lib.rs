@@ -4,7 +4,9 @@
 pub mod clock;
 pub mod context;
 pub mod error;
+pub mod hash_pool;
 pub mod ids;
+pub mod lockout;
 pub mod master_key;
 pub mod metrics;
 pub mod password;
@@ -30,6 +32,7 @@ pub mod view;
 pub use clock::{Clock, ManualClock, SharedClock, SystemClock};
 pub use context::RequestContext;
 pub use error::{AuthFailure, CoreError, CoreResult};
+pub use hash_pool::HashingLimits;
 pub use service::{Core, CoreOptions};
 pub use settings::Settings;
 pub use tenants::{Api, Tenant};

@@ -1,39 +1,107 @@
-//! The per-client-IP limit on signups, user creations and anonymous sign-ins: a fixed one-minute
-//! window per (tenant, IP), kept in memory on each node.
+//! Counting events per (tenant, subject) in fixed windows, kept in memory on each node: the per-IP
+//! limits on signups and on failed sign-ins, and the per-account failure count that the sign-in
+//! tarpit reads. One limiter serves them all; each subject kind has its own counters.
 
 use std::collections::HashMap;
 use std::net::IpAddr;
 use std::sync::Mutex;
 
-const WINDOW_MS: i64 = 60_000;
-/// Past this many tracked clients, finished windows are swept on the next check.
+/// The window of the per-minute limits.
+pub const MINUTE_MS: i64 = 60_000;
+/// Past this many tracked subjects, finished windows are swept on the next count.
 const SWEEP_ABOVE: usize = 10_000;
+
+/// What is counted.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum Subject {
+    /// Signups, user creations and anonymous sign-ins from one address.
+    Signup(IpAddr),
+    /// Failed sign-ins from one address, whatever account they named.
+    SigninFailure(IpAddr),
+    /// Failed sign-ins naming one login (email or username), from any address.
+    LoginFailure(String),
+    /// The server's own chores (e.g. pruning expired sign-in locks), at most so often.
+    Chore(&'static str),
+}
 
 #[derive(Default)]
 pub struct RateLimiter {
-    windows: Mutex<HashMap<(String, IpAddr), (i64, u32)>>,
+    /// (tenant, subject) -> (end of the current window, events in it).
+    windows: Mutex<HashMap<(String, Subject), (i64, u32)>>,
+}
+
+fn window_end(now_ms: i64, window_ms: i64) -> i64 {
+    let w = window_ms.max(1);
+    (now_ms.div_euclid(w) + 1) * w
 }
 
 impl RateLimiter {
-    /// Counts one request and says whether it is within `per_minute` (0: no limit).
+    /// Counts one signup-like request and says whether it is within `per_minute` (0: no limit).
     pub fn allow(&self, tenant_id: &str, ip: IpAddr, per_minute: u32, now_ms: i64) -> bool {
-        if per_minute == 0 {
+        self.allow_subject(
+            tenant_id,
+            Subject::Signup(ip),
+            per_minute,
+            MINUTE_MS,
+            now_ms,
+        )
+    }
+
+    /// Counts one event of `subject` if fewer than `limit` were counted in this window, and says
+    /// whether it did (0: no limit: nothing is counted and the event is allowed).
+    pub fn allow_subject(
+        &self,
+        tenant_id: &str,
+        subject: Subject,
+        limit: u32,
+        window_ms: i64,
+        now_ms: i64,
+    ) -> bool {
+        if limit == 0 {
             return true;
         }
-        let window = now_ms.div_euclid(WINDOW_MS);
+        self.update(tenant_id, subject, window_ms, now_ms, |n| {
+            if *n >= limit {
+                return false;
+            }
+            *n += 1;
+            true
+        })
+    }
+
+    /// Counts one event of `subject` and returns how many this window now holds.
+    pub fn record(&self, tenant_id: &str, subject: Subject, window_ms: i64, now_ms: i64) -> u32 {
+        self.update(tenant_id, subject, window_ms, now_ms, |n| {
+            *n = n.saturating_add(1);
+            *n
+        })
+    }
+
+    /// Events of `subject` in the current window, without counting one.
+    pub fn count(&self, tenant_id: &str, subject: Subject, window_ms: i64, now_ms: i64) -> u32 {
+        self.update(tenant_id, subject, window_ms, now_ms, |n| *n)
+    }
+
+    fn update<T>(
+        &self,
+        tenant_id: &str,
+        subject: Subject,
+        window_ms: i64,
+        now_ms: i64,
+        f: impl FnOnce(&mut u32) -> T,
+    ) -> T {
+        let end = window_end(now_ms, window_ms);
         let mut map = self.windows.lock().unwrap_or_else(|p| p.into_inner());
         if map.len() > SWEEP_ABOVE {
-            map.retain(|_, (w, _)| *w == window);
+            map.retain(|_, (e, _)| *e > now_ms);
         }
-        let entry = map.entry((tenant_id.to_owned(), ip)).or_insert((window, 0));
-        if entry.0 != window {
-            *entry = (window, 0);
+        let entry = map
+            .entry((tenant_id.to_owned(), subject))
+            .or_insert((end, 0));
+        if entry.0 != end {
+            *entry = (end, 0);
         }
-        if entry.1 >= per_minute {
-            return false;
-        }
-        entry.1 += 1;
-        true
+        f(&mut entry.1)
     }
 }
 
@@ -53,5 +121,32 @@ mod tests {
         assert!(rl.allow("b", ip, 2, 2));
         assert!(rl.allow("a", ip, 2, 60_000));
         assert!(rl.allow("a", ip, 0, 60_001));
+    }
+
+    #[test]
+    fn subjects_count_apart_and_in_their_own_windows() {
+        let rl = RateLimiter::default();
+        let ip: IpAddr = "10.0.0.1".parse().unwrap();
+        assert!(rl.allow("a", ip, 1, 0));
+        // Failed sign-ins from the same address are another counter than its signups.
+        assert_eq!(rl.count("a", Subject::SigninFailure(ip), MINUTE_MS, 0), 0);
+        assert_eq!(rl.record("a", Subject::SigninFailure(ip), MINUTE_MS, 0), 1);
+        assert_eq!(rl.record("a", Subject::SigninFailure(ip), MINUTE_MS, 5), 2);
+        assert_eq!(
+            rl.count("a", Subject::SigninFailure(ip), MINUTE_MS, 59_999),
+            2
+        );
+        assert_eq!(
+            rl.count("a", Subject::SigninFailure(ip), MINUTE_MS, 60_000),
+            0
+        );
+        // A five-minute window keeps its count across minutes.
+        let login = || Subject::LoginFailure("x@example.com".into());
+        rl.record("a", login(), 300_000, 1_000);
+        assert_eq!(rl.count("a", login(), 300_000, 299_999), 1);
+        assert_eq!(rl.count("a", login(), 300_000, 300_000), 0);
+        // A chore allowed once a window.
+        assert!(rl.allow_subject("a", Subject::Chore("prune"), 1, MINUTE_MS, 0));
+        assert!(!rl.allow_subject("a", Subject::Chore("prune"), 1, MINUTE_MS, 1));
     }
 }

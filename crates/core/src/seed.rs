@@ -59,7 +59,10 @@ impl Core {
         // bad prefix or domain into one clear error before any hashing.
         spec.email(spec.first)?;
         spec.username(spec.first)?;
-        let hash = self.hasher.hash(&spec.password, spec.cost).await?;
+        let hash = self
+            .hasher
+            .hash(&tenant.id, &spec.password, spec.cost)
+            .await?;
         let now = self.now_ms();
         let mut done = 0;
         while done < spec.count {

@@ -4,6 +4,7 @@
 
 use crate::clock::{SharedClock, SystemClock};
 use crate::error::{CoreError, CoreResult};
+use crate::hash_pool::HashingLimits;
 use crate::metrics::CoreMetrics;
 use crate::password::Hasher;
 use crate::ratelimit::RateLimiter;
@@ -24,8 +25,8 @@ pub const SIGNUP_CLOSED: &str = "self-service account creation is closed on this
 
 pub struct CoreOptions {
     pub host_patterns: Vec<String>,
-    /// Threads that may hash at once; more requests queue.
-    pub hash_threads: usize,
+    /// The hashing pool: threads, each tenant's share, the queue deadline and the cost cap.
+    pub hashing: HashingLimits,
     pub clock: SharedClock,
     pub registry: prometheus::Registry,
     /// Seals signing keys and project secrets at rest (see `sealed`, `master_key`).
@@ -36,7 +37,7 @@ impl Default for CoreOptions {
     fn default() -> Self {
         CoreOptions {
             host_patterns: Vec::new(),
-            hash_threads: std::thread::available_parallelism().map_or(2, |n| n.get()),
+            hashing: HashingLimits::default(),
             clock: Arc::new(SystemClock),
             registry: prometheus::Registry::new(),
             sealer: Sealer::ephemeral(),
@@ -68,7 +69,7 @@ impl Core {
             .collect::<CoreResult<Vec<_>>>()?;
         let metrics = CoreMetrics::new(&options.registry);
         Ok(Core {
-            hasher: Hasher::new(options.hash_threads, metrics.clone()),
+            hasher: Hasher::new(options.hashing, metrics.clone()),
             db,
             view: View::new(options.clock.clone(), &options.registry),
             clock: options.clock,
@@ -130,6 +131,7 @@ impl Core {
 
     pub async fn create_tenant(&self, spec: TenantSpec) -> CoreResult<Arc<Tenant>> {
         let spec = spec.validated()?;
+        self.check_settings_caps(&spec.settings)?;
         let now = self.now_ms();
         let id = crate::ids::object_id(now / 1000);
         let slug = spec.slug.clone();
@@ -145,6 +147,7 @@ impl Core {
     /// Creates the tenant if missing, else brings its apis, hosts and settings in line with `spec`.
     pub async fn ensure_tenant(&self, spec: TenantSpec) -> CoreResult<Arc<Tenant>> {
         let spec = spec.validated()?;
+        self.check_settings_caps(&spec.settings)?;
         let now = self.now_ms();
         let slug = spec.slug.clone();
         let id = crate::ids::object_id(now / 1000);
@@ -159,17 +162,62 @@ impl Core {
         self.require_tenant(&slug).await
     }
 
-    /// Prepares the dummy hashes for every tenant's bcrypt cost (see `Hasher::prewarm`).
-    pub async fn prewarm_hashing(&self) -> CoreResult<()> {
+    /// Prepares the dummy hashes for every tenant's bcrypt cost (see `Hasher::prewarm`) in the
+    /// background: start-up and setting changes never wait on a tenant's cost. Until a dummy
+    /// exists, an unknown-account sign-in makes it (one extra hash, once).
+    pub fn prewarm_hashing(&self) {
         let mut costs: Vec<u32> = self
             .tenants()
             .iter()
-            .map(|t| t.settings.bcrypt_cost)
+            .map(|t| self.hasher.effective_cost(t.settings.bcrypt_cost))
             .collect();
         costs.sort_unstable();
         costs.dedup();
-        for cost in costs {
-            self.hasher.prewarm(cost).await?;
+        costs.retain(|c| !self.hasher.has_dummy(*c));
+        if costs.is_empty() {
+            return;
+        }
+        let hasher = self.hasher.clone();
+        tokio::spawn(async move {
+            for cost in costs {
+                if let Err(e) = hasher.prewarm(cost).await {
+                    log::warn!("preparing the dummy hash for cost {cost} failed: {e}");
+                }
+            }
+        });
+    }
+
+    /// Whether every tenant's dummy hash is ready (the background prewarm has finished).
+    pub fn hashing_prewarmed(&self) -> bool {
+        self.tenants()
+            .iter()
+            .all(|t| self.hasher.has_dummy(t.settings.bcrypt_cost))
+    }
+
+    /// Hashing jobs waiting for a thread now, every tenant together.
+    pub fn hashing_queue_depth(&self) -> i64 {
+        self.metrics.hash_queue_depth.get()
+    }
+
+    /// The operator's caps on tenant settings: `BCRYPT_COST` at most `[hashing] max_cost`.
+    fn check_settings_caps(
+        &self,
+        settings: &std::collections::BTreeMap<String, String>,
+    ) -> CoreResult<()> {
+        settings
+            .iter()
+            .try_for_each(|(key, value)| self.check_setting_cap(key, value))
+    }
+
+    fn check_setting_cap(&self, key: &str, value: &str) -> CoreResult<()> {
+        let max = self.hasher.max_cost();
+        if key == "BCRYPT_COST" && value.trim().parse::<u32>().is_ok_and(|cost| cost > max) {
+            return Err(CoreError::invalid(
+                "value",
+                format!(
+                    "BCRYPT_COST must be at most {max} on this server (the operator's [hashing] max_cost), not '{value}'"
+                ),
+            ));
         }
         Ok(())
     }
@@ -178,13 +226,14 @@ impl Core {
     /// reaches them (NOTIFY on PostgreSQL, else within `tenants.refresh_seconds`).
     pub async fn set_setting(&self, tenant: &Tenant, key: &str, value: &str) -> CoreResult<()> {
         let value = crate::settings::Settings::validate(key, value)?;
+        self.check_setting_cap(key, &value)?;
         let (id, name, now) = (tenant.id.clone(), key.to_owned(), self.now_ms());
         self.tenant_write(&tenant.id, move |c| {
             tenants::put_setting(c, &id, &name, &value, now)
         })
         .await?;
         if key == "BCRYPT_COST" {
-            self.prewarm_hashing().await?;
+            self.prewarm_hashing();
         }
         Ok(())
     }

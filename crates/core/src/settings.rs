@@ -23,6 +23,9 @@ pub const KEYS: &[&str] = &[
     "CORS_ALLOWED_ORIGINS",
     "ISSUER",
     "FORWARD_AUTH_UPSTREAM_TOKEN",
+    "SIGNIN_FAILURES_PER_IP_PER_MINUTE",
+    "SIGNIN_TARPIT_MAX_MS",
+    "SIGNIN_HIDE_UNKNOWN_ACCOUNT",
 ];
 
 #[derive(Debug, Clone, PartialEq)]
@@ -51,6 +54,12 @@ pub struct Settings {
     /// The forward-auth door also hands the upstream a short-lived token signed with the tenant's
     /// asymmetric key (`X-Auth-Token`).
     pub forward_auth_upstream_token: bool,
+    /// Failed sign-ins one client address may make in a minute (0: no limit).
+    pub signin_failures_per_ip_per_minute: u32,
+    /// The longest an account under attack from many addresses delays each sign-in (0: no tarpit).
+    pub signin_tarpit_max_ms: u64,
+    /// Tiledesk: answer "Wrong password" for unknown accounts too, instead of "User not found".
+    pub signin_hide_unknown_account: bool,
 }
 
 impl Default for Settings {
@@ -71,6 +80,9 @@ impl Default for Settings {
             cors_allowed_origins: None,
             issuer: None,
             forward_auth_upstream_token: false,
+            signin_failures_per_ip_per_minute: 30,
+            signin_tarpit_max_ms: 5_000,
+            signin_hide_unknown_account: false,
         }
     }
 }
@@ -301,6 +313,13 @@ impl Settings {
             "FORWARD_AUTH_UPSTREAM_TOKEN" => {
                 self.forward_auth_upstream_token = boolean(key, value)?
             }
+            "SIGNIN_FAILURES_PER_IP_PER_MINUTE" => {
+                self.signin_failures_per_ip_per_minute = int_in(key, value, 0, 100_000)?
+            }
+            "SIGNIN_TARPIT_MAX_MS" => self.signin_tarpit_max_ms = int_in(key, value, 0, 60_000)?,
+            "SIGNIN_HIDE_UNKNOWN_ACCOUNT" => {
+                self.signin_hide_unknown_account = boolean(key, value)?
+            }
             _ => {
                 return Err(CoreError::invalid(
                     "key",
@@ -339,6 +358,10 @@ mod tests {
         assert_eq!(s.signin_max_failures, 10);
         assert_eq!(s.signin_lock_seconds, 300);
         assert_eq!(s.signup_per_ip_per_minute, 100);
+        // Issue 8.7: 60 failures a minute from one address must meet a 429.
+        assert!((1..60).contains(&s.signin_failures_per_ip_per_minute));
+        assert_eq!(s.signin_tarpit_max_ms, 5_000);
+        assert!(!s.signin_hide_unknown_account);
         assert!(s.api_user_create_scope.is_none());
         assert!(s.issuer.is_none());
         assert!(!s.forward_auth_upstream_token);
@@ -422,6 +445,8 @@ mod tests {
             ("TOKEN_TTL_SECONDS", "1", "31536000"),
             ("BCRYPT_COST", "4", "31"),
             ("SIGNUP_PER_IP_PER_MINUTE", "0", "100000"),
+            ("SIGNIN_FAILURES_PER_IP_PER_MINUTE", "0", "100000"),
+            ("SIGNIN_TARPIT_MAX_MS", "0", "60000"),
         ] {
             assert!(Settings::validate(k, lo).is_ok(), "{k}={lo}");
             assert!(Settings::validate(k, hi).is_ok(), "{k}={hi}");
@@ -431,6 +456,9 @@ mod tests {
             ("SIGNUP_PER_IP_PER_MINUTE", "100001"),
             ("SIGNIN_MAX_FAILURES", "0"),
             ("SIGNIN_LOCK_SECONDS", "0"),
+            ("SIGNIN_FAILURES_PER_IP_PER_MINUTE", "-1"),
+            ("SIGNIN_TARPIT_MAX_MS", "60001"),
+            ("SIGNIN_HIDE_UNKNOWN_ACCOUNT", "yes"),
         ] {
             assert!(Settings::validate(k, out).is_err(), "{k}={out} accepted");
         }

@@ -1,9 +1,10 @@
 //! Users: one record per person per tenant, shared by both dialects. Sign-in (with the dummy-hash
-//! rule, the per-account lock and re-hashing at the tenant's cost), creation, lookup, listing,
-//! updates and password changes.
+//! rule, the lock-out policy of `lockout` and re-hashing at the tenant's cost), creation, lookup,
+//! listing, updates and password changes.
 
 use crate::error::{found_one, AuthFailure, CoreError, CoreResult};
 use crate::ids::{is_object_id, object_id};
+use crate::lockout;
 use crate::password::Verified;
 use crate::revocation::{end_user_tokens, user_changed};
 use crate::service::Core;
@@ -16,6 +17,7 @@ use crate::view::change::Change;
 use crate::view::UserState;
 use diesel::prelude::*;
 use serde_json::Value;
+use std::net::IpAddr;
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct User {
@@ -285,7 +287,11 @@ impl Core {
         storable("plan", &new.plan)?;
         storable_json("metadata", &new.metadata)?;
         let hash = match &new.password {
-            Some(pw) => Some(self.hasher.hash(pw, tenant.settings.bcrypt_cost).await?),
+            Some(pw) => Some(
+                self.hasher
+                    .hash(&tenant.id, pw, tenant.settings.bcrypt_cost)
+                    .await?,
+            ),
             None => None,
         };
         let row = new_row(&tenant.id, new, hash, self.now_ms());
@@ -311,65 +317,74 @@ impl Core {
         Ok(user)
     }
 
-    /// Password sign-in. Fails with `Unauthorized(UnknownAccount | WrongPassword | Disabled)` or
-    /// `Locked`; an unknown account still costs one bcrypt verification.
+    /// Password sign-in from `client_ip`. Fails with `Unauthorized(UnknownAccount | WrongPassword |
+    /// Disabled)`, `Locked` (this login from this address, see `lockout`) or `RateLimited` (this
+    /// address's failed sign-ins this minute); an unknown account costs one bcrypt verification and
+    /// is counted, locked and slowed exactly as a known one.
     pub async fn signin(
         &self,
         tenant: &Tenant,
+        client_ip: IpAddr,
         login: Login,
         password: &Password,
     ) -> CoreResult<User> {
         if let Login::UsernameOrEmail(name) = &login {
             storable("username", name)?;
         }
-        let tid = tenant.id.clone();
-        let row = self.db.run(move |c| find_by_login(c, &tid, &login)).await?;
-        let now = self.now_ms();
-        if let Some(r) = &row {
-            if r.locked_until.is_some_and(|until| until > now) {
-                self.metrics.signin("locked");
-                return Err(CoreError::Locked);
-            }
+        self.check_signin_failure_rate(tenant, client_ip, self.now_ms())
+            .inspect_err(|_| self.metrics.signin("rate_limited"))?;
+        let key = lockout::login_key(&login);
+        let (tid, pair_key) = (tenant.id.clone(), key.clone());
+        let (row, pair) = self
+            .db
+            .run(move |c| {
+                let row = find_by_login(c, &tid, &login)?;
+                let pair = lockout::pair_state(c, &tid, &pair_key, client_ip)?;
+                Ok((row, pair))
+            })
+            .await?;
+        if lockout::is_locked(pair.as_ref(), self.now_ms()) {
+            self.metrics.signin("locked");
+            return Err(CoreError::Locked);
+        }
+        let delay = self.tarpit_for(tenant, &key);
+        if !delay.is_zero() {
+            tokio::time::sleep(delay).await;
         }
         let cost = tenant.settings.bcrypt_cost;
         let stored = row.as_ref().and_then(|r| r.password_hash.as_deref());
-        let verified = self.hasher.verify(password, stored, cost).await?;
-        let Some(row) = row else {
-            // One label for both, so the metrics never tell which accounts exist.
-            self.metrics.signin("failure");
-            return Err(CoreError::Unauthorized(AuthFailure::UnknownAccount));
-        };
-        let (tid, uid) = (tenant.id.clone(), row.id.clone());
-        match verified {
-            Verified::NoMatch => {
+        let verified = self
+            .hasher
+            .verify(&tenant.id, password, stored, cost)
+            .await?;
+        let row = match (row, &verified) {
+            (Some(row), Verified::Match | Verified::MatchRehashed(_)) => row,
+            (row, _) => {
+                self.note_signin_failure(tenant, key, client_ip).await?;
+                // One label for both, so the metrics never tell which accounts exist.
                 self.metrics.signin("failure");
-                let max = tenant.settings.signin_max_failures as i32;
-                let lock_ms = tenant.settings.signin_lock_seconds * 1000;
-                self.db
-                    .run(move |c| record_failure(c, &tid, &uid, max, now + lock_ms))
-                    .await?;
-                Err(CoreError::Unauthorized(AuthFailure::WrongPassword))
+                let hide = tenant.settings.signin_hide_unknown_account;
+                return Err(CoreError::Unauthorized(match row {
+                    None if !hide => AuthFailure::UnknownAccount,
+                    _ => AuthFailure::WrongPassword,
+                }));
             }
-            _ if row.disabled => {
-                self.metrics.signin("disabled");
-                Err(CoreError::Unauthorized(AuthFailure::Disabled))
-            }
-            verified => {
-                self.metrics.signin("success");
-                let rehash = match verified {
-                    Verified::MatchRehashed(h) => Some(h),
-                    _ => None,
-                };
-                let needs_write =
-                    rehash.is_some() || row.failed_signins != 0 || row.locked_until.is_some();
-                if needs_write {
-                    self.db
-                        .run(move |c| record_success(c, &tid, &uid, rehash))
-                        .await?;
-                }
-                Ok(User::from_row(row))
-            }
+        };
+        if row.disabled {
+            self.metrics.signin("disabled");
+            return Err(CoreError::Unauthorized(AuthFailure::Disabled));
         }
+        self.metrics.signin("success");
+        if pair.is_some() {
+            self.clear_signin_failures(tenant, key, client_ip).await?;
+        }
+        if let Verified::MatchRehashed(hash) = verified {
+            let (tid, uid) = (tenant.id.clone(), row.id.clone());
+            self.db
+                .run(move |c| store_rehash(c, &tid, &uid, hash))
+                .await?;
+        }
+        Ok(User::from_row(row))
     }
 
     pub async fn user(&self, tenant: &Tenant, id: &str) -> CoreResult<User> {
@@ -537,7 +552,7 @@ impl Core {
         let cost = tenant.settings.bcrypt_cost;
         if self
             .hasher
-            .verify(old, row.password_hash.as_deref(), cost)
+            .verify(&tenant.id, old, row.password_hash.as_deref(), cost)
             .await?
             == Verified::NoMatch
             || row.password_hash.is_none()
@@ -555,7 +570,10 @@ impl Core {
     /// Sets a password without asking for the old one (admin reset, CLI). Tokens issued before
     /// it are ended.
     pub async fn set_password(&self, tenant: &Tenant, id: &str, new: &Password) -> CoreResult<()> {
-        let hash = self.hasher.hash(new, tenant.settings.bcrypt_cost).await?;
+        let hash = self
+            .hasher
+            .hash(&tenant.id, new, tenant.settings.bcrypt_cost)
+            .await?;
         let (tid, id, now) = (tenant.id.clone(), id.to_owned(), self.now_ms());
         let change = self
             .db
@@ -711,47 +729,10 @@ fn claim_passwordless(conn: &mut AnyConnection, new: &UserRow) -> CoreResult<(Us
     })
 }
 
-/// Counts one failure; at the limit, locks the account and starts counting afresh.
-fn record_failure(
-    conn: &mut AnyConnection,
-    tid: &str,
-    uid: &str,
-    max: i32,
-    lock_until: i64,
-) -> CoreResult<()> {
-    let target = user_by_id(tid, uid);
-    let failures: i32 = diesel::update(target)
-        .set(users::failed_signins.eq(users::failed_signins + 1))
-        .returning(users::failed_signins)
-        .get_result(conn)?;
-    if failures >= max {
-        diesel::update(target)
-            .set((
-                users::failed_signins.eq(0),
-                users::locked_until.eq(Some(lock_until)),
-            ))
-            .execute(conn)?;
-    }
-    Ok(())
-}
-
-fn record_success(
-    conn: &mut AnyConnection,
-    tid: &str,
-    uid: &str,
-    rehash: Option<String>,
-) -> CoreResult<()> {
-    let target = user_by_id(tid, uid);
-    diesel::update(target)
-        .set((
-            users::failed_signins.eq(0),
-            users::locked_until.eq(None::<i64>),
-        ))
+/// Replaces a hash of another cost (or an older `$2a$`/`$2y$` one) after a good sign-in.
+fn store_rehash(conn: &mut AnyConnection, tid: &str, uid: &str, hash: String) -> CoreResult<()> {
+    diesel::update(user_by_id(tid, uid))
+        .set(users::password_hash.eq(Some(hash)))
         .execute(conn)?;
-    if let Some(hash) = rehash {
-        diesel::update(target)
-            .set(users::password_hash.eq(Some(hash)))
-            .execute(conn)?;
-    }
     Ok(())
 }

@@ -1,11 +1,13 @@
-//! Core against a real (temporary SQLite) database with an injected clock: lock-outs expire without
-//! sleeping, tokens expire by the clock, rotation and retirement of keys, and tenant isolation.
+//! Core against a real (temporary SQLite) database with an injected clock: lock-outs and sign-in
+//! limits expire without sleeping, tokens expire by the clock, rotation and retirement of keys, and
+//! tenant isolation.
 
 use gatehouse_core::tenants::TenantSpec;
 use gatehouse_core::users::{Login, NewUser};
 use gatehouse_core::{
     AuthFailure, Core, CoreError, CoreOptions, Email, ManualClock, Password, TenantSlug,
 };
+use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -30,7 +32,10 @@ async fn fixture() -> Fixture {
         db,
         CoreOptions {
             clock: clock.clone(),
-            hash_threads: 2,
+            hashing: gatehouse_core::HashingLimits {
+                threads: 2,
+                ..Default::default()
+            },
             ..CoreOptions::default()
         },
     )
@@ -42,6 +47,9 @@ async fn fixture() -> Fixture {
             .insert("SIGNIN_MAX_FAILURES".into(), "3".into());
         spec.settings
             .insert("SIGNIN_LOCK_SECONDS".into(), "60".into());
+        // The tarpit's own test raises this; elsewhere its sleeps stay short.
+        spec.settings
+            .insert("SIGNIN_TARPIT_MAX_MS".into(), "20".into());
         core.create_tenant(spec).await.unwrap();
     }
     Fixture {
@@ -71,8 +79,13 @@ fn named(
     }
 }
 
+/// A client address: `ip(1)` is 10.0.0.1.
+fn ip(n: u8) -> IpAddr {
+    IpAddr::from([10, 0, 0, n])
+}
+
 #[tokio::test]
-async fn an_account_locks_after_max_failures_until_the_lock_expires() {
+async fn a_login_locks_for_one_address_after_max_failures_until_the_lock_expires() {
     let f = fixture().await;
     let t = f.core.tenant_by_slug("a").unwrap();
     let pw = Password::new("right-password", 8).unwrap();
@@ -83,29 +96,137 @@ async fn an_account_locks_after_max_failures_until_the_lock_expires() {
     let login = || Login::Email(email("x@example.com"));
     let wrong = Password::candidate("wrong-password");
     for _ in 0..3 {
-        let e = f.core.signin(&t, login(), &wrong).await.unwrap_err();
+        let e = f.core.signin(&t, ip(1), login(), &wrong).await.unwrap_err();
         assert!(matches!(
             e,
             CoreError::Unauthorized(AuthFailure::WrongPassword)
         ));
     }
-    // Locked now, even with the right password.
+    // Locked now for that address, even with the right password...
     assert!(matches!(
-        f.core.signin(&t, login(), &pw).await,
+        f.core.signin(&t, ip(1), login(), &pw).await,
         Err(CoreError::Locked)
     ));
+    // ...but not for the owner elsewhere (issue 8.9: no lock-out of the owner by a stranger).
+    assert!(f.core.signin(&t, ip(2), login(), &pw).await.is_ok());
     f.clock.advance_secs(59);
     assert!(matches!(
-        f.core.signin(&t, login(), &pw).await,
+        f.core.signin(&t, ip(1), login(), &pw).await,
         Err(CoreError::Locked)
     ));
     f.clock.advance_secs(2);
-    assert!(f.core.signin(&t, login(), &pw).await.is_ok());
-    // A success resets the count: two more failures do not lock.
+    assert!(f.core.signin(&t, ip(1), login(), &pw).await.is_ok());
+    // A success resets the pair's count: two more failures do not lock.
     for _ in 0..2 {
-        let _ = f.core.signin(&t, login(), &wrong).await;
+        let _ = f.core.signin(&t, ip(1), login(), &wrong).await;
     }
-    assert!(f.core.signin(&t, login(), &pw).await.is_ok());
+    assert!(f.core.signin(&t, ip(1), login(), &pw).await.is_ok());
+}
+
+#[tokio::test]
+async fn unknown_logins_are_counted_locked_and_slowed_as_known_ones_are() {
+    let f = fixture().await;
+    let t = f.core.tenant_by_slug("a").unwrap();
+    let pw = Password::new("right-password", 8).unwrap();
+    f.core
+        .create_user(&t, NewUser::new(email("known@example.com"), Some(pw)))
+        .await
+        .unwrap();
+    let wrong = Password::candidate("wrong-password");
+    for who in ["known@example.com", "ghost@example.com"] {
+        let login = || Login::Email(email(who));
+        for _ in 0..3 {
+            assert!(matches!(
+                f.core.signin(&t, ip(1), login(), &wrong).await,
+                Err(CoreError::Unauthorized(_))
+            ));
+        }
+        assert!(
+            matches!(
+                f.core.signin(&t, ip(1), login(), &wrong).await,
+                Err(CoreError::Locked)
+            ),
+            "{who}"
+        );
+        assert!(!f.core.signin_delay(&t, &login()).is_zero(), "{who}");
+    }
+}
+
+#[tokio::test]
+async fn failed_signins_are_limited_per_address_and_successes_are_not_counted() {
+    let f = fixture().await;
+    let t = f.core.tenant_by_slug("b").unwrap();
+    f.core
+        .set_setting(&t, "SIGNIN_FAILURES_PER_IP_PER_MINUTE", "3")
+        .await
+        .unwrap();
+    let t = f.core.tenant(&t.id).unwrap();
+    let pw = Password::new("right-password", 8).unwrap();
+    f.core
+        .create_user(
+            &t,
+            NewUser::new(email("office@example.com"), Some(pw.clone())),
+        )
+        .await
+        .unwrap();
+    let office = || Login::Email(email("office@example.com"));
+    for _ in 0..5 {
+        assert!(f.core.signin(&t, ip(1), office(), &pw).await.is_ok());
+    }
+    let wrong = Password::candidate("wrong-password");
+    for n in 0..3 {
+        let sprayed = Login::Email(email(&format!("user{n}@example.com")));
+        assert!(matches!(
+            f.core.signin(&t, ip(1), sprayed, &wrong).await,
+            Err(CoreError::Unauthorized(AuthFailure::UnknownAccount))
+        ));
+    }
+    // The address has spent its failures for this minute: refused before any hashing.
+    assert!(matches!(
+        f.core.signin(&t, ip(1), office(), &wrong).await,
+        Err(CoreError::RateLimited)
+    ));
+    assert!(f.core.signin(&t, ip(2), office(), &pw).await.is_ok());
+    let a = f.core.tenant_by_slug("a").unwrap();
+    let elsewhere = Login::Email(email("office@example.com"));
+    assert!(matches!(
+        f.core.signin(&a, ip(1), elsewhere, &pw).await,
+        Err(CoreError::Unauthorized(AuthFailure::UnknownAccount))
+    ));
+    f.clock.advance_secs(60);
+    assert!(f.core.signin(&t, ip(1), office(), &pw).await.is_ok());
+}
+
+#[tokio::test]
+async fn an_account_failing_from_many_addresses_is_slowed_not_locked() {
+    let f = fixture().await;
+    let t = f.core.tenant_by_slug("a").unwrap();
+    f.core
+        .set_setting(&t, "SIGNIN_TARPIT_MAX_MS", "5000")
+        .await
+        .unwrap();
+    let t = f.core.tenant(&t.id).unwrap();
+    let pw = Password::new("right-password", 8).unwrap();
+    f.core
+        .create_user(&t, NewUser::new(email("ceo@example.com"), Some(pw.clone())))
+        .await
+        .unwrap();
+    let login = || Login::Email(email("ceo@example.com"));
+    let wrong = Password::candidate("wrong-password");
+    let mut delays = Vec::new();
+    for n in 1..=4 {
+        delays.push(f.core.signin_delay(&t, &login()));
+        let _ = f.core.signin(&t, ip(n), login(), &wrong).await;
+    }
+    delays.push(f.core.signin_delay(&t, &login()));
+    let ms: Vec<u128> = delays.iter().map(Duration::as_millis).collect();
+    // No delay below SIGNIN_MAX_FAILURES (3), then a growing one.
+    assert_eq!(ms, vec![0, 0, 0, 250, 500]);
+    // No address reached the limit, so none is locked, and the owner still gets in.
+    assert!(f.core.signin(&t, ip(9), login(), &pw).await.is_ok());
+    // The count lives for one lock window (SIGNIN_LOCK_SECONDS, 60 here).
+    f.clock.advance_secs(60);
+    assert!(f.core.signin_delay(&t, &login()).is_zero());
 }
 
 #[tokio::test]
@@ -123,7 +244,7 @@ async fn unknown_accounts_and_other_tenants_accounts_are_unknown() {
         .unwrap();
     let e = f
         .core
-        .signin(&b, Login::Email(email("only-a@example.com")), &pw)
+        .signin(&b, ip(1), Login::Email(email("only-a@example.com")), &pw)
         .await
         .unwrap_err();
     assert!(matches!(
@@ -192,7 +313,7 @@ async fn a_changed_bcrypt_cost_rehashes_at_the_next_good_signin() {
     f.core.set_setting(&t, "BCRYPT_COST", "5").await.unwrap();
     let t = f.core.tenant(&t.id).unwrap();
     f.core
-        .signin(&t, Login::Email(email("c@example.com")), &pw)
+        .signin(&t, ip(1), Login::Email(email("c@example.com")), &pw)
         .await
         .unwrap();
     let cost = f
@@ -234,7 +355,7 @@ async fn disabled_users_cannot_sign_in_nor_use_tokens_and_enabling_does_not_revi
         .unwrap();
     let e = f
         .core
-        .signin(&t, Login::Email(email("d@example.com")), &pw)
+        .signin(&t, ip(1), Login::Email(email("d@example.com")), &pw)
         .await
         .unwrap_err();
     assert!(matches!(e, CoreError::Unauthorized(AuthFailure::Disabled)));
@@ -316,7 +437,7 @@ async fn a_username_cannot_shadow_another_accounts_email() {
     own.username = Some(Username::parse("ABC@example.com").unwrap());
     f.core.create_user(&t, own).await.unwrap();
     let login = Login::UsernameOrEmail("abc@EXAMPLE.com".into());
-    assert!(f.core.signin(&t, login, &pw).await.is_ok());
+    assert!(f.core.signin(&t, ip(1), login, &pw).await.is_ok());
 }
 
 #[tokio::test]

@@ -3,7 +3,7 @@
 
 use crate::body_deadline::BodyLimits;
 use crate::client_limit::InFlight;
-use crate::config::{BootstrapTenant, Config};
+use crate::config::{BootstrapTenant, Config, HashingConfig};
 use crate::forwarded::Trust;
 use crate::gateway_error::gateway_error;
 use crate::telemetry::HttpMetrics;
@@ -15,7 +15,9 @@ use gatehouse_core::master_key::{self, KeySources};
 use gatehouse_core::reseal::Reseal;
 use gatehouse_core::storage::{Db, DbUrl};
 use gatehouse_core::tenants::TenantSpec;
-use gatehouse_core::{Api, Core, CoreError, CoreOptions, SharedClock, SystemClock, TenantSlug};
+use gatehouse_core::{
+    Api, Core, CoreError, CoreOptions, HashingLimits, SharedClock, SystemClock, TenantSlug,
+};
 use std::net::TcpListener;
 use std::sync::Arc;
 use std::time::Duration;
@@ -42,12 +44,11 @@ pub async fn open_core(
     let url = DbUrl::parse(&config.database.url)?;
     let keys = KeySources::from_env(config.secrets.master_key_file.clone());
     let sealer = master_key::load(&keys, &url)?;
-    let hash_threads = config.hashing.effective_threads();
     let core = Core::new(
         db,
         CoreOptions {
             host_patterns: config.tenants.patterns.clone(),
-            hash_threads,
+            hashing: hashing_limits(&config.hashing)?,
             clock,
             registry,
             sealer,
@@ -65,6 +66,21 @@ pub async fn open_core(
     }
     core.refresh_tenants().await?;
     Ok(Arc::new(core))
+}
+
+fn hashing_limits(h: &HashingConfig) -> Result<HashingLimits, CoreError> {
+    if !(4..=31).contains(&h.max_cost) {
+        return Err(CoreError::invalid(
+            "hashing.max_cost",
+            format!("must be from 4 to 31, not {}", h.max_cost),
+        ));
+    }
+    Ok(HashingLimits {
+        threads: h.effective_threads(),
+        tenant_share: h.tenant_share,
+        queue_timeout: Duration::from_millis(h.queue_timeout_ms.max(1)),
+        max_cost: h.max_cost,
+    })
 }
 
 fn bootstrap_spec(b: &BootstrapTenant) -> Result<TenantSpec, CoreError> {
@@ -113,7 +129,8 @@ impl Application {
                 .await
                 .map_err(|e| format!("bootstrap tenant '{}': {e}", b.slug))?;
         }
-        core.prewarm_hashing().await.map_err(|e| e.to_string())?;
+        // In the background: start-up never waits on a tenant's cost.
+        core.prewarm_hashing();
         core.reload_view().await.map_err(|e| e.to_string())?;
         gatehouse_core::view::listen::spawn(core.clone());
         spawn_refresher(core.clone(), config.tenants.refresh_seconds);

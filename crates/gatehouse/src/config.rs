@@ -125,10 +125,28 @@ impl HashingConfig {
     }
 }
 
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default)]
 pub struct HashingConfig {
-    #[serde(default)]
+    /// Threads that may run bcrypt at once (0: one per CPU).
     pub threads: usize,
+    /// The highest `BCRYPT_COST` a tenant may set (4 to 31); a higher stored value is clamped.
+    pub max_cost: u32,
+    /// How long a sign-in may wait for a hashing thread before it answers 503.
+    pub queue_timeout_ms: u64,
+    /// Threads one tenant may hold at once (0: half of `threads`, rounded up).
+    pub tenant_share: usize,
+}
+
+impl Default for HashingConfig {
+    fn default() -> Self {
+        HashingConfig {
+            threads: 0,
+            max_cost: 14,
+            queue_timeout_ms: 3_000,
+            tenant_share: 0,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -217,6 +235,8 @@ mod tests {
         assert_eq!(c.server.trusted_hops, 1);
         assert_eq!(c.server.body_timeout_seconds, 10);
         assert_eq!(c.server.max_in_flight_per_ip, 64);
+        assert_eq!(c.hashing.max_cost, 14);
+        assert_eq!(c.hashing.queue_timeout_ms, 3_000);
     }
 
     #[test]

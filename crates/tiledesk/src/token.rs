@@ -1,9 +1,10 @@
 //! Tiledesk tokens: issued as `"JWT " + jwt` with Tiledesk's claims, read back from
 //! `Authorization` (`JWT` or `Bearer`, any case), and turned into the agent behind them.
 
+use crate::context::Ctx;
 use crate::errors::TiledeskError;
 use actix_web::http::header;
-use actix_web::HttpRequest;
+use actix_web::{FromRequest, HttpRequest};
 use gatehouse_core::token::Claims;
 use gatehouse_core::users::{Login, User};
 use gatehouse_core::{Core, CoreError, Email, Password, Tenant};
@@ -119,14 +120,21 @@ fn basic_credentials(value: &str) -> Option<Option<(String, String)>> {
 /// (`User.findOne({ email: userid.toLowerCase(), status: 100})`, then `comparePassword`), through
 /// core's sign-in so that it costs and counts exactly as a sign-in does (lock-out included).
 async fn basic_agent(
+    req: &HttpRequest,
     core: &Core,
     tenant: &Tenant,
     credentials: Option<(String, String)>,
 ) -> Result<Agent, TiledeskError> {
     let (user, password) = credentials.ok_or(TiledeskError::Unauthorized)?;
     let email = Email::parse(&user).map_err(|_| TiledeskError::Unauthorized)?;
+    let Ctx(ctx) = Ctx::extract(req).await?;
     let user = core
-        .signin(tenant, Login::Email(email), &Password::candidate(&password))
+        .signin(
+            tenant,
+            ctx.client_ip,
+            Login::Email(email),
+            &Password::candidate(&password),
+        )
         .await
         .map_err(|e| match e {
             CoreError::Locked | CoreError::RateLimited => TiledeskError::Core(e),
@@ -150,7 +158,7 @@ pub async fn agent(
 ) -> Result<Agent, TiledeskError> {
     let value = authorization(req).ok_or(TiledeskError::Unauthorized)?;
     if let Some(credentials) = basic_credentials(value) {
-        return basic_agent(core, tenant, credentials).await;
+        return basic_agent(req, core, tenant, credentials).await;
     }
     let jwt = strip_scheme(value).ok_or(TiledeskError::Unauthorized)?;
     let claims = core

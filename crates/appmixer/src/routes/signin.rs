@@ -23,6 +23,7 @@ pub async fn signin(ctx: Ctx, body: ApiResult<JsonBody>) -> ApiResult<HttpRespon
         .core
         .signin(
             tenant,
+            ctx.client_ip,
             Login::UsernameOrEmail(login.to_owned()),
             &Password::candidate(password),
         )

@@ -119,3 +119,14 @@ pub struct ChangeRow {
     pub key: String,
     pub at: i64,
 }
+
+#[derive(Debug, Clone, Queryable, Selectable, Insertable)]
+#[diesel(table_name = signin_locks, treat_none_as_default_value = false)]
+pub struct SigninLockRow {
+    pub tenant_id: String,
+    pub login_key: String,
+    pub client_ip: String,
+    pub failures: i32,
+    pub locked_until: Option<i64>,
+    pub updated_at: i64,
+}

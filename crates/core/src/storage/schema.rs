@@ -110,3 +110,14 @@ diesel::table! {
         at -> BigInt,
     }
 }
+
+diesel::table! {
+    signin_locks (tenant_id, login_key, client_ip) {
+        tenant_id -> Text,
+        login_key -> Text,
+        client_ip -> Text,
+        failures -> Integer,
+        locked_until -> Nullable<BigInt>,
+        updated_at -> BigInt,
+    }
+}

@@ -23,7 +23,12 @@ pub async fn signin(
     )
         .all_valid()?;
     let user = core
-        .signin(tenant, Login::Email(email), &Password::candidate(&password))
+        .signin(
+            tenant,
+            ctx.client_ip,
+            Login::Email(email),
+            &Password::candidate(&password),
+        )
         .await?;
     let public = render::public_user(&user);
     let token = token::issue(&core, tenant, Subject::User, public.clone())?;

@@ -1,0 +1,147 @@
+//! Admission to the hashing pool: a fixed number of threads, a per-tenant share of them, and a queue
+//! deadline. One tenant's burst of sign-ins (or its expensive bcrypt cost) then waits in its own
+//! queue, never holding every thread, and a request that cannot start in time answers 503.
+
+use crate::error::{CoreError, CoreResult};
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+
+/// The tenant key of the server's own work (the dummy hashes made in the background).
+pub(crate) const SERVER: &str = "";
+
+/// The pool's size and rules, as the operator configured them (`[hashing]`).
+#[derive(Debug, Clone, Copy)]
+pub struct HashingLimits {
+    /// Hashes that may run at once.
+    pub threads: usize,
+    /// Of those, how many one tenant may hold (0: half the threads, rounded up).
+    pub tenant_share: usize,
+    /// How long a hash may wait for a thread before the request answers 503.
+    pub queue_timeout: Duration,
+    /// The highest bcrypt cost any tenant may use; a stored higher cost is clamped to it.
+    pub max_cost: u32,
+}
+
+impl Default for HashingLimits {
+    fn default() -> Self {
+        HashingLimits {
+            threads: std::thread::available_parallelism().map_or(2, |n| n.get()),
+            tenant_share: 0,
+            queue_timeout: Duration::from_millis(3_000),
+            max_cost: 14,
+        }
+    }
+}
+
+impl HashingLimits {
+    /// Threads one tenant may hold: at least one, at most all.
+    pub fn share(&self) -> usize {
+        let threads = self.threads.max(1);
+        match self.tenant_share {
+            0 => threads.div_ceil(2),
+            n => n.min(threads),
+        }
+    }
+}
+
+/// Held while a hash runs: one of the tenant's permits and one of the pool's.
+pub(crate) struct Admission {
+    _tenant: OwnedSemaphorePermit,
+    _pool: OwnedSemaphorePermit,
+}
+
+pub(crate) struct HashPool {
+    pool: Arc<Semaphore>,
+    tenants: Mutex<HashMap<String, Arc<Semaphore>>>,
+    share: usize,
+    queue_timeout: Duration,
+}
+
+impl HashPool {
+    pub(crate) fn new(limits: &HashingLimits) -> Self {
+        HashPool {
+            pool: Arc::new(Semaphore::new(limits.threads.max(1))),
+            tenants: Mutex::new(HashMap::new()),
+            share: limits.share(),
+            queue_timeout: limits.queue_timeout,
+        }
+    }
+
+    /// Waits for a thread for `tenant` (`SERVER` for the server's own work). The tenant's permit
+    /// comes first, so the pool's FIFO queue never holds more than `share` jobs of one tenant and
+    /// another tenant's job is at most `share` jobs behind. Past the deadline: `Unavailable` (503);
+    /// the server's own background work has no client waiting, so it has no deadline.
+    pub(crate) async fn admit(&self, tenant: &str) -> CoreResult<Admission> {
+        let own = self.tenant_queue(tenant);
+        let pool = self.pool.clone();
+        let wait = async move {
+            let tenant = own.acquire_owned().await?;
+            let pool = pool.acquire_owned().await?;
+            Ok::<_, tokio::sync::AcquireError>(Admission {
+                _tenant: tenant,
+                _pool: pool,
+            })
+        };
+        let waited = if tenant == SERVER {
+            Ok(wait.await)
+        } else {
+            tokio::time::timeout(self.queue_timeout, wait).await
+        };
+        match waited {
+            Ok(Ok(admission)) => Ok(admission),
+            Ok(Err(_)) => Err(CoreError::Unavailable("hashing pool closed".into())),
+            Err(_) => Err(CoreError::Unavailable(format!(
+                "no hashing thread within {} ms",
+                self.queue_timeout.as_millis()
+            ))),
+        }
+    }
+
+    fn tenant_queue(&self, tenant: &str) -> Arc<Semaphore> {
+        let mut map = self.tenants.lock().unwrap_or_else(|p| p.into_inner());
+        map.entry(tenant.to_owned())
+            .or_insert_with(|| Arc::new(Semaphore::new(self.share)))
+            .clone()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn limits(threads: usize, tenant_share: usize, timeout_ms: u64) -> HashingLimits {
+        HashingLimits {
+            threads,
+            tenant_share,
+            queue_timeout: Duration::from_millis(timeout_ms),
+            max_cost: 14,
+        }
+    }
+
+    #[test]
+    fn a_tenant_shares_half_the_threads_unless_told_otherwise() {
+        assert_eq!(limits(1, 0, 1).share(), 1);
+        assert_eq!(limits(2, 0, 1).share(), 1);
+        assert_eq!(limits(3, 0, 1).share(), 2);
+        assert_eq!(limits(8, 0, 1).share(), 4);
+        assert_eq!(limits(8, 3, 1).share(), 3);
+        assert_eq!(limits(2, 9, 1).share(), 2);
+    }
+
+    #[tokio::test]
+    async fn a_tenant_holding_its_share_does_not_stop_another_tenant() {
+        let pool = HashPool::new(&limits(2, 0, 50));
+        let held = pool.admit("a").await.unwrap();
+        // Tenant a has its one permit: its next job waits and meets the deadline...
+        assert!(matches!(
+            pool.admit("a").await,
+            Err(CoreError::Unavailable(_))
+        ));
+        // ...while tenant b is admitted at once.
+        let b = pool.admit("b").await.unwrap();
+        drop((held, b));
+        assert!(pool.admit("a").await.is_ok());
+    }
+}

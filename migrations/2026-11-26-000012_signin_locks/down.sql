@@ -1,0 +1,2 @@
+DROP INDEX signin_locks_by_age;
+DROP TABLE signin_locks;
