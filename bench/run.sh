@@ -137,6 +137,10 @@ max_in_flight_per_ip = 0
 max_connections_per_worker = 1024
 [database]
 url = "$DB_URL"
+# A one-tenant measure of the machine's bcrypt rate: that tenant may use every hashing thread
+# (the default share is half, so that one tenant never holds them all; see README).
+[hashing]
+tenant_share = $NPROC
 [tenants]
 bootstrap = []
 TOML
