@@ -109,6 +109,10 @@ async fn jose(checks: Value) -> Option<Vec<Value>> {
     }
     let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/jose");
     let out = tokio::task::spawn_blocking(move || {
+        // The SQLite and PostgreSQL variants run at once: one `npm ci` at a time, or the second
+        // deletes the node_modules the first is filling.
+        static NPM_CI: std::sync::Mutex<()> = std::sync::Mutex::new(());
+        let _one_at_a_time = NPM_CI.lock().unwrap_or_else(|p| p.into_inner());
         if !dir.join("node_modules/jose").exists() {
             let out = Command::new("npm")
                 .args(["ci", "--no-audit", "--no-fund"])
