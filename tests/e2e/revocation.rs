@@ -73,6 +73,12 @@ async fn tiledesk_status(app: &TestApp, auth: &str) -> u16 {
 }
 
 /// The claims of a token, read without checking it (the test knows where it came from).
+/// `POST` a logout route (either dialect's, with its query) with `auth` as the caller's token.
+async fn logout(app: &TestApp, path: &str, auth: &str) -> Resp {
+    app.json(Method::POST, DEMO, path, &json!({}), Some(auth))
+        .await
+}
+
 fn claims_of(auth: &str) -> Value {
     let jwt = auth.split_once(' ').map_or(auth, |(_, t)| t);
     let mut v = jsonwebtoken::Validation::new(jsonwebtoken::Algorithm::HS256);
@@ -105,9 +111,7 @@ async fn logout_ends_the_presented_token_at_once_and_other_tokens_keep_working(a
     let td1 = tiledesk_token(&a, &email).await;
 
     // Appmixer: 200 `{}`, then the token is refused with Appmixer's 401.
-    let r = a
-        .json(Method::POST, DEMO, "/user/logout", &json!({}), Some(&am1))
-        .await;
+    let r = logout(&a, "/user/logout", &am1).await;
     assert_eq!(r.status, 200, "{}", r.body);
     assert_eq!(r.json(), json!({}));
     let r = a.get(DEMO, "/user", Some(&am1)).await;
@@ -127,15 +131,7 @@ async fn logout_ends_the_presented_token_at_once_and_other_tokens_keep_working(a
     assert_eq!(appmixer_status(&b, &am2).await, 200);
 
     // Tiledesk: `{success, msg}`, then passport's bare 401.
-    let r = a
-        .json(
-            Method::POST,
-            DEMO,
-            "/v1/auth/logout",
-            &json!({}),
-            Some(&td1),
-        )
-        .await;
+    let r = logout(&a, "/v1/auth/logout", &td1).await;
     assert_eq!(r.status, 200, "{}", r.body);
     assert_eq!(
         r.json(),
@@ -151,9 +147,7 @@ async fn logout_ends_the_presented_token_at_once_and_other_tokens_keep_working(a
     assert_eq!(appmixer_status(&a, &am2).await, 200);
 
     // A logged-out token cannot log out again, nor anything else.
-    let r = a
-        .json(Method::POST, DEMO, "/user/logout", &json!({}), Some(&am1))
-        .await;
+    let r = logout(&a, "/user/logout", &am1).await;
     assert_eq!(r.status, 401);
 }
 
@@ -172,15 +166,7 @@ async fn logout_all_ends_every_token_of_the_user_and_a_later_sign_in_works(a: Te
         tiledesk_token(&a, &email).await,
     );
     let bystander = appmixer_token(&a, &other).await;
-    let r = a
-        .json(
-            Method::POST,
-            DEMO,
-            "/user/logout?all=true",
-            &json!({}),
-            Some(&am),
-        )
-        .await;
+    let r = logout(&a, "/user/logout?all=true", &am).await;
     assert_eq!(r.status, 200, "{}", r.body);
     for t in [&am, &am2] {
         assert_eq!(appmixer_status(&a, t).await, 401);
@@ -201,15 +187,7 @@ async fn logout_all_ends_every_token_of_the_user_and_a_later_sign_in_works(a: Te
 
     // The Tiledesk route does the same.
     let td3 = tiledesk_token(&a, &email).await;
-    let r = a
-        .json(
-            Method::POST,
-            DEMO,
-            "/v1/auth/logout?all=true",
-            &json!({}),
-            Some(&td3),
-        )
-        .await;
+    let r = logout(&a, "/v1/auth/logout?all=true", &td3).await;
     assert_eq!(r.status, 200, "{}", r.body);
     assert_eq!(tiledesk_status(&a, &td3).await, 401);
     assert_eq!(appmixer_status(&a, &fresh).await, 401);
@@ -217,36 +195,12 @@ async fn logout_all_ends_every_token_of_the_user_and_a_later_sign_in_works(a: Te
     assert_eq!(tiledesk_status(&a, &td4).await, 200);
 
     // A bad flag is the dialect's 4xx, and ends nothing.
-    let r = a
-        .json(
-            Method::POST,
-            DEMO,
-            "/user/logout?all=maybe",
-            &json!({}),
-            Some(&am2),
-        )
-        .await;
+    let r = logout(&a, "/user/logout?all=maybe", &am2).await;
     assert_eq!(r.status, 401, "the ended token is checked first");
     let am5 = appmixer_token(&a, &email).await;
-    let r = a
-        .json(
-            Method::POST,
-            DEMO,
-            "/user/logout?all=maybe",
-            &json!({}),
-            Some(&am5),
-        )
-        .await;
+    let r = logout(&a, "/user/logout?all=maybe", &am5).await;
     assert_eq!(r.status, 400, "{}", r.body);
-    let r = a
-        .json(
-            Method::POST,
-            DEMO,
-            "/v1/auth/logout?all=maybe",
-            &json!({}),
-            Some(&td4),
-        )
-        .await;
+    let r = logout(&a, "/v1/auth/logout?all=maybe", &td4).await;
     assert_eq!(r.status, 422, "{}", r.body);
     assert_eq!(appmixer_status(&a, &am5).await, 200);
     assert_eq!(tiledesk_status(&a, &td4).await, 200);
@@ -484,8 +438,7 @@ async fn a_setting_set_on_one_node_reaches_another_through_the_change_feed(a: Te
     // Once node B has heard of a logout, its listener is up: what follows comes by NOTIFY.
     let email = signup(&a, "early").await;
     let t = appmixer_token(&a, &email).await;
-    a.json(Method::POST, DEMO, "/user/logout", &json!({}), Some(&t))
-        .await;
+    logout(&a, "/user/logout", &t).await;
     assert!(refused_within_the_bound(&b, &t).await);
     let signup = json!({"username": "late", "email": "late@example.com", "password": PASSWORD});
     a.set("demo", "API_USER_CREATE_SCOPE", "admin").await;
