@@ -249,6 +249,22 @@ impl Core {
     }
 }
 
+/// Ends the locks on an account's logins (its email and username) from every address: a password
+/// the owner or an admin has just set makes the earlier failures moot. In the caller's transaction.
+pub(crate) fn clear_account_locks(
+    conn: &mut AnyConnection,
+    tenant_id: &str,
+    logins: &[String],
+) -> CoreResult<()> {
+    diesel::delete(
+        locks::table
+            .filter(locks::tenant_id.eq(tenant_id))
+            .filter(locks::login_key.eq_any(logins)),
+    )
+    .execute(conn)?;
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

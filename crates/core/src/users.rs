@@ -579,15 +579,16 @@ impl Core {
             .db
             .run(move |c| {
                 c.transaction(|c| {
-                    let n = diesel::update(user_by_id(&tid, &id))
+                    let row = find_by_id(c, &tid, &id)?;
+                    diesel::update(user_by_id(&tid, &id))
                         .set((
                             users::password_hash.eq(Some(hash)),
-                            users::failed_signins.eq(0),
-                            users::locked_until.eq(None::<i64>),
                             users::updated_at.eq(now),
                         ))
                         .execute(c)?;
-                    found_one(n, "user")?;
+                    let logins: Vec<String> =
+                        row.email.into_iter().chain(row.username_key).collect();
+                    crate::lockout::clear_account_locks(c, &tid, &logins)?;
                     end_user_tokens(c, &tid, &id, now)
                 })
             })

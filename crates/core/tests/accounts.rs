@@ -124,6 +124,31 @@ async fn a_login_locks_for_one_address_after_max_failures_until_the_lock_expires
 }
 
 #[tokio::test]
+async fn a_password_set_by_an_admin_ends_the_locks_on_the_account() {
+    let f = fixture().await;
+    let t = f.core.tenant_by_slug("a").unwrap();
+    let pw = Password::new("right-password", 8).unwrap();
+    let user = f
+        .core
+        .create_user(&t, NewUser::new(email("y@example.com"), Some(pw)))
+        .await
+        .unwrap();
+    let login = || Login::Email(email("y@example.com"));
+    let wrong = Password::candidate("wrong-password");
+    for _ in 0..3 {
+        let _ = f.core.signin(&t, ip(1), login(), &wrong).await;
+    }
+    let new = Password::new("a-new-password", 8).unwrap();
+    assert!(matches!(
+        f.core.signin(&t, ip(1), login(), &new).await,
+        Err(CoreError::Locked)
+    ));
+    f.core.set_password(&t, &user.id, &new).await.unwrap();
+    // No clock moved: the lock is gone because the password was set.
+    assert!(f.core.signin(&t, ip(1), login(), &new).await.is_ok());
+}
+
+#[tokio::test]
 async fn unknown_logins_are_counted_locked_and_slowed_as_known_ones_are() {
     let f = fixture().await;
     let t = f.core.tenant_by_slug("a").unwrap();
