@@ -79,10 +79,18 @@ impl Core {
     }
 
     /// Applies the changes that are new to this node. A tenant change reloads the directory once.
+    ///
+    /// This node's own changes are applied even when the feed delivered them first: NOTIFY arrives
+    /// at commit, so the listener may have admitted a change whose reload has not finished yet, and
+    /// the write must not return before this node reads it back (read-your-writes).
     pub async fn apply_changes(&self, changes: Vec<Change>, source: Source) -> CoreResult<()> {
+        let own = matches!(source, Source::Local);
         let fresh: Vec<Change> = {
             let mut cursor = self.view.feed.lock().unwrap_or_else(|p| p.into_inner());
-            changes.into_iter().filter(|c| cursor.admit(c)).collect()
+            changes
+                .into_iter()
+                .filter(|c| cursor.admit(c) || own)
+                .collect()
         };
         let now = self.now_ms();
         let mut tenants_changed = false;
