@@ -104,7 +104,7 @@ impl Hasher {
         let pw = password.expose().to_owned();
         let outcome = self
             .run(tenant, move || {
-                let ok = bcrypt::verify(&pw, &hash).unwrap_or(false);
+                let ok = crate::bcrypt_verify::verify(&pw, &hash);
                 if !ok || !real {
                     return Ok(Verified::NoMatch);
                 }
