@@ -6,6 +6,7 @@
 mod helpers;
 
 mod appmixer;
+mod audit;
 mod browser;
 mod cli;
 mod cross_dialect;

@@ -2,6 +2,7 @@
 //! pool, the clock, the tenant directory and the rate limiter. Users and projects add their own
 //! `impl Core` blocks in `users.rs` and `projects.rs`.
 
+use crate::audit::{kind, Record};
 use crate::clock::{SharedClock, SystemClock};
 use crate::error::{CoreError, CoreResult};
 use crate::hash_pool::HashingLimits;
@@ -55,6 +56,8 @@ pub struct Core {
     /// What token checks read instead of the database (users, revocations); see `view`.
     pub(crate) view: View,
     pub(crate) sealer: Arc<Sealer>,
+    /// The audit log's batching writer (see `audit`).
+    pub(crate) auditor: crate::audit::AuditWriter,
     /// Serialises reloads: an older reload finishing after a newer one would put stale tenants
     /// back (say, the periodic refresh racing the refresh that follows a setting change).
     refresh_lock: tokio::sync::Mutex<()>,
@@ -68,6 +71,7 @@ impl Core {
             .map(|p| HostPattern::parse(p))
             .collect::<CoreResult<Vec<_>>>()?;
         let metrics = CoreMetrics::new(&options.registry);
+        let db_for_audit = db.clone();
         Ok(Core {
             hasher: Hasher::new(options.hashing, metrics.clone()),
             db,
@@ -77,6 +81,7 @@ impl Core {
             limiter: RateLimiter::default(),
             metrics,
             sealer: Arc::new(options.sealer),
+            auditor: crate::audit::AuditWriter::start(db_for_audit, &options.registry),
             refresh_lock: tokio::sync::Mutex::new(()),
         })
     }
@@ -232,10 +237,21 @@ impl Core {
             tenants::put_setting(c, &id, &name, &value, now)
         })
         .await?;
+        self.audit_setting(tenant, key, "set");
         if key == "BCRYPT_COST" {
             self.prewarm_hashing();
         }
         Ok(())
+    }
+
+    /// A setting's change on record: its name only, never its value (free-form configuration
+    /// may hold a webhook's credentials).
+    fn audit_setting(&self, tenant: &Tenant, key: &str, what: &str) {
+        let key: String = key.chars().take(128).collect();
+        self.audit(
+            tenant,
+            Record::success(kind::SETTING_CHANGED).detail(format!("{key} {what}")),
+        );
     }
 
     /// Validates and stores one configuration key: a setting as `set_setting` does, or any other
@@ -249,6 +265,7 @@ impl Core {
         self.db
             .run(move |c| tenants::put_setting(c, &id, &name, &value, now))
             .await?;
+        self.audit_setting(tenant, key, "set");
         self.refresh_tenants().await
     }
 
@@ -257,10 +274,11 @@ impl Core {
         if !crate::settings::is_free_form_key(key) {
             return self.unset_setting(tenant, key).await;
         }
-        let (id, key) = (tenant.id.clone(), key.to_owned());
+        let (id, name) = (tenant.id.clone(), key.to_owned());
         self.db
-            .run(move |c| tenants::delete_setting(c, &id, &key))
+            .run(move |c| tenants::delete_setting(c, &id, &name))
             .await?;
+        self.audit_setting(tenant, key, "unset");
         self.refresh_tenants().await
     }
 
@@ -275,10 +293,11 @@ impl Core {
                 ),
             ));
         }
-        let (id, key) = (tenant.id.clone(), key.to_owned());
-        self.tenant_write(&tenant.id, move |c| tenants::delete_setting(c, &id, &key))
-            .await
-            .map(|_| ())
+        let (id, name) = (tenant.id.clone(), key.to_owned());
+        self.tenant_write(&tenant.id, move |c| tenants::delete_setting(c, &id, &name))
+            .await?;
+        self.audit_setting(tenant, key, "unset");
+        Ok(())
     }
 
     /// A fresh key of `alg`, made on the blocking pool (an RSA key takes a while).
@@ -303,18 +322,27 @@ impl Core {
             .ok()
             .and_then(|s| s.checked_mul(1000))
             .ok_or_else(|| CoreError::invalid("lead", "the lead is too long"))?;
-        self.tenant_write(&tenant.id, move |c| {
-            tenants::insert_key(c, &sealer, &id, &key, now, lead_ms)
-        })
-        .await
+        let kid = self
+            .tenant_write(&tenant.id, move |c| {
+                tenants::insert_key(c, &sealer, &id, &key, now, lead_ms)
+            })
+            .await?;
+        let detail = format!("kid {kid} ({})", alg.as_str());
+        self.audit(tenant, Record::success(kind::KEY_ROTATED).detail(detail));
+        Ok(kid)
     }
 
     /// Retires a key: tokens it signed stop verifying.
     pub async fn retire_key(&self, tenant: &Tenant, kid: &str) -> CoreResult<()> {
         crate::validated::storable("kid", kid)?;
-        let (id, kid, now) = (tenant.id.clone(), kid.to_owned(), self.now_ms());
-        self.tenant_write(&tenant.id, move |c| tenants::retire_key(c, &id, &kid, now))
-            .await
+        let (id, retired, now) = (tenant.id.clone(), kid.to_owned(), self.now_ms());
+        self.tenant_write(&tenant.id, move |c| {
+            tenants::retire_key(c, &id, &retired, now)
+        })
+        .await?;
+        let record = Record::success(kind::KEY_RETIRED).detail(format!("kid {kid}"));
+        self.audit(tenant, record);
+        Ok(())
     }
 
     /// Runs a write to a tenant's settings, hosts or keys with "tenant changed" appended to the

@@ -26,6 +26,7 @@ pub const KEYS: &[&str] = &[
     "SIGNIN_FAILURES_PER_IP_PER_MINUTE",
     "SIGNIN_TARPIT_MAX_MS",
     "SIGNIN_HIDE_UNKNOWN_ACCOUNT",
+    "AUDIT_RETENTION_DAYS",
 ];
 
 #[derive(Debug, Clone, PartialEq)]
@@ -60,6 +61,8 @@ pub struct Settings {
     pub signin_tarpit_max_ms: u64,
     /// Tiledesk: answer "Wrong password" for unknown accounts too, instead of "User not found".
     pub signin_hide_unknown_account: bool,
+    /// Audit events older than this many days are pruned in the background.
+    pub audit_retention_days: u32,
 }
 
 impl Default for Settings {
@@ -83,6 +86,7 @@ impl Default for Settings {
             signin_failures_per_ip_per_minute: 30,
             signin_tarpit_max_ms: 5_000,
             signin_hide_unknown_account: false,
+            audit_retention_days: 90,
         }
     }
 }
@@ -320,6 +324,7 @@ impl Settings {
             "SIGNIN_HIDE_UNKNOWN_ACCOUNT" => {
                 self.signin_hide_unknown_account = boolean(key, value)?
             }
+            "AUDIT_RETENTION_DAYS" => self.audit_retention_days = int_in(key, value, 1, 3650)?,
             _ => {
                 return Err(CoreError::invalid(
                     "key",
@@ -362,6 +367,7 @@ mod tests {
         assert!((1..60).contains(&s.signin_failures_per_ip_per_minute));
         assert_eq!(s.signin_tarpit_max_ms, 5_000);
         assert!(!s.signin_hide_unknown_account);
+        assert_eq!(s.audit_retention_days, 90);
         assert!(s.api_user_create_scope.is_none());
         assert!(s.issuer.is_none());
         assert!(!s.forward_auth_upstream_token);
@@ -447,6 +453,7 @@ mod tests {
             ("SIGNUP_PER_IP_PER_MINUTE", "0", "100000"),
             ("SIGNIN_FAILURES_PER_IP_PER_MINUTE", "0", "100000"),
             ("SIGNIN_TARPIT_MAX_MS", "0", "60000"),
+            ("AUDIT_RETENTION_DAYS", "1", "3650"),
         ] {
             assert!(Settings::validate(k, lo).is_ok(), "{k}={lo}");
             assert!(Settings::validate(k, hi).is_ok(), "{k}={hi}");
@@ -459,6 +466,8 @@ mod tests {
             ("SIGNIN_FAILURES_PER_IP_PER_MINUTE", "-1"),
             ("SIGNIN_TARPIT_MAX_MS", "60001"),
             ("SIGNIN_HIDE_UNKNOWN_ACCOUNT", "yes"),
+            ("AUDIT_RETENTION_DAYS", "0"),
+            ("AUDIT_RETENTION_DAYS", "3651"),
         ] {
             assert!(Settings::validate(k, out).is_err(), "{k}={out} accepted");
         }

@@ -134,6 +134,7 @@ impl Application {
         core.reload_view().await.map_err(|e| e.to_string())?;
         gatehouse_core::view::listen::spawn(core.clone());
         spawn_refresher(core.clone(), config.tenants.refresh_seconds);
+        spawn_audit_pruner(core.clone());
 
         let listener = TcpListener::bind(&config.server.bind)
             .map_err(|e| format!("cannot listen on {}: {e}", config.server.bind))?;
@@ -258,6 +259,23 @@ fn spawn_refresher(core: Arc<Core>, refresh_seconds: u64) {
             }
             if let Err(e) = core.refresh_tenants().await {
                 log::warn!("tenant refresh failed, keeping the last directory: {e}");
+            }
+        }
+    });
+}
+
+/// Hourly (and once at start): deletes audit events older than each tenant's
+/// `AUDIT_RETENTION_DAYS`. Every node does it; a delete that finds nothing costs one query.
+fn spawn_audit_pruner(core: Arc<Core>) {
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(Duration::from_secs(3600));
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tick.tick().await;
+            match core.prune_audit().await {
+                Ok(0) => {}
+                Ok(n) => log::info!("pruned {n} audit events past their tenant's retention"),
+                Err(e) => log::warn!("pruning the audit log failed, trying again later: {e}"),
             }
         }
     });
