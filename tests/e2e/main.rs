@@ -6,6 +6,7 @@
 mod helpers;
 
 mod appmixer;
+mod argon;
 mod audit;
 mod browser;
 mod cli;

@@ -7,7 +7,7 @@ use crate::clock::{SharedClock, SystemClock};
 use crate::error::{CoreError, CoreResult};
 use crate::hash_pool::HashingLimits;
 use crate::metrics::CoreMetrics;
-use crate::password::Hasher;
+use crate::password::{HashPolicy, Hasher};
 use crate::ratelimit::RateLimiter;
 use crate::sealed::Sealer;
 use crate::signup_policy::{self, Creator, Signup, SignupPath};
@@ -20,6 +20,15 @@ use crate::view::View;
 use diesel::Connection;
 use std::net::IpAddr;
 use std::sync::Arc;
+
+/// The settings that make a tenant's `HashPolicy`: a change prepares its dummy hash.
+const HASH_POLICY_KEYS: &[&str] = &[
+    "BCRYPT_COST",
+    "PASSWORD_HASH",
+    "ARGON2_MEMORY_KIB",
+    "ARGON2_ITERATIONS",
+    "ARGON2_PARALLELISM",
+];
 
 /// The `Forbidden` reason of a closed signup.
 pub const SIGNUP_CLOSED: &str = "self-service account creation is closed on this tenant";
@@ -167,26 +176,25 @@ impl Core {
         self.require_tenant(&slug).await
     }
 
-    /// Prepares the dummy hashes for every tenant's bcrypt cost (see `Hasher::prewarm`) in the
+    /// Prepares the dummy hashes for every tenant's hash policy (see `Hasher::prewarm`) in the
     /// background: start-up and setting changes never wait on a tenant's cost. Until a dummy
     /// exists, an unknown-account sign-in makes it (one extra hash, once).
     pub fn prewarm_hashing(&self) {
-        let mut costs: Vec<u32> = self
-            .tenants()
-            .iter()
-            .map(|t| self.hasher.effective_cost(t.settings.bcrypt_cost))
-            .collect();
-        costs.sort_unstable();
-        costs.dedup();
-        costs.retain(|c| !self.hasher.has_dummy(*c));
-        if costs.is_empty() {
+        let mut policies: Vec<HashPolicy> = Vec::new();
+        for t in self.tenants() {
+            let policy = self.hasher.effective(t.settings.hash_policy());
+            if !policies.contains(&policy) && !self.hasher.has_dummy(policy) {
+                policies.push(policy);
+            }
+        }
+        if policies.is_empty() {
             return;
         }
         let hasher = self.hasher.clone();
         tokio::spawn(async move {
-            for cost in costs {
-                if let Err(e) = hasher.prewarm(cost).await {
-                    log::warn!("preparing the dummy hash for cost {cost} failed: {e}");
+            for policy in policies {
+                if let Err(e) = hasher.prewarm(policy).await {
+                    log::warn!("preparing the dummy hash for {policy:?} failed: {e}");
                 }
             }
         });
@@ -196,7 +204,7 @@ impl Core {
     pub fn hashing_prewarmed(&self) -> bool {
         self.tenants()
             .iter()
-            .all(|t| self.hasher.has_dummy(t.settings.bcrypt_cost))
+            .all(|t| self.hasher.has_dummy(t.settings.hash_policy()))
     }
 
     /// Hashing jobs waiting for a thread now, every tenant together.
@@ -215,6 +223,21 @@ impl Core {
     }
 
     fn check_setting_cap(&self, key: &str, value: &str) -> CoreResult<()> {
+        let limits = self.hasher.limits();
+        let over = |cap: u32| value.trim().parse::<u32>().is_ok_and(|n| n > cap);
+        let capped = match key {
+            "ARGON2_MEMORY_KIB" => Some((limits.max_argon2_memory_kib, "max_argon2_memory_kib")),
+            "ARGON2_ITERATIONS" => Some((limits.max_argon2_iterations, "max_argon2_iterations")),
+            _ => None,
+        };
+        if let Some((cap, name)) = capped.filter(|(cap, _)| over(*cap)) {
+            return Err(CoreError::invalid(
+                "value",
+                format!(
+                    "{key} must be at most {cap} on this server (the operator's [hashing] {name}), not '{value}'"
+                ),
+            ));
+        }
         let max = self.hasher.max_cost();
         if key == "BCRYPT_COST" && value.trim().parse::<u32>().is_ok_and(|cost| cost > max) {
             return Err(CoreError::invalid(
@@ -238,7 +261,7 @@ impl Core {
         })
         .await?;
         self.audit_setting(tenant, key, "set");
-        if key == "BCRYPT_COST" {
+        if HASH_POLICY_KEYS.contains(&key) {
             self.prewarm_hashing();
         }
         Ok(())

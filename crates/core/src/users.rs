@@ -1,5 +1,5 @@
 //! Users: one record per person per tenant, shared by both dialects. Sign-in (with the dummy-hash
-//! rule, the lock-out policy of `lockout` and re-hashing at the tenant's cost), creation, lookup,
+//! rule, the lock-out policy of `lockout` and re-hashing to the tenant's hash policy), creation, lookup,
 //! listing, updates and password changes.
 
 use crate::audit::{kind, Outcome, Record};
@@ -290,7 +290,7 @@ impl Core {
         let hash = match &new.password {
             Some(pw) => Some(
                 self.hasher
-                    .hash(&tenant.id, pw, tenant.settings.bcrypt_cost)
+                    .hash(&tenant.id, pw, tenant.settings.hash_policy())
                     .await?,
             ),
             None => None,
@@ -358,11 +358,11 @@ impl Core {
         if !delay.is_zero() {
             tokio::time::sleep(delay).await;
         }
-        let cost = tenant.settings.bcrypt_cost;
+        let policy = tenant.settings.hash_policy();
         let stored = row.as_ref().and_then(|r| r.password_hash.as_deref());
         let verified = self
             .hasher
-            .verify(&tenant.id, password, stored, cost)
+            .verify(&tenant.id, password, stored, policy)
             .await?;
         let row = match (row, &verified) {
             (Some(row), Verified::Match | Verified::MatchRehashed(_)) => row,
@@ -578,10 +578,10 @@ impl Core {
     ) -> CoreResult<()> {
         let (tid, uid) = (tenant.id.clone(), id.to_owned());
         let row = self.db.run(move |c| find_by_id(c, &tid, &uid)).await?;
-        let cost = tenant.settings.bcrypt_cost;
+        let policy = tenant.settings.hash_policy();
         if self
             .hasher
-            .verify(&tenant.id, old, row.password_hash.as_deref(), cost)
+            .verify(&tenant.id, old, row.password_hash.as_deref(), policy)
             .await?
             == Verified::NoMatch
             || row.password_hash.is_none()
@@ -614,7 +614,7 @@ impl Core {
     async fn store_password(&self, tenant: &Tenant, id: &str, new: &Password) -> CoreResult<()> {
         let hash = self
             .hasher
-            .hash(&tenant.id, new, tenant.settings.bcrypt_cost)
+            .hash(&tenant.id, new, tenant.settings.hash_policy())
             .await?;
         let (tid, id, now) = (tenant.id.clone(), id.to_owned(), self.now_ms());
         let change = self

@@ -75,11 +75,28 @@ fn hashing_limits(h: &HashingConfig) -> Result<HashingLimits, CoreError> {
             format!("must be from 4 to 31, not {}", h.max_cost),
         ));
     }
+    if !(1_024..=4_194_304).contains(&h.max_argon2_memory_kib) {
+        return Err(CoreError::invalid(
+            "hashing.max_argon2_memory_kib",
+            format!(
+                "must be from 1024 to 4194304, not {}",
+                h.max_argon2_memory_kib
+            ),
+        ));
+    }
+    if !(1..=100).contains(&h.max_argon2_iterations) {
+        return Err(CoreError::invalid(
+            "hashing.max_argon2_iterations",
+            format!("must be from 1 to 100, not {}", h.max_argon2_iterations),
+        ));
+    }
     Ok(HashingLimits {
         threads: h.effective_threads(),
         tenant_share: h.tenant_share,
         queue_timeout: Duration::from_millis(h.queue_timeout_ms.max(1)),
         max_cost: h.max_cost,
+        max_argon2_memory_kib: h.max_argon2_memory_kib,
+        max_argon2_iterations: h.max_argon2_iterations,
     })
 }
 
