@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # argon2id sign-in rate and memory (issue 13 item 5), beside bcrypt cost 10 on the same build:
-#   bench/argon2.sh [SECONDS]      # default 10 s a scenario; BENCH_PROFILE=release for a release build
+#   bench/argon2.sh [SECONDS]      # default 10 s a scenario; BENCH_PROFILE=release for a release build,
+#                                  # BENCH_BIN=path to measure a binary already built
 # One SQLite database, tenants `a2` (PASSWORD_HASH=argon2id, OWASP m=19456 KiB, t=2, p=1) and `bc`
 # (bcrypt cost 10), one user each; wrk signs in on 8 connections through both dialects. RSS is read
 # from /proc (VmRSS idle, VmHWM = the largest RSS the process ever had). Needs wrk and curl.
@@ -9,7 +10,9 @@ cd "$(dirname "$0")/.."
 SECS=${1:-10}
 PROFILE=${BENCH_PROFILE:-debug}
 TARGET=${CARGO_TARGET_DIR:-target}
-if [ "$PROFILE" = release ]; then
+if [ -n "${BENCH_BIN:-}" ]; then
+  BIN=$BENCH_BIN # a binary already built (its profile is BENCH_PROFILE's label)
+elif [ "$PROFILE" = release ]; then
   cargo build --release -p gatehouse >&2
   BIN=$TARGET/release/gatehouse
 else

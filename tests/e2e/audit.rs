@@ -272,6 +272,7 @@ async fn every_event_kind_is_recorded_once_with_its_context_and_no_secret(app: T
     assert_eq!(rows.as_array().unwrap().len(), 1, "{rows}");
     assert_eq!(rows[0]["userId"], json!(ann));
     assert!(rows[0]["at"].as_str().unwrap().ends_with('Z'));
+    app.core.flush_audit().await.unwrap();
     let r = app.get(DEMO, "/audit?limit=1000", Some(&admin)).await;
     let route_dump = r.body.clone();
     assert!(

@@ -10,7 +10,7 @@ use crate::error::{CoreError, CoreResult};
 use crate::hash_pool::{HashPool, HashingLimits};
 use crate::metrics::CoreMetrics;
 use crate::validated::Password;
-use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
+use argon2::password_hash::{self, Output, ParamsString, PasswordHash, SaltString};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
@@ -60,6 +60,8 @@ struct Inner {
     metrics: CoreMetrics,
     /// One dummy hash per policy, so that a sign-in for an unknown account spends the same time.
     dummies: Mutex<HashMap<HashPolicy, Arc<String>>>,
+    /// argon2's working memory, kept between hashes (see `Arenas`).
+    arenas: Arenas,
 }
 
 /// What a verification found.
@@ -80,6 +82,7 @@ impl Hasher {
                 limits,
                 metrics,
                 dummies: Mutex::new(HashMap::new()),
+                arenas: Arenas::default(),
             }),
         }
     }
@@ -151,7 +154,9 @@ impl Hasher {
     ) -> CoreResult<String> {
         let pw = password.expose().to_owned();
         let policy = self.effective(policy);
-        self.run(tenant, move || make_hash(&pw, policy)).await?
+        let arenas = self.inner.arenas.clone();
+        self.run(tenant, move || make_hash(&pw, policy, &arenas))
+            .await?
     }
 
     /// Verifies `password` against `stored`, or against a dummy hash of the same policy when there
@@ -172,15 +177,15 @@ impl Hasher {
             _ => (self.dummy(tenant, policy).await?.as_str().to_owned(), false),
         };
         let pw = password.expose().to_owned();
-        let limits = self.inner.limits;
+        let (limits, arenas) = (self.inner.limits, self.inner.arenas.clone());
         self.run(tenant, move || {
-            if !matches(&pw, &hash, &limits) || !real {
+            if !matches(&pw, &hash, &limits, &arenas) || !real {
                 return Ok(Verified::NoMatch);
             }
             if follows(&hash, policy) {
                 return Ok(Verified::Match);
             }
-            make_hash(&pw, policy).map(Verified::MatchRehashed)
+            make_hash(&pw, policy, &arenas).map(Verified::MatchRehashed)
         })
         .await?
     }
@@ -203,8 +208,9 @@ impl Hasher {
             return Ok(h.clone());
         }
         let random = uuid::Uuid::new_v4().to_string();
+        let arenas = self.inner.arenas.clone();
         let hash = self
-            .run(tenant, move || make_hash(&random, policy))
+            .run(tenant, move || make_hash(&random, policy, &arenas))
             .await??;
         let hash = Arc::new(hash);
         self.lock_dummies().insert(policy, hash.clone());
@@ -230,8 +236,45 @@ fn argon2_of(memory_kib: u32, iterations: u32, lanes: u32) -> CoreResult<argon2:
     ))
 }
 
+/// argon2's working memory (1 KiB blocks), kept for the next hash instead of being allocated and
+/// freed each time: freed memory stays in the allocator's per-thread arenas, so RSS would grow with
+/// every blocking thread that ever hashed. Here at most one buffer exists per hash running at once
+/// (the pool admits `threads`), so argon2 holds at most `threads x max_argon2_memory_kib` KiB.
+#[derive(Clone, Default)]
+struct Arenas(Arc<Mutex<Vec<Vec<argon2::Block>>>>);
+
+impl Arenas {
+    fn with<T>(&self, blocks: usize, f: impl FnOnce(&mut [argon2::Block]) -> T) -> T {
+        let lock = || self.0.lock().unwrap_or_else(|p| p.into_inner());
+        let mut buffer = lock().pop().unwrap_or_default();
+        if buffer.len() < blocks {
+            buffer.resize(blocks, argon2::Block::default());
+        }
+        let out = f(&mut buffer[..blocks]);
+        lock().push(buffer);
+        out
+    }
+}
+
+/// argon2 of `pw` and `salt` into an output of `len` bytes, in reused memory.
+fn argon2_output(
+    a2: &argon2::Argon2<'_>,
+    pw: &[u8],
+    salt: &[u8],
+    len: usize,
+    arenas: &Arenas,
+) -> password_hash::Result<Output> {
+    Output::init_with(len, |out| {
+        arenas
+            .with(a2.params().block_count(), |memory| {
+                a2.hash_password_into_with_memory(pw, salt, out, memory)
+            })
+            .map_err(password_hash::Error::from)
+    })
+}
+
 /// A new hash of `pw` under `policy` (already capped), in its modular-crypt / PHC string form.
-fn make_hash(pw: &str, policy: HashPolicy) -> CoreResult<String> {
+fn make_hash(pw: &str, policy: HashPolicy, arenas: &Arenas) -> CoreResult<String> {
     match policy {
         HashPolicy::Bcrypt { cost } => {
             bcrypt::hash(pw, cost).map_err(|e| CoreError::Internal(format!("bcrypt: {e}")))
@@ -241,14 +284,28 @@ fn make_hash(pw: &str, policy: HashPolicy) -> CoreResult<String> {
             iterations,
             lanes,
         } => {
+            let a2 = argon2_of(memory_kib, iterations, lanes)?;
             let mut bytes = [0u8; 16];
             rand::RngCore::fill_bytes(&mut rand::rngs::OsRng, &mut bytes);
-            let salt = SaltString::encode_b64(&bytes)
-                .map_err(|e| CoreError::Internal(format!("argon2 salt: {e}")))?;
-            argon2_of(memory_kib, iterations, lanes)?
-                .hash_password(pw.as_bytes(), &salt)
-                .map(|h| h.to_string())
-                .map_err(|e| CoreError::Internal(format!("argon2: {e}")))
+            let made = (|| {
+                let salt = SaltString::encode_b64(&bytes)?;
+                let output = argon2_output(
+                    &a2,
+                    pw.as_bytes(),
+                    &bytes,
+                    argon2::Params::DEFAULT_OUTPUT_LEN,
+                    arenas,
+                )?;
+                let hash = PasswordHash {
+                    algorithm: argon2::Algorithm::Argon2id.ident(),
+                    version: Some(argon2::Version::V0x13.into()),
+                    params: ParamsString::try_from(a2.params())?,
+                    salt: Some(salt.as_salt()),
+                    hash: Some(output),
+                };
+                Ok::<_, password_hash::Error>(hash.to_string())
+            })();
+            made.map_err(|e| CoreError::Internal(format!("argon2: {e}")))
         }
     }
 }
@@ -256,7 +313,7 @@ fn make_hash(pw: &str, policy: HashPolicy) -> CoreResult<String> {
 /// Whether `pw` matches `hash` (bcrypt `$2a$`/`$2b$`/`$2y$`, or argon2 in PHC form). An argon2
 /// hash whose memory or iterations exceed the operator's caps is not verified (it could take the
 /// process's memory): it matches nothing, and says so in the log without naming the account.
-fn matches(pw: &str, hash: &str, limits: &HashingLimits) -> bool {
+fn matches(pw: &str, hash: &str, limits: &HashingLimits, arenas: &Arenas) -> bool {
     if !hash.starts_with("$argon2") {
         return bcrypt::verify(pw, hash).unwrap_or(false);
     }
@@ -278,9 +335,26 @@ fn matches(pw: &str, hash: &str, limits: &HashingLimits) -> bool {
         );
         return false;
     }
-    argon2::Argon2::default()
-        .verify_password(pw.as_bytes(), &parsed)
-        .is_ok()
+    let (Ok(algorithm), Some(salt), Some(expected)) = (
+        argon2::Algorithm::try_from(parsed.algorithm),
+        parsed.salt,
+        parsed.hash,
+    ) else {
+        return false;
+    };
+    let version = match parsed.version.map(argon2::Version::try_from) {
+        None => argon2::Version::V0x13,
+        Some(Ok(v)) => v,
+        Some(Err(_)) => return false,
+    };
+    let mut salt_buf = [0u8; 64];
+    let Ok(salt) = salt.decode_b64(&mut salt_buf) else {
+        return false;
+    };
+    let a2 = argon2::Argon2::new(algorithm, version, params);
+    // `Output`'s equality is constant-time.
+    argon2_output(&a2, pw.as_bytes(), salt, expected.len(), arenas)
+        .is_ok_and(|computed| computed == expected)
 }
 
 /// Whether a stored (and matching) hash is what `policy` would make now.

@@ -12,7 +12,7 @@ mod writer;
 pub use context::AuditContext;
 pub use since::parse_since;
 pub use store::{AuditEvent, AuditQuery, AUDIT_QUERY_MAX};
-pub use writer::{AuditWriter, AUDIT_BATCH, AUDIT_QUEUE};
+pub use writer::{AuditWriter, AUDIT_BATCH, AUDIT_LINGER, AUDIT_QUEUE};
 
 use crate::error::CoreResult;
 use crate::service::Core;

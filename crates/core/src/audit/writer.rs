@@ -2,21 +2,25 @@
 //! transaction per batch. Recording is a `try_send`: a request never waits on the audit table, and
 //! a full queue (the database far behind or down) drops the event and counts it.
 //!
-//! Crash-loss bound: events live only in memory until their batch commits, so a crash loses at
-//! most `AUDIT_QUEUE` queued events plus the `AUDIT_BATCH` being written; a clean shutdown (the
-//! last `Core` dropped) drains the queue first. A failed insert drops its batch (counted).
+//! Crash-loss bound: events live only in memory until their batch commits (at most
+//! `AUDIT_LINGER` after they happen, unless the database is behind), so a crash loses at most
+//! `AUDIT_QUEUE` queued events plus the `AUDIT_BATCH` being written; a clean shutdown and every
+//! CLI command flush first. A failed insert drops its batch (counted).
 
 use super::store;
 use crate::error::{CoreError, CoreResult};
 use crate::storage::models::AuditRow;
 use crate::storage::Db;
 use prometheus::{IntCounterVec, Opts, Registry};
-use std::sync::mpsc::{self, Receiver, SyncSender, TrySendError};
+use std::sync::mpsc::{self, Receiver, RecvTimeoutError, SyncSender, TrySendError};
+use std::time::{Duration, Instant};
 
 /// Events that may wait in memory for the writer.
 pub const AUDIT_QUEUE: usize = 10_000;
 /// Events written in one transaction at most.
 pub const AUDIT_BATCH: usize = 500;
+/// How long the writer gathers events before it writes them (unless flushed or full).
+pub const AUDIT_LINGER: Duration = Duration::from_secs(1);
 
 enum Message {
     Event(Box<AuditRow>),
@@ -84,16 +88,24 @@ impl AuditWriter {
 fn write_loop(db: &Db, rx: &Receiver<Message>, counts: &IntCounterVec) {
     let mut batch: Vec<AuditRow> = Vec::with_capacity(AUDIT_BATCH);
     let mut acks = Vec::new();
-    // Blocks for the first message, then takes whatever else is already queued.
+    // Blocks for the first message, then gathers for up to `AUDIT_LINGER` (a flush or a full
+    // batch ends the wait): one commit a second at most under a trickle of events. On SQLite each
+    // commit can end another connection's read-then-write transaction with "database is locked"
+    // (its snapshot went stale), so fewer, later commits matter there.
     while let Ok(first) = rx.recv() {
+        let deadline = Instant::now() + AUDIT_LINGER;
         let mut next = Some(first);
         while let Some(message) = next {
             match message {
                 Message::Event(row) => batch.push(*row),
                 Message::Flush(ack) => acks.push(ack),
             }
-            next = if batch.len() < AUDIT_BATCH {
-                rx.try_recv().ok()
+            let left = deadline.saturating_duration_since(Instant::now());
+            next = if batch.len() < AUDIT_BATCH && acks.is_empty() && !left.is_zero() {
+                match rx.recv_timeout(left) {
+                    Ok(message) => Some(message),
+                    Err(RecvTimeoutError::Timeout | RecvTimeoutError::Disconnected) => None,
+                }
             } else {
                 None
             };
