@@ -1081,7 +1081,13 @@ async fn config_lists_sets_and_unsets_validated_settings(app: TestApp) {
     let r = app.get(DEMO, "/config", Some(&admin)).await;
     assert_eq!(
         (r.status, r.json()),
-        (200, json!([{"key": "BCRYPT_COST", "value": "4"}])),
+        (
+            200,
+            json!([
+                {"key": "BCRYPT_COST", "value": "4"},
+                {"key": "PASSWORD_HASH", "value": "bcrypt"}
+            ])
+        ),
         "{}",
         r.body
     );
@@ -1111,6 +1117,7 @@ async fn config_lists_sets_and_unsets_validated_settings(app: TestApp) {
             {"key": "API_USER_CREATE_SCOPE", "value": "admin,ops"},
             {"key": "BCRYPT_COST", "value": "4"},
             {"key": "CUSTOM_TOKEN_REQUIRE_EXP", "value": "true"},
+            {"key": "PASSWORD_HASH", "value": "bcrypt"},
             {"key": "PASSWORD_MIN_LENGTH", "value": "12"},
         ])
     );
@@ -1168,7 +1175,13 @@ async fn config_lists_sets_and_unsets_validated_settings(app: TestApp) {
         assert_ok_true(&r);
     }
     let r = app.get(DEMO, "/config", Some(&admin)).await;
-    assert_eq!(r.json(), json!([{"key": "BCRYPT_COST", "value": "4"}]));
+    assert_eq!(
+        r.json(),
+        json!([
+            {"key": "BCRYPT_COST", "value": "4"},
+            {"key": "PASSWORD_HASH", "value": "bcrypt"}
+        ])
+    );
     // Other tenants were never touched.
     let acme = app.tenant("acme").await;
     assert_eq!(acme.stored_settings.len(), 1);
@@ -1480,6 +1493,7 @@ async fn config_takes_any_key_and_keeps_unknown_ones_free_form(app: TestApp) {
         json!([
             {"key": "APP_NAME", "value": "Acme Flows"},
             {"key": "BCRYPT_COST", "value": "4"},
+            {"key": "PASSWORD_HASH", "value": "bcrypt"},
             {"key": "WEBHOOK_FLOW_COMPONENT_ERROR", "value": hook},
         ])
     );
@@ -1498,7 +1512,13 @@ async fn config_takes_any_key_and_keeps_unknown_ones_free_form(app: TestApp) {
         assert_ok_true(&delete(&app, DEMO, &format!("/config/{key}"), &admin).await);
     }
     let r = app.get(DEMO, "/config", Some(&admin)).await;
-    assert_eq!(r.json(), json!([{"key": "BCRYPT_COST", "value": "4"}]));
+    assert_eq!(
+        r.json(),
+        json!([
+            {"key": "BCRYPT_COST", "value": "4"},
+            {"key": "PASSWORD_HASH", "value": "bcrypt"}
+        ])
+    );
     // Another tenant never saw any of it.
     assert_eq!(app.tenant("acme").await.stored_settings.len(), 1);
 }

@@ -6,6 +6,8 @@
 mod helpers;
 
 mod appmixer;
+mod argon;
+mod audit;
 mod browser;
 mod cli;
 mod cross_dialect;

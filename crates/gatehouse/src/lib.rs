@@ -3,6 +3,7 @@
 //! operations endpoints.
 
 pub mod app;
+pub mod audit_cli;
 pub mod body_deadline;
 pub mod cli;
 pub mod client_limit;
