@@ -31,6 +31,8 @@ pub struct CoreOptions {
     pub registry: prometheus::Registry,
     /// Seals signing keys and project secrets at rest (see `sealed`, `master_key`).
     pub sealer: Sealer,
+    /// The mail sender's pace (see `mail`).
+    pub mail: crate::mail::MailOptions,
 }
 
 impl Default for CoreOptions {
@@ -41,6 +43,7 @@ impl Default for CoreOptions {
             clock: Arc::new(SystemClock),
             registry: prometheus::Registry::new(),
             sealer: Sealer::ephemeral(),
+            mail: crate::mail::MailOptions::default(),
         }
     }
 }
@@ -55,6 +58,8 @@ pub struct Core {
     /// What token checks read instead of the database (users, revocations); see `view`.
     pub(crate) view: View,
     pub(crate) sealer: Arc<Sealer>,
+    /// Mail: the sender's pace and its metrics (see `mail`).
+    pub(crate) mail: crate::mail::Mailer,
     /// Serialises reloads: an older reload finishing after a newer one would put stale tenants
     /// back (say, the periodic refresh racing the refresh that follows a setting change).
     refresh_lock: tokio::sync::Mutex<()>,
@@ -77,6 +82,7 @@ impl Core {
             limiter: RateLimiter::default(),
             metrics,
             sealer: Arc::new(options.sealer),
+            mail: crate::mail::Mailer::new(options.mail, &options.registry),
             refresh_lock: tokio::sync::Mutex::new(()),
         })
     }
@@ -155,7 +161,7 @@ impl Core {
         let sealer = self.sealer.clone();
         self.db
             .run(move |c| match tenants::tenant_id_of(c, &spec.slug)? {
-                Some(existing) => tenants::update(c, &existing, &spec, now),
+                Some(existing) => tenants::update(c, &sealer, &existing, &spec, now),
                 None => tenants::create(c, &sealer, &spec, id, &key, now).map(|_| ()),
             })
             .await?;
@@ -225,8 +231,13 @@ impl Core {
     /// Validates and stores one setting; this node serves it at once, others when the change feed
     /// reaches them (NOTIFY on PostgreSQL, else within `tenants.refresh_seconds`).
     pub async fn set_setting(&self, tenant: &Tenant, key: &str, value: &str) -> CoreResult<()> {
-        let value = crate::settings::Settings::validate(key, value)?;
+        let mut value = crate::settings::Settings::validate(key, value)?;
         self.check_setting_cap(key, &value)?;
+        if crate::sealed::is_sealed_setting(key) {
+            value = self
+                .sealer
+                .seal(&value, &crate::sealed::setting_aad(&tenant.id, key));
+        }
         let (id, name, now) = (tenant.id.clone(), key.to_owned(), self.now_ms());
         self.tenant_write(&tenant.id, move |c| {
             tenants::put_setting(c, &id, &name, &value, now)

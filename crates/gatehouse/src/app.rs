@@ -52,6 +52,7 @@ pub async fn open_core(
             clock,
             registry,
             sealer,
+            mail: config.mail.options(),
         },
     )?;
     // Every sealed secret must open under the key given (else one clear error, not garbage
@@ -134,6 +135,7 @@ impl Application {
         core.reload_view().await.map_err(|e| e.to_string())?;
         gatehouse_core::view::listen::spawn(core.clone());
         spawn_refresher(core.clone(), config.tenants.refresh_seconds);
+        gatehouse_core::mail::sender::spawn(&core);
 
         let listener = TcpListener::bind(&config.server.bind)
             .map_err(|e| format!("cannot listen on {}: {e}", config.server.bind))?;
