@@ -76,17 +76,22 @@ pub(crate) fn claim(
     batch: i64,
 ) -> CoreResult<Vec<OutboxRow>> {
     conn.transaction(|conn| {
-        let due = mail_outbox::table
-            .filter(mail_outbox::state.eq(QUEUED))
-            .filter(mail_outbox::next_attempt_at.le(now_ms))
-            .order(mail_outbox::next_attempt_at.asc())
-            .limit(batch)
-            .select(OutboxRow::as_select());
+        // One query per backend: the selection's backend is fixed by the connection it runs on.
+        macro_rules! due {
+            () => {
+                mail_outbox::table
+                    .filter(mail_outbox::state.eq(QUEUED))
+                    .filter(mail_outbox::next_attempt_at.le(now_ms))
+                    .order(mail_outbox::next_attempt_at.asc())
+                    .limit(batch)
+                    .select(OutboxRow::as_select())
+            };
+        }
         let rows: Vec<OutboxRow> = match conn {
             // Rows another node has locked are skipped, not waited for: each mail goes once.
-            AnyConnection::Postgresql(pg) => due.for_update().skip_locked().load(pg)?,
+            AnyConnection::Postgresql(pg) => due!().for_update().skip_locked().load(pg)?,
             // SQLite has one writer at a time; the conditional update below does the rest.
-            AnyConnection::Sqlite(lite) => due.load(lite)?,
+            AnyConnection::Sqlite(lite) => due!().load(lite)?,
         };
         let mut claimed = Vec::with_capacity(rows.len());
         for mut row in rows {
