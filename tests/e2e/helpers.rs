@@ -236,7 +236,15 @@ pub async fn spawn_app_tweaked(
     std::fs::write(&config_path, test_toml(&db_url, extra_toml)).expect("write config");
     let mut config = Config::load(Some(&config_path)).expect("test config loads");
     tweak(&mut config);
-    start_app(backend, dir, db_url, config_path, config, Arc::new(SystemClock)).await
+    start_app(
+        backend,
+        dir,
+        db_url,
+        config_path,
+        config,
+        Arc::new(SystemClock),
+    )
+    .await
 }
 
 /// Starts an app on a fresh database whose core reads time from `clock` (e.g. a `ManualClock`).

@@ -42,7 +42,10 @@ pub(crate) fn hash(code: &str) -> String {
 
 /// Whether `code` has the shape of one we issue; anything else is refused before any query.
 pub(crate) fn well_formed(code: &str) -> bool {
-    code.len() == CODE_LEN && code.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+    code.len() == CODE_LEN
+        && code
+            .bytes()
+            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
 }
 
 /// A code to store, and whose it is.

@@ -31,7 +31,11 @@ pub struct Links {
 fn link(tenant: &Tenant, purpose: Purpose, links: Links, code: &str, uid: &str) -> String {
     let template = match purpose {
         Purpose::Reset => tenant.settings.reset_url.as_deref().unwrap_or(links.reset),
-        Purpose::Verify => tenant.settings.verify_url.as_deref().unwrap_or(links.verify),
+        Purpose::Verify => tenant
+            .settings
+            .verify_url
+            .as_deref()
+            .unwrap_or(links.verify),
     };
     template
         .replace("{base}", &tenant.issuer())
@@ -114,7 +118,10 @@ impl Core {
             let Some(user) = found.filter(|u| !u.disabled) else {
                 return;
             };
-            if let Err(e) = self.queue_code_mail(&tenant, &user, Purpose::Reset, links).await {
+            if let Err(e) = self
+                .queue_code_mail(&tenant, &user, Purpose::Reset, links)
+                .await
+            {
                 log::warn!("password reset for user {} not queued: {e}", user.id);
             }
         });
@@ -235,7 +242,10 @@ impl Core {
         links: Links,
     ) -> CoreResult<()> {
         let Some(email) = user.email.as_deref() else {
-            return Err(CoreError::invalid("email", "the account has no email address"));
+            return Err(CoreError::invalid(
+                "email",
+                "the account has no email address",
+            ));
         };
         match ip {
             Some(ip) => {

@@ -47,7 +47,9 @@ pub(crate) fn link(key: &str, value: &str) -> Result<String, CoreError> {
     } else {
         Err(CoreError::invalid(
             "value",
-            format!("{key} must be an http(s) URL holding {{code}} (and optionally {{uid}}), not '{v}'"),
+            format!(
+                "{key} must be an http(s) URL holding {{code}} (and optionally {{uid}}), not '{v}'"
+            ),
         ))
     }
 }
@@ -60,7 +62,12 @@ mod tests {
     fn smtp_urls_are_smtp_or_smtps_and_errors_never_echo_them() {
         assert!(smtp_url("SMTP_URL", "smtp://127.0.0.1:2525").is_ok());
         assert!(smtp_url("SMTP_URL", "smtps://u:p%40ss@mail.example.com:465").is_ok());
-        for bad in ["http://mail.example.com", "smtp://", "mail.example.com", "smtp://u:hunter2@ host"] {
+        for bad in [
+            "http://mail.example.com",
+            "smtp://",
+            "mail.example.com",
+            "smtp://u:hunter2@ host",
+        ] {
             let e = smtp_url("SMTP_URL", bad).unwrap_err().to_string();
             assert!(!e.contains("hunter2"), "{e}");
         }

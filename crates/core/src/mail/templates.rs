@@ -132,7 +132,10 @@ mod tests {
     fn a_tenant_template_replaces_the_default_and_a_broken_one_falls_back() {
         let v = vars("Ann", "https://x.example/{c}");
         let mut o = BTreeMap::new();
-        o.insert("MAIL_RESET_SUBJECT".to_string(), "{{ tenant }}:\n reset".to_string());
+        o.insert(
+            "MAIL_RESET_SUBJECT".to_string(),
+            "{{ tenant }}:\n reset".to_string(),
+        );
         o.insert("MAIL_RESET_TEXT".to_string(), "{% if %}".to_string());
         let r = render(Purpose::Reset, &o, &v).unwrap();
         assert_eq!(r.subject, "Acme: reset");

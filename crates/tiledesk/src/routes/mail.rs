@@ -31,7 +31,9 @@ fn mail_failure(e: CoreError) -> TiledeskError {
             StatusCode::SERVICE_UNAVAILABLE,
             "Email service is not configured.",
         ),
-        CoreError::RateLimited => TiledeskError::Msg(StatusCode::TOO_MANY_REQUESTS, TOO_MANY_RESETS),
+        CoreError::RateLimited => {
+            TiledeskError::Msg(StatusCode::TOO_MANY_REQUESTS, TOO_MANY_RESETS)
+        }
         other => other.into(),
     }
 }
