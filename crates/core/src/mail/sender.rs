@@ -72,6 +72,10 @@ impl Core {
     /// Sends what is due now; returns how many mails went out. The sender task calls it every
     /// `poll_interval`; tests may call it directly.
     pub async fn drain_outbox(&self) -> CoreResult<usize> {
+        // No tenant can send: no query at all (a node without mail stays off the database).
+        if !self.tenants().iter().any(|t| t.settings.smtp_url.is_some()) {
+            return Ok(0);
+        }
         let opts = self.mail.options.clone();
         let now = self.now_ms();
         let lease = i64::try_from(opts.send_timeout.as_millis() * 3).unwrap_or(i64::MAX);
