@@ -4,7 +4,7 @@
 
 use gatehouse::{Application, Config};
 use gatehouse_core::tenants::TenantSpec;
-use gatehouse_core::{Api, Core, Tenant, TenantSlug};
+use gatehouse_core::{Api, Core, SharedClock, SystemClock, Tenant, TenantSlug};
 use reqwest::Method;
 use serde_json::Value;
 use std::future::Future;
@@ -236,7 +236,44 @@ pub async fn spawn_app_tweaked(
     std::fs::write(&config_path, test_toml(&db_url, extra_toml)).expect("write config");
     let mut config = Config::load(Some(&config_path)).expect("test config loads");
     tweak(&mut config);
-    let app = Application::build(config).await.expect("app starts");
+    start_app(
+        backend,
+        dir,
+        db_url,
+        config_path,
+        config,
+        Arc::new(SystemClock),
+    )
+    .await
+}
+
+/// Starts an app on a fresh database whose core reads time from `clock` (e.g. a `ManualClock`).
+pub async fn spawn_app_clocked(
+    backend: Backend,
+    extra_toml: &str,
+    clock: SharedClock,
+) -> Option<TestApp> {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let db_url = fresh_db(backend, &dir).await?;
+    let config_path = dir
+        .path()
+        .join(format!("gatehouse-{}.toml", uuid::Uuid::new_v4().simple()));
+    std::fs::write(&config_path, test_toml(&db_url, extra_toml)).expect("write config");
+    let config = Config::load(Some(&config_path)).expect("test config loads");
+    Some(start_app(backend, dir, db_url, config_path, config, clock).await)
+}
+
+async fn start_app(
+    backend: Backend,
+    dir: tempfile::TempDir,
+    db_url: String,
+    config_path: PathBuf,
+    config: Config,
+    clock: SharedClock,
+) -> TestApp {
+    let app = Application::build_with_clock(config, clock)
+        .await
+        .expect("app starts");
     let port = app.port();
     let metrics_port = app.metrics_port();
     let core = app.core();

@@ -16,6 +16,7 @@ mod forward_auth;
 mod foundation;
 mod hostile_input;
 mod input_normalisation;
+mod mail;
 mod multinode;
 mod resilience;
 mod revocation;

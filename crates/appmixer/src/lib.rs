@@ -19,7 +19,7 @@ pub use openapi::openapi_paths;
 pub(crate) const PASSWORD_MIN_LENGTH: usize = 5;
 
 /// Paths this facade answers (each is one scope, wrapped in the binary's gate).
-pub const PATH_PREFIXES: &[&str] = &["/user", "/users", "/config"];
+pub const PATH_PREFIXES: &[&str] = &["/user", "/users", "/config", "/forgot-password"];
 
 /// The binary's check that the request's tenant enables a facade. It wraps this facade's scopes,
 /// so the router, on the path it matches, decides which facade (and so which check) a request meets.

@@ -109,7 +109,15 @@ pub fn openapi_paths() -> Value {
             Some(body(&["oldPassword", "newPassword"], json!({"oldPassword": s, "newPassword": s}))),
             &[("200", empty.clone()), ("403", boom("Invalid old password"))])},
         "/user/reset-password": {"post": admin_op("Set another user's password (admin)",
-            Some(body(&["email", "password"], json!({"email": s, "password": s}))), empty)},
+            Some(body(&["email", "password"], json!({"email": s, "password": s}))), empty.clone())},
+        "/user/forgot-password": {"post": op("Mail a reset code to the account of `email` (the same answer whether or not it exists)", false,
+            Some(body(&["email"], json!({"email": s}))),
+            &[("200", empty.clone()), ("400", boom("\"email\" must be a valid email")),
+              ("403", boom("Mail is not configured for this tenant")),
+              ("429", boom("Too many requests; try again later"))])},
+        "/forgot-password/reset": {"post": op("Set a new password with a mailed code (once; earlier tokens end)", false,
+            Some(body(&["code", "password"], json!({"code": s, "password": s}))),
+            &[("200", empty), ("400", boom("Invalid password")), ("404", boom("Code not found"))])},
         "/users": {"get": {
             "parameters": [
                 {"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 1000, "default": 100}},
@@ -185,11 +193,13 @@ mod tests {
             ("/config", "get"),
             ("/config", "post"),
             ("/config/{key}", "delete"),
+            ("/user/forgot-password", "post"),
+            ("/forgot-password/reset", "post"),
         ] {
             let op = &paths[path][method];
             assert!(op["responses"]["200"].is_object(), "{method} {path}");
             assert!(op["summary"].is_string(), "{method} {path}");
         }
-        assert_eq!(paths.as_object().map(|p| p.len()), Some(11));
+        assert_eq!(paths.as_object().map(|p| p.len()), Some(13));
     }
 }

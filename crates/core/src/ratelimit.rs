@@ -8,6 +8,8 @@ use std::sync::Mutex;
 
 /// The window of the per-minute limits.
 pub const MINUTE_MS: i64 = 60_000;
+/// The window of the per-hour limits (mail).
+pub const HOUR_MS: i64 = 3_600_000;
 /// Past this many tracked subjects, finished windows are swept on the next count.
 const SWEEP_ABOVE: usize = 10_000;
 
@@ -20,6 +22,10 @@ pub enum Subject {
     SigninFailure(IpAddr),
     /// Failed sign-ins naming one login (email or username), from any address.
     LoginFailure(String),
+    /// Mail-sending requests (resets, verification mails) naming one address, from anywhere.
+    MailToEmail(String),
+    /// Mail-sending requests from one client address.
+    MailFromIp(IpAddr),
     /// The server's own chores (e.g. pruning expired sign-in locks), at most so often.
     Chore(&'static str),
 }

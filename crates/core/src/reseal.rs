@@ -5,9 +5,9 @@
 //! current one, after which the previous key is no longer needed.
 
 use crate::error::{CoreError, CoreResult};
-use crate::sealed::{project_secret_aad, signing_key_aad, Sealer};
+use crate::sealed::{project_secret_aad, setting_aad, signing_key_aad, Sealer};
 use crate::service::Core;
-use crate::storage::schema::{projects, signing_keys};
+use crate::storage::schema::{projects, signing_keys, tenant_settings};
 use crate::storage::AnyConnection;
 use diesel::prelude::*;
 
@@ -77,6 +77,31 @@ fn pass(conn: &mut AnyConnection, sealer: &Sealer, mode: Reseal) -> CoreResult<R
                     .filter(projects::jwt_secret.eq(&stored)),
             )
             .set(projects::jwt_secret.eq(sealer.seal(opened.plain.expose(), &aad)))
+            .execute(conn)?;
+        }
+    }
+    let settings: Vec<(String, String, String)> = tenant_settings::table
+        .filter(tenant_settings::name.eq_any(crate::sealed::SEALED_SETTINGS))
+        .select((
+            tenant_settings::tenant_id,
+            tenant_settings::name,
+            tenant_settings::value,
+        ))
+        .load(conn)?;
+    for (tid, name, stored) in settings {
+        let aad = setting_aad(&tid, &name);
+        let opened = sealer
+            .open(&stored, &aad)
+            .map_err(|e| wrong_key(format!("setting {name} of tenant {tid}"), e))?;
+        done.checked += 1;
+        if rewrite(&stored, opened.stale, mode) {
+            done.rewritten += diesel::update(
+                tenant_settings::table
+                    .filter(tenant_settings::tenant_id.eq(&tid))
+                    .filter(tenant_settings::name.eq(&name))
+                    .filter(tenant_settings::value.eq(&stored)),
+            )
+            .set(tenant_settings::value.eq(sealer.seal(opened.plain.expose(), &aad)))
             .execute(conn)?;
         }
     }

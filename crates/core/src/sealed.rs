@@ -203,6 +203,18 @@ pub fn project_secret_aad(tenant_id: &str, project_id: &str) -> String {
     format!("projects.jwt_secret:{tenant_id}:{project_id}")
 }
 
+/// Settings that hold a secret and are stored sealed (`SMTP_URL` carries SMTP credentials).
+pub const SEALED_SETTINGS: &[&str] = &["SMTP_URL"];
+
+pub fn is_sealed_setting(key: &str) -> bool {
+    SEALED_SETTINGS.contains(&key)
+}
+
+/// The AAD of a sealed setting's value.
+pub fn setting_aad(tenant_id: &str, key: &str) -> String {
+    format!("tenant_settings:{tenant_id}:{key}")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -41,6 +41,8 @@ pub struct CoreOptions {
     pub registry: prometheus::Registry,
     /// Seals signing keys and project secrets at rest (see `sealed`, `master_key`).
     pub sealer: Sealer,
+    /// The mail sender's pace (see `mail`).
+    pub mail: crate::mail::MailOptions,
 }
 
 impl Default for CoreOptions {
@@ -51,6 +53,7 @@ impl Default for CoreOptions {
             clock: Arc::new(SystemClock),
             registry: prometheus::Registry::new(),
             sealer: Sealer::ephemeral(),
+            mail: crate::mail::MailOptions::default(),
         }
     }
 }
@@ -67,6 +70,8 @@ pub struct Core {
     pub(crate) sealer: Arc<Sealer>,
     /// The audit log's batching writer (see `audit`).
     pub(crate) auditor: crate::audit::AuditWriter,
+    /// Mail: the sender's pace and its metrics (see `mail`).
+    pub(crate) mail: crate::mail::Mailer,
     /// Serialises reloads: an older reload finishing after a newer one would put stale tenants
     /// back (say, the periodic refresh racing the refresh that follows a setting change).
     refresh_lock: tokio::sync::Mutex<()>,
@@ -91,6 +96,7 @@ impl Core {
             metrics,
             sealer: Arc::new(options.sealer),
             auditor: crate::audit::AuditWriter::start(db_for_audit, &options.registry),
+            mail: crate::mail::Mailer::new(options.mail, &options.registry),
             refresh_lock: tokio::sync::Mutex::new(()),
         })
     }
@@ -169,7 +175,7 @@ impl Core {
         let sealer = self.sealer.clone();
         self.db
             .run(move |c| match tenants::tenant_id_of(c, &spec.slug)? {
-                Some(existing) => tenants::update(c, &existing, &spec, now),
+                Some(existing) => tenants::update(c, &sealer, &existing, &spec, now),
                 None => tenants::create(c, &sealer, &spec, id, &key, now).map(|_| ()),
             })
             .await?;
@@ -253,8 +259,13 @@ impl Core {
     /// Validates and stores one setting; this node serves it at once, others when the change feed
     /// reaches them (NOTIFY on PostgreSQL, else within `tenants.refresh_seconds`).
     pub async fn set_setting(&self, tenant: &Tenant, key: &str, value: &str) -> CoreResult<()> {
-        let value = crate::settings::Settings::validate(key, value)?;
+        let mut value = crate::settings::Settings::validate(key, value)?;
         self.check_setting_cap(key, &value)?;
+        if crate::sealed::is_sealed_setting(key) {
+            value = self
+                .sealer
+                .seal(&value, &crate::sealed::setting_aad(&tenant.id, key));
+        }
         let (id, name, now) = (tenant.id.clone(), key.to_owned(), self.now_ms());
         self.tenant_write(&tenant.id, move |c| {
             tenants::put_setting(c, &id, &name, &value, now)

@@ -32,6 +32,13 @@ pub const KEYS: &[&str] = &[
     "ARGON2_MEMORY_KIB",
     "ARGON2_ITERATIONS",
     "ARGON2_PARALLELISM",
+    "SMTP_URL",
+    "MAIL_FROM",
+    "RESET_URL",
+    "VERIFY_URL",
+    "RESET_CODE_TTL_SECONDS",
+    "MAIL_PER_EMAIL_PER_HOUR",
+    "MAIL_PER_IP_PER_HOUR",
 ];
 
 #[derive(Debug, Clone, PartialEq)]
@@ -66,6 +73,21 @@ pub struct Settings {
     pub signin_tarpit_max_ms: u64,
     /// Tiledesk: answer "Wrong password" for unknown accounts too, instead of "User not found".
     pub signin_hide_unknown_account: bool,
+    /// Where the tenant's mail goes out (`smtp://` or `smtps://`, credentials in the URL); stored
+    /// sealed. `None`: mail is not configured, and the routes that send mail say so.
+    pub smtp_url: Option<crate::secret::Secret<String>>,
+    /// The `From` of the tenant's mail (`None`: `no-reply@` the issuer's host).
+    pub mail_from: Option<String>,
+    /// The link a reset mail carries, with `{code}` (and `{uid}`); `None`: the dialect's default.
+    pub reset_url: Option<String>,
+    /// The link a verification mail carries, with `{uid}` and `{code}`; `None`: the dialect's default.
+    pub verify_url: Option<String>,
+    /// How long a reset or verification code works.
+    pub reset_code_ttl_seconds: i64,
+    /// Mail-sending requests naming one email address per hour (0: no limit).
+    pub mail_per_email_per_hour: u32,
+    /// Mail-sending requests from one client address per hour (0: no limit).
+    pub mail_per_ip_per_hour: u32,
     /// Audit events older than this many days are pruned in the background.
     pub audit_retention_days: u32,
     /// How new password hashes are made: argon2id (the default) or bcrypt (at `bcrypt_cost`).
@@ -125,6 +147,13 @@ impl Default for Settings {
             argon2_memory_kib: 19_456,
             argon2_iterations: 2,
             argon2_parallelism: 1,
+            smtp_url: None,
+            mail_from: None,
+            reset_url: None,
+            verify_url: None,
+            reset_code_ttl_seconds: 3600,
+            mail_per_email_per_hour: 5,
+            mail_per_ip_per_hour: 20,
         }
     }
 }
@@ -379,6 +408,17 @@ impl Settings {
             "ARGON2_MEMORY_KIB" => self.argon2_memory_kib = int_in(key, value, 1024, 4_194_304)?,
             "ARGON2_ITERATIONS" => self.argon2_iterations = int_in(key, value, 1, 100)?,
             "ARGON2_PARALLELISM" => self.argon2_parallelism = int_in(key, value, 1, 16)?,
+            "SMTP_URL" => self.smtp_url = Some(crate::mail::settings::smtp_url(key, value)?),
+            "MAIL_FROM" => self.mail_from = Some(crate::mail::settings::mailbox(key, value)?),
+            "RESET_URL" => self.reset_url = Some(crate::mail::settings::link(key, value)?),
+            "VERIFY_URL" => self.verify_url = Some(crate::mail::settings::link(key, value)?),
+            "RESET_CODE_TTL_SECONDS" => {
+                self.reset_code_ttl_seconds = int_in(key, value, 60, 604_800)?
+            }
+            "MAIL_PER_EMAIL_PER_HOUR" => {
+                self.mail_per_email_per_hour = int_in(key, value, 0, 100_000)?
+            }
+            "MAIL_PER_IP_PER_HOUR" => self.mail_per_ip_per_hour = int_in(key, value, 0, 100_000)?,
             _ => {
                 return Err(CoreError::invalid(
                     "key",

@@ -305,6 +305,7 @@ pub(crate) fn load_all(conn: &mut AnyConnection, sealer: &Sealer) -> CoreResult<
             continue;
         };
         let stored = settings_of.remove(&row.id).unwrap_or_default();
+        let opened = open_sealed_settings(sealer, &row.id, &stored);
         let mut hosts = hosts_of.remove(&row.id).unwrap_or_default();
         hosts.sort();
         out.push(Tenant {
@@ -313,7 +314,7 @@ pub(crate) fn load_all(conn: &mut AnyConnection, sealer: &Sealer) -> CoreResult<
                 .split(',')
                 .filter_map(|a| Api::parse(a).ok())
                 .collect(),
-            settings: Settings::from_stored(&stored),
+            settings: Settings::from_stored(&opened),
             stored_settings: stored,
             keys: KeyRing::new(keys_of.remove(&row.id).unwrap_or_default()),
             hosts,
@@ -323,6 +324,31 @@ pub(crate) fn load_all(conn: &mut AnyConnection, sealer: &Sealer) -> CoreResult<
         });
     }
     Ok(out)
+}
+
+/// The stored settings with sealed values (`SMTP_URL`) opened; one that does not open is left
+/// out (logged), so the tenant serves without it rather than with garbage.
+fn open_sealed_settings(
+    sealer: &Sealer,
+    tenant_id: &str,
+    stored: &BTreeMap<String, String>,
+) -> BTreeMap<String, String> {
+    let mut out = stored.clone();
+    for (key, value) in stored {
+        if !crate::sealed::is_sealed_setting(key) {
+            continue;
+        }
+        match sealer.open(value, &crate::sealed::setting_aad(tenant_id, key)) {
+            Ok(opened) => {
+                out.insert(key.clone(), opened.plain.expose().clone());
+            }
+            Err(e) => {
+                log::error!("setting {key} of tenant {tenant_id} does not open: {e}");
+                out.remove(key);
+            }
+        }
+    }
+    out
 }
 
 /// A stored key, its secret already opened (`secret_hex`: the hex of the HMAC secret or the PEM).
@@ -442,14 +468,21 @@ pub(crate) fn retire_key(
     found_one(n, "key")
 }
 
+/// Writes validated settings; those that hold a secret (`SMTP_URL`) are sealed first.
 fn write_settings(
     conn: &mut AnyConnection,
+    sealer: &Sealer,
     tenant_id: &str,
     settings: &BTreeMap<String, String>,
     now_ms: i64,
 ) -> CoreResult<()> {
     for (name, value) in settings {
-        put_setting(conn, tenant_id, name, value, now_ms)?;
+        if crate::sealed::is_sealed_setting(name) {
+            let sealed = sealer.seal(value, &crate::sealed::setting_aad(tenant_id, name));
+            put_setting(conn, tenant_id, name, &sealed, now_ms)?;
+        } else {
+            put_setting(conn, tenant_id, name, value, now_ms)?;
+        }
     }
     Ok(())
 }
@@ -538,7 +571,7 @@ pub(crate) fn create(
             })
             .execute(conn)?;
         insert_hosts(conn, &id, &spec.hosts)?;
-        write_settings(conn, &id, &spec.settings, now_ms)?;
+        write_settings(conn, sealer, &id, &spec.settings, now_ms)?;
         insert_key(conn, sealer, &id, first_key, now_ms, 0)?;
         Ok(id)
     })
@@ -547,6 +580,7 @@ pub(crate) fn create(
 /// Brings an existing tenant in line with a bootstrap spec: its apis, hosts (added) and settings.
 pub(crate) fn update(
     conn: &mut AnyConnection,
+    sealer: &Sealer,
     tenant_id: &str,
     spec: &TenantSpec,
     now_ms: i64,
@@ -567,7 +601,7 @@ pub(crate) fn update(
             return Err(CoreError::NotFound("tenant"));
         }
         insert_hosts(conn, tenant_id, &spec.hosts)?;
-        write_settings(conn, tenant_id, &spec.settings, now_ms)
+        write_settings(conn, sealer, tenant_id, &spec.settings, now_ms)
     })
 }
 

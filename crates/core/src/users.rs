@@ -619,21 +619,7 @@ impl Core {
         let (tid, id, now) = (tenant.id.clone(), id.to_owned(), self.now_ms());
         let change = self
             .db
-            .run(move |c| {
-                c.transaction(|c| {
-                    let row = find_by_id(c, &tid, &id)?;
-                    diesel::update(user_by_id(&tid, &id))
-                        .set((
-                            users::password_hash.eq(Some(hash)),
-                            users::updated_at.eq(now),
-                        ))
-                        .execute(c)?;
-                    let logins: Vec<String> =
-                        row.email.into_iter().chain(row.username_key).collect();
-                    crate::lockout::clear_account_locks(c, &tid, &logins)?;
-                    end_user_tokens(c, &tid, &id, now)
-                })
-            })
+            .run(move |c| c.transaction(|c| store_password(c, &tid, &id, hash, now)))
             .await?;
         self.publish(&[change]).await
     }
@@ -786,6 +772,27 @@ fn signin_record(outcome: Outcome, row: Option<&UserRow>) -> Record {
         Some(row) => record.user(row.id.clone()),
         None => record,
     }
+}
+
+/// Stores a new password hash in the caller's transaction: the account's sign-in locks are
+/// cleared and its earlier tokens ended (set by an admin, the CLI or a reset code).
+pub(crate) fn store_password(
+    c: &mut AnyConnection,
+    tid: &str,
+    id: &str,
+    hash: String,
+    now: i64,
+) -> CoreResult<Change> {
+    let row = find_by_id(c, tid, id)?;
+    diesel::update(user_by_id(tid, id))
+        .set((
+            users::password_hash.eq(Some(hash)),
+            users::updated_at.eq(now),
+        ))
+        .execute(c)?;
+    let logins: Vec<String> = row.email.into_iter().chain(row.username_key).collect();
+    crate::lockout::clear_account_locks(c, tid, &logins)?;
+    end_user_tokens(c, tid, id, now)
 }
 
 /// Replaces a hash of another cost (or an older `$2a$`/`$2y$` one) after a good sign-in.

@@ -52,6 +52,7 @@ pub async fn open_core(
             clock,
             registry,
             sealer,
+            mail: config.mail.options(),
         },
     )?;
     // Every sealed secret must open under the key given (else one clear error, not garbage
@@ -152,6 +153,7 @@ impl Application {
         gatehouse_core::view::listen::spawn(core.clone());
         spawn_refresher(core.clone(), config.tenants.refresh_seconds);
         spawn_audit_pruner(core.clone());
+        gatehouse_core::mail::sender::spawn(&core);
 
         let listener = TcpListener::bind(&config.server.bind)
             .map_err(|e| format!("cannot listen on {}: {e}", config.server.bind))?;

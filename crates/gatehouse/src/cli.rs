@@ -161,6 +161,13 @@ pub enum UserCmd {
         tenant: TenantArg,
         email: String,
     },
+    /// Print a password-reset link (and its code) for the account of EMAIL, for an operator to
+    /// hand over; nothing is mailed. The code works once, for RESET_CODE_TTL_SECONDS.
+    ResetLink {
+        #[command(flatten)]
+        tenant: TenantArg,
+        email: String,
+    },
     /// Bulk-create COUNT active users PREFIXn@DOMAIN (username PREFIXn) sharing one password,
     /// hashed once: for load tests and demos (a million users take minutes).
     Seed {
@@ -442,6 +449,18 @@ async fn admin(core: &Core, command: Command, defaults: Defaults) -> Result<(), 
                 .ok_or(CoreError::NotFound("user"))?;
             core.revoke_user_tokens(&t, &user.id).await?;
             println!("{}: tokens issued until now are ended", email.as_str());
+        }
+        Command::User(UserCmd::ResetLink {
+            tenant: TenantArg { tenant: slug },
+            email,
+        }) => {
+            let t = tenant(core, &slug).await?;
+            let email = Email::parse(&email)?;
+            let (code, link) = core
+                .reset_link(&t, &email, gatehouse_tiledesk::MAIL_LINKS)
+                .await?;
+            println!("{link}");
+            println!("code: {code}");
         }
         Command::Token(TokenCmd::Revoke {
             tenant: TenantArg { tenant: slug },

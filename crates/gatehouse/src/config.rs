@@ -16,6 +16,49 @@ pub struct Config {
     pub tenants: TenantsConfig,
     #[serde(default)]
     pub secrets: SecretsConfig,
+    #[serde(default)]
+    pub mail: MailConfig,
+}
+
+/// The mail sender of this node (see gatehouse_core::mail).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default)]
+pub struct MailConfig {
+    /// Whether this node drains the outbox (every node may; each mail goes once).
+    pub sender: bool,
+    /// How often the sender looks for due mail, in milliseconds.
+    pub poll_ms: u64,
+    /// The wait after a first failed attempt (milliseconds); it doubles up to a minute.
+    pub retry_base_ms: u64,
+    /// Attempts before a mail is given up (dead).
+    pub max_attempts: u32,
+    /// The longest one SMTP conversation may take.
+    pub send_timeout_seconds: u64,
+}
+
+impl Default for MailConfig {
+    fn default() -> Self {
+        MailConfig {
+            sender: true,
+            poll_ms: 1_000,
+            retry_base_ms: 2_000,
+            max_attempts: 8,
+            send_timeout_seconds: 10,
+        }
+    }
+}
+
+impl MailConfig {
+    pub fn options(&self) -> gatehouse_core::mail::MailOptions {
+        use std::time::Duration;
+        gatehouse_core::mail::MailOptions {
+            enabled: self.sender,
+            poll_interval: Duration::from_millis(self.poll_ms.max(10)),
+            retry_base: Duration::from_millis(self.retry_base_ms.max(10)),
+            max_attempts: self.max_attempts.max(1),
+            send_timeout: Duration::from_secs(self.send_timeout_seconds.max(1)),
+        }
+    }
 }
 
 /// Where the master key that seals secrets at rest is read from, below `GATEHOUSE_MASTER_KEY` and

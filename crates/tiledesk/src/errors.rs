@@ -45,6 +45,9 @@ pub enum TiledeskError {
     /// `{"success":false,"message":...}`: a few original routes spell it this way.
     #[error("{1}")]
     Message(StatusCode, &'static str),
+    /// `{"success":false,"error":...}`: how auth.js's email verification fails.
+    #[error("{1}")]
+    Error(StatusCode, &'static str),
     /// A missing, malformed, expired or foreign token: passport's bare `Unauthorized`.
     #[error("unauthorized")]
     Unauthorized,
@@ -128,7 +131,9 @@ impl ResponseError for TiledeskError {
     fn status_code(&self) -> StatusCode {
         match self {
             TiledeskError::Invalid(_) => StatusCode::UNPROCESSABLE_ENTITY,
-            TiledeskError::Msg(s, _) | TiledeskError::Message(s, _) => *s,
+            TiledeskError::Msg(s, _)
+            | TiledeskError::Message(s, _)
+            | TiledeskError::Error(s, _) => *s,
             TiledeskError::Unauthorized => StatusCode::UNAUTHORIZED,
             TiledeskError::Core(CoreError::Unauthorized(
                 AuthFailure::InvalidToken | AuthFailure::ExpiredToken | AuthFailure::MissingToken,
@@ -148,6 +153,9 @@ impl ResponseError for TiledeskError {
             TiledeskError::Msg(_, msg) => fail(msg),
             TiledeskError::Message(_, message) => {
                 HttpResponse::build(status).json(json!({"success": false, "message": message}))
+            }
+            TiledeskError::Error(_, error) => {
+                HttpResponse::build(status).json(json!({"success": false, "error": error}))
             }
             TiledeskError::Unauthorized => unauthorized(),
             TiledeskError::Core(CoreError::InvalidInput { field, .. }) => {

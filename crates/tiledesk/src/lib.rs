@@ -25,6 +25,13 @@ pub use token::agent_id;
 /// that is the rule Tiledesk users know.
 pub(crate) const PASSWORD_MIN_LENGTH: usize = 8;
 
+/// The dashboard's own routes for the links in reset and verification mails (emailService.js
+/// builds them so), used when the tenant sets no `RESET_URL` / `VERIFY_URL`.
+pub const MAIL_LINKS: gatehouse_core::mail::Links = gatehouse_core::mail::Links {
+    reset: "{base}/#/resetpassword/{code}",
+    verify: "{base}/#/verify/email/{uid}/{code}",
+};
+
 /// Paths this facade answers (each is one scope, wrapped in the binary's gate).
 pub const PATH_PREFIXES: &[&str] = &["/v1/", "/v3/"];
 

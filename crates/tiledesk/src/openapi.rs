@@ -166,6 +166,82 @@ fn operations() -> Vec<(&'static str, &'static str, Value)> {
             }),
         ),
         (
+            "/auth/requestresetpsw",
+            "put",
+            json!({
+                "summary": "Mail a password-reset link to the account of `email` (the same answer whether or not it exists)",
+                "tags": ["tiledesk"],
+                "requestBody": body(&["email"], &[]),
+                "responses": {
+                    "200": answer("Asked", json!({"type": "object", "properties": {
+                        "success": {"type": "boolean"}, "message": {"type": "string"}}})),
+                    "422": validation(),
+                    "429": answer("Too many password reset requests", fail()),
+                    "503": answer("Mail is not configured for this tenant", fail())
+                }
+            }),
+        ),
+        (
+            "/auth/checkpswresetkey/{key}",
+            "get",
+            json!({
+                "summary": "Whether a password-reset key works (it stays usable)",
+                "tags": ["tiledesk"],
+                "parameters": [{"name": "key", "in": "path", "required": true, "schema": {"type": "string"}}],
+                "responses": {
+                    "200": answer("Valid password reset key", json!({"type": "object"})),
+                    "404": answer("Invalid password reset key", fail())
+                }
+            }),
+        ),
+        (
+            "/auth/resetpsw/{key}",
+            "put",
+            json!({
+                "summary": "Set a new password with a reset key (once; earlier tokens end)",
+                "tags": ["tiledesk"],
+                "parameters": [{"name": "key", "in": "path", "required": true, "schema": {"type": "string"}}],
+                "requestBody": body(&["password"], &[]),
+                "responses": {
+                    "200": answer("Password change successful", json!({"type": "object"})),
+                    "404": answer("Invalid password reset key", fail()),
+                    "422": validation()
+                }
+            }),
+        ),
+        (
+            "/auth/verifyemail/{uid}/{code}",
+            "put",
+            json!({
+                "summary": "Follow a verification mail: the account's email is verified",
+                "tags": ["tiledesk"],
+                "parameters": [
+                    {"name": "uid", "in": "path", "required": true, "schema": {"type": "string"}},
+                    {"name": "code", "in": "path", "required": true, "schema": {"type": "string"}}
+                ],
+                "responses": {
+                    "200": answer("The user", json!({"type": "object"})),
+                    "401": answer("Expired, invalid or another user's code", json!({"type": "object", "properties": {
+                        "success": {"type": "boolean"}, "error": {"type": "string"}}}))
+                }
+            }),
+        ),
+        (
+            "/users/resendverifyemail",
+            "get",
+            json!({
+                "summary": "Mail the current agent a new verification link",
+                "tags": ["tiledesk"],
+                "security": jwt_auth(),
+                "responses": {
+                    "200": answer("Sent", json!({"type": "object"})),
+                    "401": unauthorized(),
+                    "429": answer("Too many mails", fail()),
+                    "503": answer("Mail is not configured for this tenant", fail())
+                }
+            }),
+        ),
+        (
             "/users",
             "get",
             json!({

@@ -4,6 +4,7 @@
 mod account;
 mod audit;
 mod config;
+mod forgot_password;
 mod signin;
 mod users;
 
@@ -26,8 +27,12 @@ pub fn configure(cfg: &mut web::ServiceConfig, gate: crate::Gate) {
             .service(resource("/auth").route(web::post().to(signin::signin)))
             .service(resource("/logout").route(web::post().to(account::logout)))
             .service(resource("/change-password").route(web::post().to(account::change_password)))
-            .service(resource("/reset-password").route(web::post().to(users::reset_password))),
+            .service(resource("/reset-password").route(web::post().to(users::reset_password)))
+            .service(resource("/forgot-password").route(web::post().to(forgot_password::request))),
     ))
+    .service(gated(scope("/forgot-password").service(
+        resource("/reset").route(web::post().to(forgot_password::reset)),
+    )))
     .service(gated(
         scope("/users")
             .service(resource("").route(web::get().to(users::list)))

@@ -146,3 +146,30 @@ pub struct AuditRow {
     pub request_id: Option<String>,
     pub detail: Option<String>,
 }
+
+#[derive(Debug, Clone, Queryable, Selectable, Insertable)]
+#[diesel(table_name = mail_codes)]
+pub struct MailCodeRow {
+    pub tenant_id: String,
+    pub code_hash: String,
+    pub purpose: String,
+    pub user_id: String,
+    pub email: String,
+    pub expires_at: i64,
+    pub created_at: i64,
+}
+
+#[derive(Debug, Clone, Queryable, Selectable, Insertable)]
+#[diesel(table_name = mail_outbox, treat_none_as_default_value = false)]
+pub struct OutboxRow {
+    pub tenant_id: String,
+    pub id: String,
+    pub recipient: String,
+    pub message: String,
+    pub state: String,
+    pub attempts: i32,
+    pub next_attempt_at: i64,
+    pub last_error: Option<String>,
+    pub created_at: i64,
+    pub updated_at: i64,
+}

@@ -137,3 +137,30 @@ diesel::table! {
         detail -> Nullable<Text>,
     }
 }
+
+diesel::table! {
+    mail_codes (tenant_id, code_hash) {
+        tenant_id -> Text,
+        code_hash -> Text,
+        purpose -> Text,
+        user_id -> Text,
+        email -> Text,
+        expires_at -> BigInt,
+        created_at -> BigInt,
+    }
+}
+
+diesel::table! {
+    mail_outbox (tenant_id, id) {
+        tenant_id -> Text,
+        id -> Text,
+        recipient -> Text,
+        message -> Text,
+        state -> Text,
+        attempts -> Integer,
+        next_attempt_at -> BigInt,
+        last_error -> Nullable<Text>,
+        created_at -> BigInt,
+        updated_at -> BigInt,
+    }
+}

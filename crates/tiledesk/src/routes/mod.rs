@@ -4,6 +4,7 @@ mod anonymous;
 mod custom_token;
 mod invitations;
 mod logout;
+mod mail;
 mod projects;
 mod signin;
 mod signup;
@@ -30,6 +31,20 @@ pub fn register(cfg: &mut web::ServiceConfig) {
         .route(
             "/pendinginvitationsnoauth/{id}",
             web::get().to(invitations::pending_invitation),
+        )
+        .route("/auth/requestresetpsw", web::put().to(mail::request_reset))
+        .route(
+            "/auth/checkpswresetkey/{key}",
+            web::get().to(mail::check_reset_key),
+        )
+        .route("/auth/resetpsw/{key}", web::put().to(mail::reset))
+        .route(
+            "/auth/verifyemail/{uid}/{code}",
+            web::put().to(mail::verify_email),
+        )
+        .route(
+            "/users/resendverifyemail",
+            web::get().to(mail::resend_verify_email),
         )
         .route("/users", web::get().to(users::current))
         .route("/users", web::put().to(users::update_profile))

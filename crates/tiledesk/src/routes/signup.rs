@@ -10,7 +10,7 @@ use actix_web::{web, HttpResponse};
 use gatehouse_core::signup_policy::SignupPath;
 use gatehouse_core::users::NewUser;
 use gatehouse_core::{Core, CoreError, Password};
-use serde_json::json;
+use serde_json::{json, Value};
 
 pub async fn signup(
     Ctx(ctx): Ctx,
@@ -51,6 +51,19 @@ pub async fn signup(
         }
         other => other.into(),
     })?;
+    // auth.js mails a verification code at signup unless the body says `disableEmail`. The
+    // account exists either way: a mail that cannot be queued is logged, not a failed signup.
+    let disable_email = body
+        .get("disableEmail")
+        .is_some_and(|v| !matches!(v, Value::Null | Value::Bool(false)));
+    if !disable_email {
+        if let Err(e) = core
+            .send_verification(tenant, &user, None, crate::MAIL_LINKS)
+            .await
+        {
+            log::warn!("verification mail for user {} not queued: {e}", user.id);
+        }
+    }
     Ok(HttpResponse::Ok().json(json!({
         "success": true,
         "msg": "Successfully created new user.",

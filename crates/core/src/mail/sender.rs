@@ -1,0 +1,158 @@
+//! The sender: one task per node that drains the outbox over SMTP (lettre, on tokio, TLS by
+//! rustls). Requests never wait on it. A failed attempt is tried again after a backoff that starts
+//! at `retry_base` and doubles up to a minute; after `max_attempts` the mail is dead (kept, with
+//! its last error, for an operator).
+
+use super::outbox::{self, OutboxMessage};
+use crate::error::CoreResult;
+use crate::service::Core;
+use crate::storage::models::OutboxRow;
+use lettre::message::{Mailbox, MultiPart};
+use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
+use std::sync::Arc;
+use std::time::Duration;
+
+/// The longest wait between two attempts at one mail.
+pub const MAX_BACKOFF: Duration = Duration::from_secs(60);
+/// Mails one node claims at a time.
+const BATCH: i64 = 16;
+
+/// The wait after the `attempt`-th failed attempt (1-based): `base`, then doubling, capped.
+pub fn backoff(base: Duration, attempt: u32) -> Duration {
+    let factor = 1u32 << attempt.saturating_sub(1).min(16);
+    base.saturating_mul(factor).min(MAX_BACKOFF)
+}
+
+/// Starts this node's sender. It holds the core weakly and stops once the core is gone.
+pub fn spawn(core: &Arc<Core>) {
+    let weak = Arc::downgrade(core);
+    let poll = core.mail.options.poll_interval;
+    if !core.mail.options.enabled {
+        return;
+    }
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(poll);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tick.tick().await;
+            let Some(core) = weak.upgrade() else { break };
+            if let Err(e) = core.drain_outbox().await {
+                log::warn!("mail sender: {e}");
+            }
+        }
+    });
+}
+
+/// One mail over SMTP. Errors are lettre's (the server's answer or the connection's failure);
+/// none of them holds the URL's credentials.
+async fn send_smtp(url: &str, mail: &OutboxMessage, timeout: Duration) -> Result<(), String> {
+    let from: Mailbox = mail.from.parse().map_err(|e| format!("From: {e}"))?;
+    let to: Mailbox = mail.to.parse().map_err(|e| format!("To: {e}"))?;
+    let message = Message::builder()
+        .from(from)
+        .to(to)
+        .subject(mail.subject.clone())
+        .multipart(MultiPart::alternative_plain_html(
+            mail.text.clone(),
+            mail.html.clone(),
+        ))
+        .map_err(|e| format!("message: {e}"))?;
+    let transport = AsyncSmtpTransport::<Tokio1Executor>::from_url(url)
+        .map_err(|_| "the tenant's SMTP_URL is not usable".to_owned())?
+        .timeout(Some(timeout))
+        .build();
+    match tokio::time::timeout(timeout * 2, transport.send(message)).await {
+        Ok(Ok(_)) => Ok(()),
+        Ok(Err(e)) => Err(e.to_string()),
+        Err(_) => Err(format!("no answer within {} s", (timeout * 2).as_secs())),
+    }
+}
+
+impl Core {
+    /// Sends what is due now; returns how many mails went out. The sender task calls it every
+    /// `poll_interval`; tests may call it directly.
+    pub async fn drain_outbox(&self) -> CoreResult<usize> {
+        // No tenant can send: no query at all (a node without mail stays off the database).
+        if !self.tenants().iter().any(|t| t.settings.smtp_url.is_some()) {
+            return Ok(0);
+        }
+        let opts = self.mail.options.clone();
+        let now = self.now_ms();
+        let lease = i64::try_from(opts.send_timeout.as_millis() * 3).unwrap_or(i64::MAX);
+        let rows = self
+            .db
+            .run(move |c| outbox::claim(c, now, lease, BATCH))
+            .await?;
+        let mut sent = 0;
+        for row in rows {
+            let result = self.deliver(&row, opts.send_timeout).await;
+            let now = self.now_ms();
+            let outcome = match result {
+                Ok(()) => {
+                    sent += 1;
+                    self.mail.metrics.event("sent");
+                    Ok(())
+                }
+                Err(error) => {
+                    self.mail.metrics.event("failed");
+                    let attempt = u32::try_from(row.attempts).unwrap_or(u32::MAX);
+                    if attempt >= opts.max_attempts {
+                        self.mail.metrics.event("dead");
+                        log::error!(
+                            "mail {} of tenant {} is dead after {attempt} attempts: {error}",
+                            row.id,
+                            row.tenant_id
+                        );
+                        Err((error, None))
+                    } else {
+                        log::warn!(
+                            "mail {} of tenant {}: attempt {attempt} failed: {error}",
+                            row.id,
+                            row.tenant_id
+                        );
+                        let wait = backoff(opts.retry_base, attempt).as_millis();
+                        Err((error, Some(now + i64::try_from(wait).unwrap_or(60_000))))
+                    }
+                }
+            };
+            self.db
+                .run(move |c| outbox::finish(c, &row, outcome, now))
+                .await?;
+        }
+        Ok(sent)
+    }
+
+    async fn deliver(&self, row: &OutboxRow, timeout: Duration) -> Result<(), String> {
+        let mail = outbox::open(&self.sealer, row).map_err(|e| e.to_string())?;
+        let tenant = self
+            .tenant(&row.tenant_id)
+            .ok_or_else(|| "the tenant no longer exists".to_owned())?;
+        let url = tenant
+            .settings
+            .smtp_url
+            .as_ref()
+            .ok_or_else(|| "mail is not configured for the tenant (SMTP_URL)".to_owned())?;
+        send_smtp(url.expose(), &mail, timeout).await
+    }
+
+    /// Mails of the tenant in the outbox in `state` (`queued`, `sent` or `dead`).
+    pub async fn outbox_count(&self, tenant_id: &str, state: &'static str) -> CoreResult<i64> {
+        let tid = tenant_id.to_owned();
+        self.db.run(move |c| outbox::count(c, &tid, state)).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_starts_at_the_base_doubles_and_stops_at_a_minute() {
+        let base = Duration::from_secs(2);
+        assert_eq!(backoff(base, 1), Duration::from_secs(2));
+        assert_eq!(backoff(base, 2), Duration::from_secs(4));
+        assert_eq!(backoff(base, 5), Duration::from_secs(32));
+        assert_eq!(backoff(base, 6), MAX_BACKOFF);
+        assert_eq!(backoff(base, 40), MAX_BACKOFF);
+    }
+}
