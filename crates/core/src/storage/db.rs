@@ -2,7 +2,7 @@
 //! `Db::run_system` for the node's own cross-tenant work. Both check out a connection on the
 //! blocking pool, so no async worker ever waits on a query. On PostgreSQL, `serve` works as a role
 //! bound by row-level security (migration 000030, docs/security.md): `run_tenant` names the tenant
-//! in its transaction, and a query that forgets its tenant filter still sees only that tenant.
+//! on the connection first, and a query that forgets its tenant filter still sees only that tenant.
 
 use crate::error::{CoreError, CoreResult};
 use diesel::connection::SimpleConnection;
@@ -79,8 +79,8 @@ fn redact(url: &str) -> String {
 /// Whose rows a database call may touch.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Access {
-    /// One tenant's: on PostgreSQL the call runs in a transaction that sets `gatehouse.tenant_id`,
-    /// which the row-level security policies compare every row's `tenant_id` with.
+    /// One tenant's: on PostgreSQL the call runs with `gatehouse.tenant_id` set to it, which the
+    /// row-level security policies compare every row's `tenant_id` with.
     Tenant(String),
     /// Every tenant's, for the node's own work (the tenant directory, the change feed, pruning,
     /// bootstrap tenants, re-sealing), the CLI and migrations: as the login role of
@@ -141,8 +141,7 @@ impl r2d2::ManageConnection for Manager {
                     PgConnection::establish(&with_pg_defaults(url, self.connect_timeout))
                         .map_err(diesel::r2d2::Error::ConnectionError)?;
                 if let Some(role) = &self.app_role {
-                    // For the session: a transaction of `Access::System` steps back to the login
-                    // role with SET LOCAL ROLE NONE, and returns to this role when it ends.
+                    // The role until a call says otherwise (see `with_access`).
                     conn.batch_execute(&format!("SET ROLE \"{role}\""))
                         .map_err(diesel::r2d2::Error::QueryError)?;
                 }
@@ -174,7 +173,7 @@ impl r2d2::ManageConnection for Manager {
     }
 
     /// Asked when a connection goes back to the pool: one that failed and then did not answer a
-    /// `SELECT 1` (see `Db::run`), or whose transaction state is broken, is dropped and replaced.
+    /// `SELECT 1` (see `Db::run_in`), or whose transaction state is broken, is dropped and replaced.
     /// Nothing is asked at checkout, so the hot path pays no validation query.
     fn has_broken(&self, conn: &mut PooledConn) -> bool {
         use diesel::r2d2::R2D2Connection;
@@ -259,8 +258,7 @@ impl Db {
     }
 
     /// Runs `f` on one tenant's rows, with a pooled connection on the blocking pool. On
-    /// PostgreSQL `f` runs in a transaction that names the tenant (a transaction `f` opens nests
-    /// in it as a savepoint).
+    /// PostgreSQL, working as the app role, the connection names the tenant before `f` runs.
     pub async fn run_tenant<T, F>(&self, tenant_id: &str, f: F) -> CoreResult<T>
     where
         T: Send + 'static,
@@ -296,11 +294,11 @@ impl Db {
     {
         self.calls.fetch_add(1, Ordering::Relaxed);
         let pool = self.pool.clone();
-        let switches_role = self.app_role.is_some();
+        let app_role = self.app_role.clone();
         let task = tokio::task::spawn_blocking(move || {
             let mut pooled = pool.get()?;
             let result = match access {
-                Some(access) => with_access(&mut pooled.conn, &access, switches_role, f),
+                Some(access) => with_access(&mut pooled.conn, &access, app_role.as_deref(), f),
                 None => f(&mut pooled.conn),
             };
             if matches!(
@@ -413,37 +411,36 @@ fn valid_role(role: &str) -> CoreResult<String> {
     }
 }
 
-/// Runs `f` with `access`. On PostgreSQL a tenant's call is one transaction that sets the tenant
-/// for itself alone (`set_config(..., true)` ends with it), and a system call on a pool that works
-/// as the app role steps back to the login role for its transaction. SQLite has no roles or
-/// policies: `f` runs as it is, and the queries' own tenant filter is the only one.
+/// Runs `f` with `access`. On a PostgreSQL pool that works as the app role, each call first
+/// sets, for the session, the role and the tenant it runs with (a tenant's call: the app role and
+/// `gatehouse.tenant_id`; a system call: back to the login role), in one statement: whatever the
+/// connection's previous call set, this call runs as it says. Not a transaction around `f`: a
+/// statement of `f` that fails (a unique violation `f` handles) must not abort the ones after it.
+/// SQLite has no roles or policies, and the login role is not bound by them: `f` runs as it is,
+/// and the queries' own tenant filter is the only one.
 fn with_access<T, F>(
     conn: &mut AnyConnection,
     access: &Access,
-    switches_role: bool,
+    app_role: Option<&str>,
     f: F,
 ) -> CoreResult<T>
 where
     F: FnOnce(&mut AnyConnection) -> CoreResult<T>,
 {
-    let is_pg = matches!(conn, AnyConnection::Postgresql(_));
-    let needs_transaction = is_pg && (matches!(access, Access::Tenant(_)) || switches_role);
-    if !needs_transaction {
-        return f(conn);
-    }
-    conn.transaction(|c| {
-        if let AnyConnection::Postgresql(pg) = c {
-            match access {
-                Access::Tenant(id) => {
-                    diesel::sql_query("SELECT set_config('gatehouse.tenant_id', $1, true)")
-                        .bind::<diesel::sql_types::Text, _>(id)
-                        .execute(pg)?;
-                }
-                Access::System => pg.batch_execute("SET LOCAL ROLE NONE")?,
+    if let (AnyConnection::Postgresql(pg), Some(role)) = (&mut *conn, app_role) {
+        match access {
+            Access::Tenant(id) => {
+                diesel::sql_query(
+                    "SELECT set_config('role', $1, false), set_config('gatehouse.tenant_id', $2, false)",
+                )
+                .bind::<diesel::sql_types::Text, _>(role)
+                .bind::<diesel::sql_types::Text, _>(id)
+                .execute(pg)?;
             }
+            Access::System => pg.batch_execute("SET ROLE NONE")?,
         }
-        f(c)
-    })
+    }
+    f(conn)
 }
 
 /// Brings row-level security to every tenant-owned table, when migration 000030 is in.
