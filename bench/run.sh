@@ -12,7 +12,8 @@
 # Prints one markdown table and writes it as JSON (bench/results.json; smoke: bench/results-smoke.json).
 # Load generator: wrk (Debian's `wrk`, installed with apt-get when missing and run as root).
 # Environment: BENCH_PROFILE (release; smoke: dev), BENCH_PG (postgres://postgres@127.0.0.1:5432/test,
-# `off` for SQLite only), CONNS, DURATION, SEED_BIG, PORT, BARE_PORT, SOAK_SLICE (60).
+# `off` for SQLite only), CONNS, DURATION, SEED_BIG, PORT, BARE_PORT, SOAK_SLICE (60), SOAK_FAULTS (2),
+# BENCH_NO_BUILD.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
@@ -43,8 +44,11 @@ if ! command -v wrk >/dev/null; then
     echo "bench: needs wrk (apt-get install wrk)" >&2; exit 1
   fi
 fi
-echo "bench: building ($PROFILE profile)" >&2
-cargo build --locked --profile "$PROFILE" -p gatehouse -p gatehouse-bench >&2
+# BENCH_NO_BUILD=1 uses the binaries already in the target directory (soak needs only gatehouse).
+if [ -z "${BENCH_NO_BUILD:-}" ]; then
+  echo "bench: building ($PROFILE profile)" >&2
+  cargo build --locked --profile "$PROFILE" -p gatehouse -p gatehouse-bench >&2
+fi
 case "$PROFILE" in dev) OUTDIR=debug ;; *) OUTDIR=$PROFILE ;; esac
 BIN_DIR=${CARGO_TARGET_DIR:-$ROOT/target}/$OUTDIR
 BIN=$BIN_DIR/gatehouse
