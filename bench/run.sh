@@ -3,15 +3,17 @@
 #
 #   bench/run.sh            the full run (minutes; seeds 1,000,000 users per backend): the figures
 #   bench/run.sh smoke      seconds, a dev build and small numbers: proves the script (CI may run it)
-#   bench/run.sh soak 600   mixed traffic in both dialects over several tenants for 600 s: 5xx count,
-#                           RSS and p99 every minute
+#   bench/run.sh soak 600   mixed traffic in both dialects over several tenants for 600 s, with the
+#                           gateway's PostgreSQL connections killed twice: 5xx outside the faults,
+#                           requests lost, time to recover, RSS and p99 every minute
 #
 # In one run: a bare actix-web route and raw bcrypt verifications a second (the Rust crate, C's
 # crypt_r, Node's bcrypt when installed) as the ceilings, then Gatehouse on SQLite and PostgreSQL.
 # Prints one markdown table and writes it as JSON (bench/results.json; smoke: bench/results-smoke.json).
 # Load generator: wrk (Debian's `wrk`, installed with apt-get when missing and run as root).
 # Environment: BENCH_PROFILE (release; smoke: dev), BENCH_PG (postgres://postgres@127.0.0.1:5432/test,
-# `off` for SQLite only), CONNS, DURATION, SEED_BIG, PORT, BARE_PORT, SOAK_SLICE (60).
+# `off` for SQLite only), CONNS, DURATION, SEED_BIG, PORT, BARE_PORT, SOAK_SLICE (60), SOAK_FAULTS (2),
+# BENCH_NO_BUILD.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
@@ -42,8 +44,11 @@ if ! command -v wrk >/dev/null; then
     echo "bench: needs wrk (apt-get install wrk)" >&2; exit 1
   fi
 fi
-echo "bench: building ($PROFILE profile)" >&2
-cargo build --locked --profile "$PROFILE" -p gatehouse -p gatehouse-bench >&2
+# BENCH_NO_BUILD=1 uses the binaries already in the target directory (soak needs only gatehouse).
+if [ -z "${BENCH_NO_BUILD:-}" ]; then
+  echo "bench: building ($PROFILE profile)" >&2
+  cargo build --locked --profile "$PROFILE" -p gatehouse -p gatehouse-bench >&2
+fi
 case "$PROFILE" in dev) OUTDIR=debug ;; *) OUTDIR=$PROFILE ;; esac
 BIN_DIR=${CARGO_TARGET_DIR:-$ROOT/target}/$OUTDIR
 BIN=$BIN_DIR/gatehouse
@@ -187,6 +192,7 @@ if [ "$MODE" = soak ]; then
     am=$(token "$t.soak.localhost" /user/auth "{\"username\":\"soak@example.com\",\"password\":\"$PASSWORD\"}")
     td=$(token "$t.soak.localhost" /v1/auth/signin "{\"email\":\"soak@example.com\",\"password\":\"$PASSWORD\"}")
     TOKENS="$TOKENS$t.soak.localhost|Bearer $am|$td;"
+    [ "$t" = b ] && PROBE_AUTH=$td
   done
   cat >"$WORK/soak.lua" <<'LUA'
 -- Mixed traffic over the tenants in $SOAK_TENANTS ("host|bearer|jwt;..."): token checks, sign-ins,
@@ -202,6 +208,7 @@ function init(args)
     table.insert(tenants, { host = host, bearer = bearer, jwt = jwt })
   end
   n, c2, c4, c5 = 0, 0, 0, 0
+  fives = {}
 end
 local pw = os.getenv("SOAK_PASSWORD")
 local function json(host, path, body)
@@ -228,20 +235,56 @@ function request()
     return wrk.format("GET", "/user", { ["Host"] = t.host, ["Authorization"] = t.bearer })
   end
 end
+-- 5xx are also counted per second (Unix time), so that those inside a fault window can be told
+-- from those outside it.
 function response(status, headers, body)
-  if status >= 500 then c5 = c5 + 1 elseif status >= 400 then c4 = c4 + 1 else c2 = c2 + 1 end
+  if status >= 500 then
+    c5 = c5 + 1
+    local s = os.time()
+    fives[s] = (fives[s] or 0) + 1
+  elseif status >= 400 then c4 = c4 + 1 else c2 = c2 + 1 end
 end
 function done(summary, latency, requests)
   local a, b, c = 0, 0, 0
-  for _, t in ipairs(threads) do a = a + t:get("c2"); b = b + t:get("c4"); c = c + t:get("c5") end
+  for _, t in ipairs(threads) do
+    a = a + t:get("c2"); b = b + t:get("c4"); c = c + t:get("c5")
+    for s, k in pairs(t:get("fives")) do io.write(string.format("fivexx %d %d\n", s, k)) end
+  end
   io.write(string.format("classes 2xx=%d 4xx=%d 5xx=%d\n", a, b, c))
 end
 LUA
-  echo "soak: ${SOAK_SECONDS}s on PostgreSQL, 3 tenants, $CONNS connections; one line per ${SOAK_SLICE}s" >&2
-  printf '| minute | req/s | p99 ms | 2xx | 4xx (wrong passwords) | 5xx | RSS MiB |\n| ---: | ---: | ---: | ---: | ---: | ---: | ---: |\n'
+  # Faults: at a third and at two thirds of the run, every connection the gateway holds to its
+  # database (the pool and the change listener) is killed with pg_terminate_backend. A probe then
+  # asks for its projects (Tiledesk GET /v1/projects on soak-b: a tenant's query through the pool,
+  # no hashing) every 50 ms until it gets a 200; the fault window is from the kill to that 200,
+  # and the time to recover is its length.
+  PG_DB=${DB_URL##*/}
+  SOAK_FAULTS=${SOAK_FAULTS:-2}
+  fault() { # n at_seconds
+    sleep "$2"
+    local t0 t1 killed code
+    t0=$(date +%s.%N)
+    killed=$(psql "$PG_ADMIN" -qAtc "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity
+      WHERE datname = '$PG_DB' AND pid <> pg_backend_pid()")
+    while :; do
+      code=$(curl -s -o /dev/null -w '%{http_code}' --max-time 10 "http://127.0.0.1:$PORT/v1/projects" \
+        -H 'Host: b.soak.localhost' -H "Authorization: $PROBE_AUTH") || true
+      [ "$code" = 200 ] && break
+      sleep 0.05
+    done
+    t1=$(date +%s.%N)
+    echo "$1 $t0 $t1 $killed" >"$WORK/fault$1"
+  }
+  FAULT_PIDS=()
+  for f in $(seq 1 "$SOAK_FAULTS"); do
+    fault "$f" $(( SOAK_SECONDS * f / (SOAK_FAULTS + 1) )) & FAULT_PIDS+=($!); PIDS+=($!)
+  done
+  : >"$WORK/fivexx"
+  echo "soak: ${SOAK_SECONDS}s on PostgreSQL, 3 tenants, $CONNS connections, $SOAK_FAULTS faults; one line per ${SOAK_SLICE}s" >&2
+  printf '| minute | req/s | p99 ms | 2xx | 4xx (wrong passwords) | 5xx | lost | RSS MiB |\n| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |\n'
   RSS0=$(rss_mib "$SERVER")
-  printf '| 0 | - | - | - | - | - | %s |\n' "$RSS0"
-  elapsed=0 total5=0 slice=0
+  printf '| 0 | - | - | - | - | - | - | %s |\n' "$RSS0"
+  elapsed=0 total5=0 lost=0 slice=0 RSS_ALL=""
   while [ "$elapsed" -lt "$SOAK_SECONDS" ]; do
     slice=$((slice + 1))
     d=$(( SOAK_SECONDS - elapsed < SOAK_SLICE ? SOAK_SECONDS - elapsed : SOAK_SLICE ))
@@ -249,16 +292,34 @@ LUA
       -s "$WORK/soak.lua" "http://127.0.0.1:$PORT" >"$WORK/soak.wrk" 2>&1 || true
     parse_wrk "soak$slice" "$WORK/soak.wrk"
     read -r c2 c4 c5 < <(awk '/^classes/ { split($2, a, "="); split($3, b, "="); split($4, c, "="); print a[2], b[2], c[2] }' "$WORK/soak.wrk") || true
+    grep '^fivexx ' "$WORK/soak.wrk" >>"$WORK/fivexx" || true
     total5=$((total5 + ${c5:-0}))
+    # Lost: requests wrk sent that got no answer (socket errors: connect, read, write, timeout).
+    lost=$((lost + $(get "soak$slice.socket_errors")))
     RSS=$(rss_mib "$SERVER")
-    printf '| %d | %s | %s | %s | %s | %s | %s |\n' "$slice" "$(get "soak$slice.rps")" "$(get "soak$slice.p99_ms")" \
-      "${c2:-?}" "${c4:-?}" "${c5:-?}" "$RSS"
+    RSS_ALL="$RSS_ALL $RSS"
+    printf '| %d | %s | %s | %s | %s | %s | %s | %s |\n' "$slice" "$(get "soak$slice.rps")" "$(get "soak$slice.p99_ms")" \
+      "${c2:-?}" "${c4:-?}" "${c5:-?}" "$(get "soak$slice.socket_errors")" "$RSS"
     elapsed=$((elapsed + d))
   done
+  for p in "${FAULT_PIDS[@]}"; do wait "$p" || true; done
   echo
-  echo "soak: 5xx=$total5, RSS ${RSS0} MiB at start, ${RSS} MiB at the end ($(awk -v a="$RSS0" -v b="$RSS" 'BEGIN { printf "%+.1f%%", (b - a) / a * 100 }'))"
+  # Each fault's window, in whole seconds: from the second of the kill to the one after the probe's 200.
+  cat "$WORK"/fault* 2>/dev/null | sort -n >"$WORK/faults" || true
+  while read -r n t0 t1 killed; do
+    echo "soak: fault $n: $killed connections killed, recovered in $(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.2f", b - a }') s"
+  done <"$WORK/faults"
+  outside=$(awk 'NR == FNR { from[NR] = int($2); to[NR] = int($3) + 1; n = NR; next }
+    { inside = 0; for (i = 1; i <= n; i++) if ($2 >= from[i] && $2 <= to[i]) inside = 1
+      if (inside) win += $3; else out += $3 }
+    END { printf "%d %d", out, win }' "$WORK/faults" "$WORK/fivexx")
+  read -r out5 in5 <<<"$outside"
+  faults_done=$(wc -l <"$WORK/faults")
+  echo "soak: 5xx=$total5 ($out5 outside the fault windows, $in5 inside), lost=$lost, faults=$faults_done of $SOAK_FAULTS"
+  # RSS from the end of minute 1 (caches warm) to the end: largest over smallest.
+  echo "soak: RSS ${RSS0} MiB at start, ${RSS} MiB at the end ($(awk -v a="$RSS0" -v b="$RSS" 'BEGIN { printf "%+.1f%%", (b - a) / a * 100 }')); minute 1 to the end: $(echo "$RSS_ALL" | awk '{ lo = $1; hi = $1; for (i = 2; i <= NF; i++) { if ($i < lo) lo = $i; if ($i > hi) hi = $i } printf "%.1f%% between the smallest and the largest", (hi - lo) / lo * 100 }')"
   [ "$PER_IP_FAILURES_SETTING" = absent ] && echo "soak: SIGNIN_FAILURES_PER_IP_PER_MINUTE is unknown to this build (not set)"
-  [ "$total5" = 0 ]
+  [ "$out5" = 0 ] && [ "$faults_done" = "$SOAK_FAULTS" ]
   exit
 fi
 

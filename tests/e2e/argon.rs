@@ -14,7 +14,7 @@ async fn stored_hash(app: &TestApp, slug: &str, email: &str) -> String {
     let email = email.to_owned();
     app.core
         .db()
-        .run(move |c| {
+        .run_system(move |c| {
             use diesel::prelude::*;
             use gatehouse_core::storage::schema::users::dsl as u;
             Ok(u::users
@@ -33,7 +33,7 @@ async fn put_hash(app: &TestApp, slug: &str, email: &str, hash: String) {
     let email = email.to_owned();
     app.core
         .db()
-        .run(move |c| {
+        .run_system(move |c| {
             use diesel::prelude::*;
             use gatehouse_core::storage::schema::users::dsl as u;
             diesel::update(

@@ -51,7 +51,7 @@ async fn account_and_project(app: &TestApp) -> (String, String, String) {
 async fn raw_secrets(app: &TestApp) -> (Vec<String>, Vec<String>) {
     app.core
         .db()
-        .run(|c| {
+        .run_system(|c| {
             let keys = signing_keys::table.select(signing_keys::secret).load(c)?;
             let secrets = projects::table.select(projects::jwt_secret).load(c)?;
             Ok((keys, secrets))
@@ -151,7 +151,7 @@ async fn plaintext_rows_from_before_are_sealed_at_start(app: TestApp) {
     let pid = project_id.clone();
     app.core
         .db()
-        .run(move |c| {
+        .run_system(move |c| {
             diesel::insert_into(signing_keys::table)
                 .values((
                     signing_keys::tenant_id.eq(&tenant_id),

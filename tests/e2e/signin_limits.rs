@@ -121,7 +121,7 @@ async fn bcrypt_costs_are_capped_by_the_operator(app: TestApp) {
     let hash = app
         .core
         .db()
-        .run(move |c| {
+        .run_tenant(&t.id, move |c| {
             use diesel::prelude::*;
             use gatehouse_core::storage::schema::users::dsl::*;
             Ok(users

@@ -214,7 +214,7 @@ impl Core {
         let max = i32::try_from(tenant.settings.signin_max_failures).unwrap_or(i32::MAX);
         let tid = tenant.id.clone();
         self.db
-            .run(move |c| {
+            .run_tenant(&tenant.id, move |c| {
                 if prune {
                     // Expired: the last failure is older than the lock window and any lock has ended.
                     diesel::delete(
@@ -243,7 +243,7 @@ impl Core {
     ) -> CoreResult<()> {
         let tid = tenant.id.clone();
         self.db
-            .run(move |c| {
+            .run_tenant(&tenant.id, move |c| {
                 diesel::delete(pair(&tid, &key, &ip.to_string())).execute(c)?;
                 Ok(())
             })

@@ -267,7 +267,7 @@ impl Core {
         };
         let owner = MemberOf::User(owner.id.clone());
         self.db
-            .run(move |c| {
+            .run_tenant(&tenant.id, move |c| {
                 c.transaction(|c| {
                     diesel::insert_into(projects::table)
                         .values(&row)
@@ -290,7 +290,9 @@ impl Core {
     pub async fn project(&self, tenant: &Tenant, id: &str) -> CoreResult<Project> {
         let (tid, id, sealer) = (tenant.id.clone(), id.to_owned(), self.sealer.clone());
         self.db
-            .run(move |c| Project::open(find_project(c, &tid, &id)?, &sealer))
+            .run_tenant(&tenant.id, move |c| {
+                Project::open(find_project(c, &tid, &id)?, &sealer)
+            })
             .await
     }
 
@@ -306,7 +308,7 @@ impl Core {
             .sealer
             .seal(&secret, &project_secret_aad(&tenant.id, project_id));
         self.db
-            .run(move |c| {
+            .run_tenant(&tenant.id, move |c| {
                 let n = diesel::update(
                     projects::table
                         .filter(projects::tenant_id.eq(&tid))
@@ -333,7 +335,9 @@ impl Core {
         storable("member", &who.key())?;
         let (tid, pid) = (tenant.id.clone(), project_id.to_owned());
         self.db
-            .run(move |c| Ok(find_member(c, &tid, &pid, &who.key())?.map(Member::from)))
+            .run_tenant(&tenant.id, move |c| {
+                Ok(find_member(c, &tid, &pid, &who.key())?.map(Member::from))
+            })
             .await
     }
 
@@ -348,7 +352,7 @@ impl Core {
     ) -> CoreResult<Member> {
         let (tid, pid, now) = (tenant.id.clone(), project_id.to_owned(), self.now_ms());
         self.db
-            .run(move |c| {
+            .run_tenant(&tenant.id, move |c| {
                 c.transaction(|c| {
                     find_project(c, &tid, &pid)?;
                     upsert_member(c, &tid, &pid, &who, role, &profile, now).map(Member::from)
@@ -388,7 +392,7 @@ impl Core {
         let (tid, pid, now) = (tenant.id.clone(), project_id.to_owned(), self.now_ms());
         let created = self
             .db
-            .run(move |c| {
+            .run_tenant(&tenant.id, move |c| {
                 c.transaction(|c| {
                     let user = crate::users::insert_new(c, &tid, new, None, now)?;
                     let who = MemberOf::User(user.id.clone());
@@ -438,7 +442,7 @@ impl Core {
         let (tid, uid, sealer) = (tenant.id.clone(), user_id.to_owned(), self.sealer.clone());
         let agent_roles = [Role::Owner, Role::Admin, Role::Agent].map(Role::as_str);
         self.db
-            .run(move |c| {
+            .run_tenant(&tenant.id, move |c| {
                 let members: Vec<MemberRow> = project_members::table
                     .filter(project_members::tenant_id.eq(&tid))
                     .filter(project_members::user_id.eq(&uid))
@@ -476,7 +480,7 @@ impl Core {
     ) -> CoreResult<()> {
         let (tid, pid, now) = (tenant.id.clone(), project_id.to_owned(), self.now_ms());
         self.db
-            .run(move |c| {
+            .run_tenant(&tenant.id, move |c| {
                 let n = diesel::update(
                     project_members::table
                         .filter(project_members::tenant_id.eq(&tid))

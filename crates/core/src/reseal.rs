@@ -117,7 +117,7 @@ impl Core {
     pub async fn reseal_secrets(&self, mode: Reseal) -> CoreResult<Resealed> {
         let sealer = self.sealer.clone();
         self.db
-            .run(move |c| c.transaction(|c| pass(c, &sealer, mode)))
+            .run_system(move |c| c.transaction(|c| pass(c, &sealer, mode)))
             .await
     }
 

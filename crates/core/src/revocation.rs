@@ -95,7 +95,7 @@ impl Core {
             change.clone(),
         );
         self.db
-            .run(move |c| {
+            .run_tenant(&tenant.id, move |c| {
                 c.transaction(|c| {
                     change::store_revoked(c, row)?;
                     change::append(c, &feed)
@@ -124,7 +124,9 @@ impl Core {
         let (tid, uid, now) = (tenant.id.clone(), user_id.to_owned(), self.now_ms());
         let change = self
             .db
-            .run(move |c| c.transaction(|c| end_user_tokens(c, &tid, &uid, now)))
+            .run_tenant(&tenant.id, move |c| {
+                c.transaction(|c| end_user_tokens(c, &tid, &uid, now))
+            })
             .await?;
         self.view
             .metrics

@@ -74,7 +74,7 @@ impl Core {
             let (spec, tid, hash) = (spec.clone(), tenant.id.clone(), hash.clone());
             let from = spec.first + done;
             self.db
-                .run(move |c| {
+                .run_tenant(&tenant.id, move |c| {
                     let rows = (from..from + batch)
                         .map(|n| seed_row(&spec, n, &tid, &hash, now))
                         .collect::<CoreResult<Vec<_>>>()?;

@@ -11,7 +11,7 @@ use crate::password::{HashPolicy, Hasher};
 use crate::ratelimit::RateLimiter;
 use crate::sealed::Sealer;
 use crate::signup_policy::{self, Creator, Signup, SignupPath};
-use crate::storage::{AnyConnection, Db};
+use crate::storage::{Access, AnyConnection, Db};
 use crate::tenants::{self, HostPattern, Tenant, TenantDirectory, TenantSpec};
 use crate::token::{self, Claims, KeyAlg, SigningKey};
 use crate::validated::TenantSlug;
@@ -119,7 +119,10 @@ impl Core {
     pub async fn refresh_tenants(&self) -> CoreResult<()> {
         let _one_at_a_time = self.refresh_lock.lock().await;
         let sealer = self.sealer.clone();
-        let all = self.db.run(move |c| tenants::load_all(c, &sealer)).await?;
+        let all = self
+            .db
+            .run_system(move |c| tenants::load_all(c, &sealer))
+            .await?;
         self.directory.replace(all);
         Ok(())
     }
@@ -157,7 +160,8 @@ impl Core {
         let slug = spec.slug.clone();
         let key = self.generate_key(spec.alg).await?;
         let sealer = self.sealer.clone();
-        self.tenant_write(&id.clone(), move |c| {
+        // Across tenants: a host the spec names may be another tenant's.
+        self.feed_write(Access::System, &id.clone(), move |c| {
             tenants::create(c, &sealer, &spec, id, &key, now)
         })
         .await?;
@@ -173,8 +177,9 @@ impl Core {
         let id = crate::ids::object_id(now / 1000);
         let key = self.generate_key(spec.alg).await?;
         let sealer = self.sealer.clone();
+        // Across tenants: a host the spec names may be another tenant's.
         self.db
-            .run(move |c| match tenants::tenant_id_of(c, &spec.slug)? {
+            .run_system(move |c| match tenants::tenant_id_of(c, &spec.slug)? {
                 Some(existing) => tenants::update(c, &sealer, &existing, &spec, now),
                 None => tenants::create(c, &sealer, &spec, id, &key, now).map(|_| ()),
             })
@@ -297,7 +302,9 @@ impl Core {
         let value = crate::settings::Settings::validate_config(key, value)?;
         let (id, name, now) = (tenant.id.clone(), key.to_owned(), self.now_ms());
         self.db
-            .run(move |c| tenants::put_setting(c, &id, &name, &value, now))
+            .run_tenant(&tenant.id, move |c| {
+                tenants::put_setting(c, &id, &name, &value, now)
+            })
             .await?;
         self.audit_setting(tenant, key, "set");
         self.refresh_tenants().await
@@ -310,7 +317,7 @@ impl Core {
         }
         let (id, name) = (tenant.id.clone(), key.to_owned());
         self.db
-            .run(move |c| tenants::delete_setting(c, &id, &name))
+            .run_tenant(&tenant.id, move |c| tenants::delete_setting(c, &id, &name))
             .await?;
         self.audit_setting(tenant, key, "unset");
         self.refresh_tenants().await
@@ -387,11 +394,21 @@ impl Core {
         T: Send + 'static,
         F: FnOnce(&mut AnyConnection) -> CoreResult<T> + Send + 'static,
     {
+        self.feed_write(Access::Tenant(tenant_id.to_owned()), tenant_id, write)
+            .await
+    }
+
+    /// `tenant_write` with `access`.
+    async fn feed_write<T, F>(&self, access: Access, tenant_id: &str, write: F) -> CoreResult<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut AnyConnection) -> CoreResult<T> + Send + 'static,
+    {
         let change = Change::tenant(tenant_id, self.now_ms());
         let feed = change.clone();
         let out = self
             .db
-            .run(move |c| {
+            .run_as(access, move |c| {
                 c.transaction(|c| {
                     let out = write(c)?;
                     change::append(c, &feed)?;

@@ -156,7 +156,7 @@ impl Core {
         query.storable()?;
         let tid = tenant.id.clone();
         self.db
-            .run(move |c| {
+            .run_tenant(&tenant.id, move |c| {
                 let mut q = scoped(&tid);
                 if let Some(p) = query.pattern.filter(|p| !p.is_empty()) {
                     let like = contains(&p.to_lowercase());

@@ -298,7 +298,7 @@ impl Core {
         let row = new_row(&tenant.id, new, hash, self.now_ms());
         let (user, claimed) = self
             .db
-            .run(move |c| {
+            .run_tenant(&tenant.id, move |c| {
                 let inserted = diesel::insert_into(users::table)
                     .values(&row)
                     .execute(c)
@@ -343,7 +343,7 @@ impl Core {
         let (tid, pair_key) = (tenant.id.clone(), key.clone());
         let (row, pair) = self
             .db
-            .run(move |c| {
+            .run_tenant(&tenant.id, move |c| {
                 let row = find_by_login(c, &tid, &login)?;
                 let pair = lockout::pair_state(c, &tid, &pair_key, client_ip)?;
                 Ok((row, pair))
@@ -407,7 +407,7 @@ impl Core {
         if let Verified::MatchRehashed(hash) = verified {
             let (tid, uid) = (tenant.id.clone(), row.id.clone());
             self.db
-                .run(move |c| store_rehash(c, &tid, &uid, hash))
+                .run_tenant(&tenant.id, move |c| store_rehash(c, &tid, &uid, hash))
                 .await?;
             record = record.detail("password rehashed to the tenant's policy");
         }
@@ -418,21 +418,27 @@ impl Core {
     pub async fn user(&self, tenant: &Tenant, id: &str) -> CoreResult<User> {
         let (tid, id) = (tenant.id.clone(), id.to_owned());
         self.db
-            .run(move |c| find_by_id(c, &tid, &id).map(User::from_row))
+            .run_tenant(&tenant.id, move |c| {
+                find_by_id(c, &tid, &id).map(User::from_row)
+            })
             .await
     }
 
     pub async fn user_by_email(&self, tenant: &Tenant, email: &Email) -> CoreResult<Option<User>> {
         let (tid, login) = (tenant.id.clone(), Login::Email(email.clone()));
         self.db
-            .run(move |c| Ok(find_by_login(c, &tid, &login)?.map(User::from_row)))
+            .run_tenant(&tenant.id, move |c| {
+                Ok(find_by_login(c, &tid, &login)?.map(User::from_row))
+            })
             .await
     }
 
     pub async fn count_users(&self, tenant: &Tenant) -> CoreResult<i64> {
         let tid = tenant.id.clone();
         self.db
-            .run(move |c| Ok(scoped(&tid).count().get_result(c)?))
+            .run_tenant(&tenant.id, move |c| {
+                Ok(scoped(&tid).count().get_result(c)?)
+            })
             .await
     }
 
@@ -451,7 +457,7 @@ impl Core {
         let (tid, id, now) = (tenant.id.clone(), id.to_owned(), self.now_ms());
         let (user, change) = self
             .db
-            .run(move |c| {
+            .run_tenant(&tenant.id, move |c| {
                 c.transaction(|c| {
                     let mut row = find_by_id(c, &tid, &id)?;
                     if let Some(email) = patch.email {
@@ -508,7 +514,7 @@ impl Core {
         let (tid, id, now) = (tenant.id.clone(), id.to_owned(), self.now_ms());
         let (user, change) = self
             .db
-            .run(move |c| {
+            .run_tenant(&tenant.id, move |c| {
                 c.transaction(|c| {
                     let mut row = find_by_id(c, &tid, &id)?;
                     if let Some(first) = patch.firstname {
@@ -550,7 +556,7 @@ impl Core {
         let (tid, uid, now) = (tenant.id.clone(), id.to_owned(), self.now_ms());
         let change = self
             .db
-            .run(move |c| {
+            .run_tenant(&tenant.id, move |c| {
                 c.transaction(|c| {
                     found_one(diesel::delete(user_by_id(&tid, &uid)).execute(c)?, "user")?;
                     diesel::delete(
@@ -577,7 +583,10 @@ impl Core {
         new: &Password,
     ) -> CoreResult<()> {
         let (tid, uid) = (tenant.id.clone(), id.to_owned());
-        let row = self.db.run(move |c| find_by_id(c, &tid, &uid)).await?;
+        let row = self
+            .db
+            .run_tenant(&tenant.id, move |c| find_by_id(c, &tid, &uid))
+            .await?;
         let policy = tenant.settings.hash_policy();
         if self
             .hasher
@@ -619,7 +628,9 @@ impl Core {
         let (tid, id, now) = (tenant.id.clone(), id.to_owned(), self.now_ms());
         let change = self
             .db
-            .run(move |c| c.transaction(|c| store_password(c, &tid, &id, hash, now)))
+            .run_tenant(&tenant.id, move |c| {
+                c.transaction(|c| store_password(c, &tid, &id, hash, now))
+            })
             .await?;
         self.publish(&[change]).await
     }
@@ -635,7 +646,7 @@ impl Core {
         let (tid, email, now) = (tenant.id.clone(), email.as_str().to_owned(), self.now_ms());
         let (user, change) = self
             .db
-            .run(move |c| {
+            .run_tenant(&tenant.id, move |c| {
                 c.transaction(|c| {
                     let n = diesel::update(
                         users::table

@@ -346,7 +346,7 @@ async fn a_changed_bcrypt_cost_rehashes_at_the_next_good_signin() {
     let cost = f
         .core
         .db()
-        .run(move |c| {
+        .run_tenant(&t.id, move |c| {
             use diesel::prelude::*;
             use gatehouse_core::storage::schema::users::dsl::*;
             Ok(users

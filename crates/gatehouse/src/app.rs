@@ -23,11 +23,22 @@ use std::sync::Arc;
 use std::time::Duration;
 
 /// Opens the database (waiting at most `connect_timeout_seconds`), applies pending migrations and
-/// builds a `Core`. Used by `serve` and by every CLI command.
+/// builds a `Core`. Used by every CLI command: they work as the login role of `database.url`.
 pub async fn open_core(
     config: &Config,
     clock: SharedClock,
     registry: prometheus::Registry,
+) -> Result<Arc<Core>, CoreError> {
+    open_core_as(config, clock, registry, None).await
+}
+
+/// `open_core`; then, given a role (what `serve` does with `database.app_role`), on PostgreSQL
+/// the pool works as that role, bound by row-level security (docs/security.md).
+async fn open_core_as(
+    config: &Config,
+    clock: SharedClock,
+    registry: prometheus::Registry,
+    app_role: Option<String>,
 ) -> Result<Arc<Core>, CoreError> {
     let db_cfg = config.database.clone();
     let db = tokio::task::spawn_blocking(move || {
@@ -40,6 +51,13 @@ pub async fn open_core(
     .await
     .map_err(|e| CoreError::Internal(e.to_string()))??;
     db.migrate().await?;
+    // After migrating: the migrations make the role.
+    let db = match app_role.filter(|role| !role.is_empty()) {
+        Some(role) => tokio::task::spawn_blocking(move || db.working_as(&role))
+            .await
+            .map_err(|e| CoreError::Internal(e.to_string()))??,
+        None => db,
+    };
     // After the database answers, so an unreachable database is reported as such first.
     let url = DbUrl::parse(&config.database.url)?;
     let keys = KeySources::from_env(config.secrets.master_key_file.clone());
@@ -137,7 +155,8 @@ impl Application {
         clock: SharedClock,
     ) -> Result<Application, String> {
         let registry = prometheus::Registry::new();
-        let core = open_core(&config, clock, registry.clone())
+        let app_role = Some(config.database.app_role.clone());
+        let core = open_core_as(&config, clock, registry.clone(), app_role)
             .await
             .map_err(|e| e.to_string())?;
         for b in &config.tenants.bootstrap {

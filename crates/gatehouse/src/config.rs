@@ -136,6 +136,14 @@ pub struct DatabaseConfig {
     pub pool_size: u32,
     #[serde(default = "default_connect_timeout")]
     pub connect_timeout_seconds: u64,
+    /// On PostgreSQL, the role `serve` works as (SET ROLE), bound by row-level security; "" serves
+    /// as the login role of `url` (no row-level security). The CLI always works as the login role.
+    #[serde(default = "default_app_role")]
+    pub app_role: String,
+}
+
+fn default_app_role() -> String {
+    gatehouse_core::storage::APP_ROLE.to_owned()
 }
 
 fn default_connect_timeout() -> u64 {

@@ -118,7 +118,7 @@ impl Core {
         query: AuditQuery,
     ) -> CoreResult<Vec<AuditEvent>> {
         let tid = tenant.id.clone();
-        self.db.run(move |c| store::query(c, &tid, &query)).await
+        self.db.run_system(move |c| store::query(c, &tid, &query)).await
     }
 
     /// Deletes every tenant's events older than its `AUDIT_RETENTION_DAYS`; returns how many.
@@ -133,7 +133,7 @@ impl Core {
             })
             .collect();
         self.db
-            .run(move |c| {
+            .run_system(move |c| {
                 cutoffs
                     .iter()
                     .try_fold(0, |n, (tid, before)| -> CoreResult<usize> {

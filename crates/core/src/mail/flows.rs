@@ -167,7 +167,7 @@ impl Core {
             self.sealer.clone(),
         );
         self.db
-            .run(move |c| {
+            .run_system(move |c| {
                 c.transaction(|c| {
                     let new = NewCode {
                         tenant_id: &tid,
@@ -189,7 +189,7 @@ impl Core {
     pub async fn check_reset_code(&self, tenant: &Tenant, code: &str) -> CoreResult<User> {
         let (tid, code, now) = (tenant.id.clone(), code.to_owned(), self.now_ms());
         self.db
-            .run(move |c| {
+            .run_system(move |c| {
                 let row = codes::find(c, &tid, Purpose::Reset, &code, now)?;
                 crate::users::load_state(c, &tid, &row.user_id)?
                     .map(|s| s.user)
@@ -215,7 +215,7 @@ impl Core {
         let (tid, code, now) = (tenant.id.clone(), code.to_owned(), self.now_ms());
         let (user, change) = self
             .db
-            .run(move |c| {
+            .run_system(move |c| {
                 c.transaction(|c| {
                     let row = codes::consume(c, &tid, Purpose::Reset, &code, now)?;
                     codes::end_all(c, &tid, &row.user_id, Purpose::Reset)?;
@@ -270,7 +270,7 @@ impl Core {
         );
         let (user, change) = self
             .db
-            .run(move |c| {
+            .run_system(move |c| {
                 c.transaction(|c| {
                     let row = codes::find(c, &tid, Purpose::Verify, &code, now)?;
                     if row.user_id != uid {
@@ -324,7 +324,7 @@ impl Core {
         let ttl = tenant.settings.reset_code_ttl_seconds;
         let stored = code.clone();
         self.db
-            .run(move |c| {
+            .run_system(move |c| {
                 let new = NewCode {
                     tenant_id: &tid,
                     user_id: &uid,

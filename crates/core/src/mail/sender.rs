@@ -81,7 +81,7 @@ impl Core {
         let lease = i64::try_from(opts.send_timeout.as_millis() * 3).unwrap_or(i64::MAX);
         let rows = self
             .db
-            .run(move |c| outbox::claim(c, now, lease, BATCH))
+            .run_system(move |c| outbox::claim(c, now, lease, BATCH))
             .await?;
         let mut sent = 0;
         for row in rows {
@@ -116,7 +116,7 @@ impl Core {
                 }
             };
             self.db
-                .run(move |c| outbox::finish(c, &row, outcome, now))
+                .run_system(move |c| outbox::finish(c, &row, outcome, now))
                 .await?;
         }
         Ok(sent)
@@ -138,7 +138,7 @@ impl Core {
     /// Mails of the tenant in the outbox in `state` (`queued`, `sent` or `dead`).
     pub async fn outbox_count(&self, tenant_id: &str, state: &'static str) -> CoreResult<i64> {
         let tid = tenant_id.to_owned();
-        self.db.run(move |c| outbox::count(c, &tid, state)).await
+        self.db.run_system(move |c| outbox::count(c, &tid, state)).await
     }
 }
 

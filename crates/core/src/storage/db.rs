@@ -1,8 +1,12 @@
-//! The connection pool and the one way to use it: `Db::run`, which checks out a connection on the
-//! blocking pool, so no async worker ever waits on a query.
+//! The connection pool and the ways to use it: `Db::run_tenant` for one tenant's rows and
+//! `Db::run_system` for the node's own cross-tenant work. Both check out a connection on the
+//! blocking pool, so no async worker ever waits on a query. On PostgreSQL, `serve` works as a role
+//! bound by row-level security (migration 000030, docs/security.md): `run_tenant` names the tenant
+//! on the connection first, and a query that forgets its tenant filter still sees only that tenant.
 
 use crate::error::{CoreError, CoreResult};
 use diesel::connection::SimpleConnection;
+use diesel::migration::{Migration, MigrationSource};
 use diesel::pg::PgConnection;
 use diesel::prelude::*;
 use diesel::sqlite::SqliteConnection;
@@ -72,9 +76,30 @@ fn redact(url: &str) -> String {
     }
 }
 
+/// Whose rows a database call may touch.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Access {
+    /// One tenant's: on PostgreSQL the call runs with `gatehouse.tenant_id` set to it, which the
+    /// row-level security policies compare every row's `tenant_id` with.
+    Tenant(String),
+    /// Every tenant's, for the node's own work (the tenant directory, the change feed, pruning,
+    /// bootstrap tenants, re-sealing), the CLI and migrations: as the login role of
+    /// `database.url`, which owns the tables and is not bound by row-level security.
+    System,
+}
+
+/// The role `serve` works as on PostgreSQL unless `database.app_role` says otherwise; migration
+/// 000030 creates it.
+pub const APP_ROLE: &str = "gatehouse_app";
+
+/// Migrations whose name holds this run on PostgreSQL only; SQLite records them as applied.
+const POSTGRESQL_ONLY: &str = "postgresql_only";
+
 pub struct Manager {
     url: DbUrl,
     connect_timeout: Duration,
+    /// On PostgreSQL, the role each new connection switches to (`SET ROLE`).
+    app_role: Option<String>,
 }
 
 /// libpq parameters that keep a silent network from hanging a connection: a connect timeout, and
@@ -112,9 +137,15 @@ impl r2d2::ManageConnection for Manager {
     fn connect(&self) -> Result<PooledConn, Self::Error> {
         let conn = match &self.url {
             DbUrl::Postgres(url) => {
-                PgConnection::establish(&with_pg_defaults(url, self.connect_timeout))
-                    .map(AnyConnection::Postgresql)
-                    .map_err(diesel::r2d2::Error::ConnectionError)
+                let mut conn =
+                    PgConnection::establish(&with_pg_defaults(url, self.connect_timeout))
+                        .map_err(diesel::r2d2::Error::ConnectionError)?;
+                if let Some(role) = &self.app_role {
+                    // The role until a call says otherwise (see `with_access`).
+                    conn.batch_execute(&format!("SET ROLE \"{role}\""))
+                        .map_err(diesel::r2d2::Error::QueryError)?;
+                }
+                Ok::<_, diesel::r2d2::Error>(AnyConnection::Postgresql(conn))
             }
             DbUrl::Sqlite(path) => {
                 let mut conn = SqliteConnection::establish(path)
@@ -142,7 +173,7 @@ impl r2d2::ManageConnection for Manager {
     }
 
     /// Asked when a connection goes back to the pool: one that failed and then did not answer a
-    /// `SELECT 1` (see `Db::run`), or whose transaction state is broken, is dropped and replaced.
+    /// `SELECT 1` (see `Db::run_in`), or whose transaction state is broken, is dropped and replaced.
     /// Nothing is asked at checkout, so the hot path pays no validation query.
     fn has_broken(&self, conn: &mut PooledConn) -> bool {
         use diesel::r2d2::R2D2Connection;
@@ -156,6 +187,8 @@ pub type Pool = r2d2::Pool<Manager>;
 pub struct Db {
     pool: Pool,
     url: DbUrl,
+    /// The role connections work as (PostgreSQL `serve`), or None: the login role throughout.
+    app_role: Option<String>,
     /// The longest a caller waits for `run`: a checkout plus a query. Past it the caller gets
     /// `Unavailable` (the blocking thread finishes or fails on its own, by keepalive or busy_timeout).
     op_timeout: Duration,
@@ -177,42 +210,97 @@ impl Db {
         if let DbUrl::Sqlite(path) = &url {
             create_private_sqlite(path)?;
         }
-        // min_idle 0: connections are made when asked for, never by r2d2's background threads on
-        // their own. A background connect (a TLS handshake in libpq) still running when a short
-        // CLI command exits races OpenSSL's exit-time cleanup and crashes the process.
-        let pool = r2d2::Pool::builder()
-            .max_size(pool_size.max(1))
-            .min_idle(Some(0))
-            .connection_timeout(timeout)
-            .test_on_check_out(false)
-            .error_handler(Box::new(QuietErrors))
-            .build_unchecked(Manager {
-                url: url.clone(),
-                connect_timeout: timeout,
-            });
-        // The start-up check: one connection within `timeout`, or a clear error.
-        pool.get().map_err(|e| {
-            CoreError::Unavailable(format!("cannot connect to {}: {e}", url.display()))
-        })?;
+        let pool = open_pool(&url, pool_size, timeout, None)?;
         Ok(Db {
             pool,
             url,
+            app_role: None,
             op_timeout: timeout + Duration::from_secs(10),
             calls: Arc::new(AtomicU64::new(0)),
         })
     }
 
-    /// Runs `f` with a pooled connection on the blocking pool.
-    pub async fn run<T, F>(&self, f: F) -> CoreResult<T>
+    /// On PostgreSQL, a pool whose connections work as `role` (made by migration 000030, so call
+    /// this after `migrate`): a role bound by row-level security, checked here. On SQLite, `self`.
+    /// Runs on the calling thread, as `connect` does.
+    pub fn working_as(self, role: &str) -> CoreResult<Db> {
+        if !matches!(self.url, DbUrl::Postgres(_)) {
+            return Ok(self);
+        }
+        let role = valid_role(role)?;
+        let size = self.pool.max_size();
+        let timeout = self.op_timeout - Duration::from_secs(10);
+        let pool = open_pool(&self.url, size, timeout, Some(role.clone())).map_err(|e| {
+            CoreError::Unavailable(format!(
+                "cannot work as role {role} (database.app_role; \"\" serves as the login role, without row-level security): {e}"
+            ))
+        })?;
+        let mut pooled = pool.get()?;
+        let AnyConnection::Postgresql(pg) = &mut pooled.conn else {
+            return Err(CoreError::Internal("not a PostgreSQL connection".into()));
+        };
+        let bypasses: Bypass = diesel::sql_query(
+            "SELECT rolsuper OR rolbypassrls AS bypasses FROM pg_roles WHERE rolname = current_user",
+        )
+        .get_result(pg)?;
+        if bypasses.bypasses {
+            return Err(CoreError::invalid(
+                "database.app_role",
+                format!("role {role} is a superuser or has BYPASSRLS: row-level security would not bind it"),
+            ));
+        }
+        drop(pooled);
+        Ok(Db {
+            pool,
+            app_role: Some(role),
+            ..self
+        })
+    }
+
+    /// Runs `f` on one tenant's rows, with a pooled connection on the blocking pool. On
+    /// PostgreSQL, working as the app role, the connection names the tenant before `f` runs.
+    pub async fn run_tenant<T, F>(&self, tenant_id: &str, f: F) -> CoreResult<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut AnyConnection) -> CoreResult<T> + Send + 'static,
+    {
+        self.run_in(Some(Access::Tenant(tenant_id.to_owned())), f)
+            .await
+    }
+
+    /// Runs `f` across tenants (see `Access::System`), with a pooled connection on the blocking pool.
+    pub async fn run_system<T, F>(&self, f: F) -> CoreResult<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut AnyConnection) -> CoreResult<T> + Send + 'static,
+    {
+        self.run_in(Some(Access::System), f).await
+    }
+
+    /// Runs `f` with `access`, with a pooled connection on the blocking pool.
+    pub async fn run_as<T, F>(&self, access: Access, f: F) -> CoreResult<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut AnyConnection) -> CoreResult<T> + Send + 'static,
+    {
+        self.run_in(Some(access), f).await
+    }
+
+    /// `None`: as the pool's connections are, for statements that read no table.
+    async fn run_in<T, F>(&self, access: Option<Access>, f: F) -> CoreResult<T>
     where
         T: Send + 'static,
         F: FnOnce(&mut AnyConnection) -> CoreResult<T> + Send + 'static,
     {
         self.calls.fetch_add(1, Ordering::Relaxed);
         let pool = self.pool.clone();
+        let app_role = self.app_role.clone();
         let task = tokio::task::spawn_blocking(move || {
             let mut pooled = pool.get()?;
-            let result = f(&mut pooled.conn);
+            let result = match access {
+                Some(access) => with_access(&mut pooled.conn, &access, app_role.as_deref(), f),
+                None => f(&mut pooled.conn),
+            };
             if matches!(
                 result,
                 Err(CoreError::Unavailable(_) | CoreError::Internal(_))
@@ -234,14 +322,19 @@ impl Db {
         }
     }
 
-    /// Runs `f` with a pooled connection on the calling thread: only for core's own background
-    /// threads (the audit writer), never from an async worker.
+    /// Runs `f` across tenants with a pooled connection on the calling thread: only for core's own
+    /// background threads (the audit writer), never from an async worker.
     pub(crate) fn run_here<T>(
         &self,
         f: impl FnOnce(&mut AnyConnection) -> CoreResult<T>,
     ) -> CoreResult<T> {
         let mut pooled = self.pool.get()?;
-        f(&mut pooled.conn)
+        with_access(
+            &mut pooled.conn,
+            &Access::System,
+            self.app_role.as_deref(),
+            f,
+        )
     }
 
     /// Database calls made through this pool so far.
@@ -255,16 +348,21 @@ impl Db {
 
     /// Applies pending migrations. On PostgreSQL an advisory lock keeps nodes that start together
     /// from migrating at once.
+    /// Then, on PostgreSQL, row-level security is brought to every tenant-owned table (one a later
+    /// migration added too: see migration 000030).
     pub async fn migrate(&self) -> CoreResult<()> {
-        self.run(|conn| {
+        self.run_in(None, |conn| {
             let result = match conn {
                 AnyConnection::Postgresql(c) => {
                     c.batch_execute("SELECT pg_advisory_lock(7246801)")?;
-                    let r = c.run_pending_migrations(MIGRATIONS).map(|_| ());
+                    let r = c
+                        .run_pending_migrations(MIGRATIONS)
+                        .map(|_| ())
+                        .and_then(|()| Ok(c.batch_execute(SECURE_TENANT_TABLES)?));
                     c.batch_execute("SELECT pg_advisory_unlock(7246801)")?;
                     r
                 }
-                AnyConnection::Sqlite(c) => c.run_pending_migrations(MIGRATIONS).map(|_| ()),
+                AnyConnection::Sqlite(c) => c.run_pending_migrations(ForSqlite).map(|_| ()),
             };
             result.map_err(|e| CoreError::Internal(format!("migration failed: {e}")))
         })
@@ -273,7 +371,144 @@ impl Db {
 
     /// One round trip to the database; what `/readyz` asks.
     pub async fn ping(&self) -> CoreResult<()> {
-        self.run(|conn| Ok(conn.batch_execute("SELECT 1")?)).await
+        self.run_in(None, |conn| Ok(conn.batch_execute("SELECT 1")?))
+            .await
+    }
+}
+
+/// Opens a pool and checks that one connection can be made within `timeout`.
+fn open_pool(
+    url: &DbUrl,
+    pool_size: u32,
+    timeout: Duration,
+    app_role: Option<String>,
+) -> CoreResult<Pool> {
+    // min_idle 0: connections are made when asked for, never by r2d2's background threads on
+    // their own. A background connect (a TLS handshake in libpq) still running when a short
+    // CLI command exits races OpenSSL's exit-time cleanup and crashes the process.
+    let pool = r2d2::Pool::builder()
+        .max_size(pool_size.max(1))
+        .min_idle(Some(0))
+        .connection_timeout(timeout)
+        .test_on_check_out(false)
+        .error_handler(Box::new(QuietErrors))
+        .build_unchecked(Manager {
+            url: url.clone(),
+            connect_timeout: timeout,
+            app_role,
+        });
+    // The start-up check: one connection within `timeout`, or a clear error.
+    pool.get()
+        .map_err(|e| CoreError::Unavailable(format!("cannot connect to {}: {e}", url.display())))?;
+    Ok(pool)
+}
+
+#[derive(QueryableByName)]
+struct Bypass {
+    #[diesel(sql_type = diesel::sql_types::Bool)]
+    bypasses: bool,
+}
+
+/// A role name as PostgreSQL folds an unquoted one: it is put into `SET ROLE` as it is.
+fn valid_role(role: &str) -> CoreResult<String> {
+    let ok = role.len() <= 63
+        && role.starts_with(|c: char| c.is_ascii_lowercase() || c == '_')
+        && role
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_');
+    if ok {
+        Ok(role.to_owned())
+    } else {
+        Err(CoreError::invalid(
+            "database.app_role",
+            format!("'{role}' is not a role name: use lower-case letters, digits and _"),
+        ))
+    }
+}
+
+/// Runs `f` with `access`. On a PostgreSQL pool that works as the app role, each call first
+/// sets, for the session, the role and the tenant it runs with (a tenant's call: the app role and
+/// `gatehouse.tenant_id`; a system call: back to the login role), in one statement: whatever the
+/// connection's previous call set, this call runs as it says. Not a transaction around `f`: a
+/// statement of `f` that fails (a unique violation `f` handles) must not abort the ones after it.
+/// SQLite has no roles or policies, and the login role is not bound by them: `f` runs as it is,
+/// and the queries' own tenant filter is the only one.
+fn with_access<T, F>(
+    conn: &mut AnyConnection,
+    access: &Access,
+    app_role: Option<&str>,
+    f: F,
+) -> CoreResult<T>
+where
+    F: FnOnce(&mut AnyConnection) -> CoreResult<T>,
+{
+    if let (AnyConnection::Postgresql(pg), Some(role)) = (&mut *conn, app_role) {
+        match access {
+            Access::Tenant(id) => {
+                diesel::sql_query(
+                    "SELECT set_config('role', $1, false), set_config('gatehouse.tenant_id', $2, false)",
+                )
+                .bind::<diesel::sql_types::Text, _>(role)
+                .bind::<diesel::sql_types::Text, _>(id)
+                .execute(pg)?;
+            }
+            Access::System => pg.batch_execute("SET ROLE NONE")?,
+        }
+    }
+    f(conn)
+}
+
+/// Brings row-level security to every tenant-owned table, when migration 000030 is in.
+const SECURE_TENANT_TABLES: &str = "DO $$ BEGIN \
+    IF to_regprocedure('gatehouse_secure_tenant_tables()') IS NOT NULL THEN \
+        PERFORM gatehouse_secure_tenant_tables(); \
+    END IF; END $$";
+
+/// The embedded migrations as SQLite runs them: one whose name holds `postgresql_only` is
+/// recorded as applied without running.
+struct ForSqlite;
+
+impl MigrationSource<diesel::sqlite::Sqlite> for ForSqlite {
+    fn migrations(
+        &self,
+    ) -> diesel::migration::Result<Vec<Box<dyn Migration<diesel::sqlite::Sqlite>>>> {
+        let all = MigrationSource::<diesel::sqlite::Sqlite>::migrations(&MIGRATIONS)?;
+        Ok(all
+            .into_iter()
+            .map(|m| {
+                if m.name().to_string().contains(POSTGRESQL_ONLY) {
+                    Box::new(NotOnSqlite(m)) as Box<dyn Migration<diesel::sqlite::Sqlite>>
+                } else {
+                    m
+                }
+            })
+            .collect())
+    }
+}
+
+struct NotOnSqlite(Box<dyn Migration<diesel::sqlite::Sqlite>>);
+
+impl Migration<diesel::sqlite::Sqlite> for NotOnSqlite {
+    fn run(
+        &self,
+        _: &mut dyn diesel::connection::BoxableConnection<diesel::sqlite::Sqlite>,
+    ) -> diesel::migration::Result<()> {
+        Ok(())
+    }
+
+    fn revert(
+        &self,
+        _: &mut dyn diesel::connection::BoxableConnection<diesel::sqlite::Sqlite>,
+    ) -> diesel::migration::Result<()> {
+        Ok(())
+    }
+
+    fn metadata(&self) -> &dyn diesel::migration::MigrationMetadata {
+        self.0.metadata()
+    }
+
+    fn name(&self) -> &dyn diesel::migration::MigrationName {
+        self.0.name()
     }
 }
 

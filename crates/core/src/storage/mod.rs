@@ -5,4 +5,4 @@ pub mod db;
 pub mod models;
 pub mod schema;
 
-pub use db::{AnyConnection, Db, DbUrl};
+pub use db::{Access, AnyConnection, Db, DbUrl, APP_ROLE};

@@ -53,7 +53,9 @@ impl Core {
         self.view
             .user(&tenant.id, id, || async move {
                 self.db
-                    .run(move |c| crate::users::load_state(c, &tid, &uid))
+                    .run_tenant(&tid.clone(), move |c| {
+                        crate::users::load_state(c, &tid, &uid)
+                    })
                     .await
             })
             .await

@@ -132,7 +132,7 @@ impl Core {
         let (now_ms, now_secs) = (self.now_ms(), self.clock.now_secs());
         let changes = self
             .db
-            .run(move |c| {
+            .run_system(move |c| {
                 if prune {
                     change::prune(c, now_ms - KEEP_MS, now_secs)?;
                 }
@@ -156,7 +156,7 @@ impl Core {
         let now_secs = self.clock.now_secs();
         let revoked = self
             .db
-            .run(move |c| change::load_revoked(c, now_secs))
+            .run_system(move |c| change::load_revoked(c, now_secs))
             .await?;
         self.view.replace_revoked(revoked);
         self.view.forget_all_users();
