@@ -7,6 +7,7 @@ mod helpers;
 
 mod appmixer;
 mod browser;
+mod console;
 mod cli;
 mod cross_dialect;
 mod edge;
@@ -15,6 +16,7 @@ mod foundation;
 mod hostile_input;
 mod input_normalisation;
 mod multinode;
+mod operator;
 mod resilience;
 mod revocation;
 mod secrets_at_rest;

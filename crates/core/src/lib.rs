@@ -9,6 +9,7 @@ pub mod ids;
 pub mod lockout;
 pub mod master_key;
 pub mod metrics;
+pub mod operator;
 pub mod password;
 pub mod projects;
 pub mod ratelimit;

@@ -121,3 +121,13 @@ diesel::table! {
         updated_at -> BigInt,
     }
 }
+
+diesel::table! {
+    operator_keys (key_id) {
+        key_id -> Text,
+        name -> Text,
+        secret_hash -> Text,
+        created_at -> BigInt,
+        revoked_at -> Nullable<BigInt>,
+    }
+}
