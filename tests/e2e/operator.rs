@@ -265,7 +265,8 @@ async fn users_keys_and_tenants_are_managed_through_the_api(app: TestApp) {
     let r = app.admin(Method::POST, &format!("{user_path}/disable"), None, k).await;
     assert_eq!(r.status, 200, "{}", r.body);
     assert_eq!(r.json()["disabled"], true);
-    assert_eq!(app.post(DEMO, "/user/auth", &login).await.status, 401);
+    // Appmixer answers a disabled account as bad credentials (403).
+    assert_eq!(app.post(DEMO, "/user/auth", &login).await.status, 403);
     assert_eq!(app.get(DEMO, "/user", Some(&bearer)).await.status, 401);
     let r = app.admin(Method::POST, &format!("{user_path}/enable"), None, k).await;
     assert_eq!(r.json()["disabled"], false);
