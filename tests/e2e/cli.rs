@@ -470,6 +470,7 @@ async fn logs_never_carry_passwords_hashes_or_tokens() {
         password,
         "Wr0ng-Pa55word",
         "$2b$",
+        "$argon2",
         am.as_str(),
         td.trim_start_matches("JWT "),
     ] {

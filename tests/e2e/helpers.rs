@@ -132,16 +132,16 @@ refresh_seconds = 1
 slug = "demo"
 hosts = ["localhost", "127.0.0.1"]
 apis = ["tiledesk", "appmixer"]
-settings = {{ BCRYPT_COST = "4" }}
+settings = {{ BCRYPT_COST = "4", PASSWORD_HASH = "bcrypt" }}
 [[tenants.bootstrap]]
 slug = "acme"
 apis = ["tiledesk", "appmixer"]
-settings = {{ BCRYPT_COST = "4" }}
+settings = {{ BCRYPT_COST = "4", PASSWORD_HASH = "bcrypt" }}
 [[tenants.bootstrap]]
 slug = "globex"
 hosts = ["globex.test"]
 apis = ["tiledesk", "appmixer"]
-settings = {{ BCRYPT_COST = "4" }}
+settings = {{ BCRYPT_COST = "4", PASSWORD_HASH = "bcrypt" }}
 {extra}
 "#,
         secrets = if extra.contains("[secrets]") {
@@ -374,6 +374,8 @@ impl TestApp {
         spec.hosts = hosts.iter().map(|h| h.to_string()).collect();
         spec.apis = apis.to_vec();
         spec.settings.insert("BCRYPT_COST".into(), "4".into());
+        spec.settings
+            .insert("PASSWORD_HASH".into(), "bcrypt".into());
         self.core.create_tenant(spec).await.expect("tenant created")
     }
 

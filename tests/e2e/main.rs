@@ -6,6 +6,8 @@
 mod helpers;
 
 mod appmixer;
+mod argon;
+mod audit;
 mod browser;
 mod console;
 mod cli;

@@ -22,6 +22,10 @@ pub struct HashingLimits {
     pub queue_timeout: Duration,
     /// The highest bcrypt cost any tenant may use; a stored higher cost is clamped to it.
     pub max_cost: u32,
+    /// The most memory one argon2 hash may use (KiB): with `threads`, it bounds hashing's memory.
+    pub max_argon2_memory_kib: u32,
+    /// The most argon2 iterations a tenant may ask for.
+    pub max_argon2_iterations: u32,
 }
 
 impl Default for HashingLimits {
@@ -31,6 +35,8 @@ impl Default for HashingLimits {
             tenant_share: 0,
             queue_timeout: Duration::from_millis(3_000),
             max_cost: 14,
+            max_argon2_memory_kib: 65_536,
+            max_argon2_iterations: 10,
         }
     }
 }
@@ -117,6 +123,7 @@ mod tests {
             tenant_share,
             queue_timeout: Duration::from_millis(timeout_ms),
             max_cost: 14,
+            ..HashingLimits::default()
         }
     }
 

@@ -1,6 +1,7 @@
 //! gatehouse-core: tenants, users, projects, passwords, tokens, settings and storage.
 //! Knows nothing of HTTP nor of either wire dialect; the facades translate to and from it.
 
+pub mod audit;
 pub mod clock;
 pub mod context;
 pub mod error;

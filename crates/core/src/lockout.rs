@@ -89,7 +89,7 @@ fn record_failure(
     max: i32,
     lock_ms: i64,
     now: i64,
-) -> CoreResult<()> {
+) -> CoreResult<bool> {
     // Same rule as the tenant-wide prune below.
     diesel::delete(
         pair(tid, key, ip)
@@ -120,7 +120,8 @@ fn record_failure(
             },
         };
     }
-    if failures.unwrap_or(0) >= max {
+    let locks_now = failures.unwrap_or(0) >= max;
+    if locks_now {
         diesel::update(pair(tid, key, ip))
             .set((
                 locks::failures.eq(0),
@@ -129,7 +130,7 @@ fn record_failure(
             ))
             .execute(conn)?;
     }
-    Ok(())
+    Ok(locks_now)
 }
 
 fn bump(
@@ -187,13 +188,14 @@ impl Core {
         tarpit_delay(failures, s.signin_max_failures, s.signin_tarpit_max_ms)
     }
 
-    /// Counts a failed sign-in against the address, the login and the (login, address) pair.
+    /// Counts a failed sign-in against the address, the login and the (login, address) pair;
+    /// true when this failure locked the pair.
     pub(crate) async fn note_signin_failure(
         &self,
         tenant: &Tenant,
         key: String,
         ip: IpAddr,
-    ) -> CoreResult<()> {
+    ) -> CoreResult<bool> {
         let now = self.now_ms();
         let lock_ms = tenant.settings.signin_lock_seconds * 1000;
         let minute = crate::ratelimit::MINUTE_MS;

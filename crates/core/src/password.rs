@@ -1,13 +1,52 @@
 //! Password hashing on a bounded pool of blocking threads, so a burst of sign-ins queues here
 //! instead of starving the async workers or the blocking pool that database calls share. Each job
-//! is admitted for one tenant (see `hash_pool`), and every cost is clamped to the operator's cap.
+//! is admitted for one tenant (see `hash_pool`). A tenant's `HashPolicy` (bcrypt at a cost, or
+//! argon2id with memory, iterations and lanes) says how new hashes are made; both formats verify,
+//! and a good password whose hash differs from the policy is re-hashed in the same job. Every
+//! cost is clamped to the operator's caps, which also bound memory: at most `threads` hashes run
+//! at once, so argon2 holds at most `threads x max_argon2_memory_kib` KiB.
 
 use crate::error::{CoreError, CoreResult};
 use crate::hash_pool::{HashPool, HashingLimits};
 use crate::metrics::CoreMetrics;
 use crate::validated::Password;
+use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
+
+/// How a tenant's new hashes are made (`PASSWORD_HASH` and its parameters).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum HashPolicy {
+    Bcrypt {
+        cost: u32,
+    },
+    /// OWASP's first choice: memory in KiB, iterations, lanes.
+    Argon2id {
+        memory_kib: u32,
+        iterations: u32,
+        lanes: u32,
+    },
+}
+
+impl HashPolicy {
+    pub fn bcrypt(cost: u32) -> HashPolicy {
+        HashPolicy::Bcrypt { cost }
+    }
+
+    /// OWASP's password storage cheat sheet: m=19456 KiB (19 MiB), t=2, p=1.
+    pub const ARGON2_OWASP: HashPolicy = HashPolicy::Argon2id {
+        memory_kib: 19_456,
+        iterations: 2,
+        lanes: 1,
+    };
+
+    pub fn name(&self) -> &'static str {
+        match self {
+            HashPolicy::Bcrypt { .. } => "bcrypt",
+            HashPolicy::Argon2id { .. } => "argon2id",
+        }
+    }
+}
 
 /// Cheap to clone: clones share the pool and the dummy hashes (a background prewarm holds one).
 #[derive(Clone)]
@@ -17,17 +56,18 @@ pub struct Hasher {
 
 struct Inner {
     pool: HashPool,
-    max_cost: u32,
+    limits: HashingLimits,
     metrics: CoreMetrics,
-    /// One dummy hash per cost, so that a sign-in for an unknown account spends the same time.
-    dummies: Mutex<HashMap<u32, Arc<String>>>,
+    /// One dummy hash per policy, so that a sign-in for an unknown account spends the same time.
+    dummies: Mutex<HashMap<HashPolicy, Arc<String>>>,
 }
 
 /// What a verification found.
 #[derive(Debug, PartialEq, Eq)]
 pub enum Verified {
     Match,
-    /// Matches, and the stored hash should be replaced by this one (its cost differs from the tenant's).
+    /// Matches, and the stored hash should be replaced by this one (its algorithm or cost differs
+    /// from the tenant's policy).
     MatchRehashed(String),
     NoMatch,
 }
@@ -37,21 +77,48 @@ impl Hasher {
         Hasher {
             inner: Arc::new(Inner {
                 pool: HashPool::new(&limits),
-                max_cost: limits.max_cost,
+                limits,
                 metrics,
                 dummies: Mutex::new(HashMap::new()),
             }),
         }
     }
 
-    /// The cost a hash is actually made at: the tenant's, but never above the operator's cap (a
-    /// value stored before the cap, or under a higher one on another node, is clamped here).
+    /// The cost a bcrypt hash is actually made at: the tenant's, but never above the operator's
+    /// cap (a value stored before the cap, or under a higher one on another node, is clamped here).
     pub fn effective_cost(&self, cost: u32) -> u32 {
-        cost.min(self.inner.max_cost)
+        cost.min(self.inner.limits.max_cost)
+    }
+
+    /// The policy as the operator's caps allow it (bcrypt cost, argon2 memory and iterations).
+    pub fn effective(&self, policy: HashPolicy) -> HashPolicy {
+        let l = &self.inner.limits;
+        match policy {
+            HashPolicy::Bcrypt { cost } => HashPolicy::Bcrypt {
+                cost: self.effective_cost(cost),
+            },
+            HashPolicy::Argon2id {
+                memory_kib,
+                iterations,
+                lanes,
+            } => {
+                let lanes = lanes.clamp(1, MAX_ARGON2_LANES);
+                HashPolicy::Argon2id {
+                    // argon2 needs at least 8 KiB a lane.
+                    memory_kib: memory_kib.min(l.max_argon2_memory_kib).max(8 * lanes),
+                    iterations: iterations.clamp(1, l.max_argon2_iterations.max(1)),
+                    lanes,
+                }
+            }
+        }
     }
 
     pub fn max_cost(&self) -> u32 {
-        self.inner.max_cost
+        self.inner.limits.max_cost
+    }
+
+    pub fn limits(&self) -> &HashingLimits {
+        &self.inner.limits
     }
 
     async fn run<T: Send + 'static>(
@@ -76,76 +143,167 @@ impl Hasher {
         result.map_err(|e| CoreError::Internal(format!("hashing task failed: {e}")))
     }
 
-    pub async fn hash(&self, tenant: &str, password: &Password, cost: u32) -> CoreResult<String> {
+    pub async fn hash(
+        &self,
+        tenant: &str,
+        password: &Password,
+        policy: HashPolicy,
+    ) -> CoreResult<String> {
         let pw = password.expose().to_owned();
-        let cost = self.effective_cost(cost);
-        self.run(tenant, move || bcrypt::hash(pw, cost))
-            .await?
-            .map_err(|e| CoreError::Internal(format!("bcrypt: {e}")))
+        let policy = self.effective(policy);
+        self.run(tenant, move || make_hash(&pw, policy)).await?
     }
 
-    /// Verifies `password` against `stored`, or against a dummy hash of the same cost when there is
-    /// no stored hash, so that "no such account" costs what "wrong password" costs.
+    /// Verifies `password` against `stored`, or against a dummy hash of the same policy when there
+    /// is no stored hash, so that "no such account" costs what "wrong password" costs.
     pub async fn verify(
         &self,
         tenant: &str,
         password: &Password,
         stored: Option<&str>,
-        cost: u32,
+        policy: HashPolicy,
     ) -> CoreResult<Verified> {
-        let cost = self.effective_cost(cost);
+        let policy = self.effective(policy);
         // bcrypt reads only 72 bytes, so a longer candidate could match a hash of its prefix:
         // such a password was never accepted, so it matches nothing (at the usual price).
         let too_long = password.expose().len() > crate::validated::BCRYPT_MAX_PASSWORD_BYTES;
         let (hash, real) = match stored {
             Some(h) if !too_long => (h.to_owned(), true),
-            _ => (self.dummy(tenant, cost).await?.as_str().to_owned(), false),
+            _ => (self.dummy(tenant, policy).await?.as_str().to_owned(), false),
         };
         let pw = password.expose().to_owned();
-        let outcome = self
-            .run(tenant, move || {
-                let ok = bcrypt::verify(&pw, &hash).unwrap_or(false);
-                if !ok || !real {
-                    return Ok(Verified::NoMatch);
-                }
-                if hash_cost(&hash) != Some(cost) || !hash.starts_with("$2b$") {
-                    return bcrypt::hash(&pw, cost).map(Verified::MatchRehashed);
-                }
-                Ok(Verified::Match)
-            })
-            .await?;
-        outcome.map_err(|e: bcrypt::BcryptError| CoreError::Internal(format!("bcrypt: {e}")))
+        let limits = self.inner.limits;
+        self.run(tenant, move || {
+            if !matches(&pw, &hash, &limits) || !real {
+                return Ok(Verified::NoMatch);
+            }
+            if follows(&hash, policy) {
+                return Ok(Verified::Match);
+            }
+            make_hash(&pw, policy).map(Verified::MatchRehashed)
+        })
+        .await?
     }
 
-    /// Makes the dummy hash for `cost` ahead of time, so that even the first unknown-account
-    /// sign-in at that cost spends exactly one verification. Runs as the server's own work, which
+    /// Makes the dummy hash for `policy` ahead of time, so that even the first unknown-account
+    /// sign-in under it spends exactly one verification. Runs as the server's own work, which
     /// waits for a thread without a deadline.
-    pub async fn prewarm(&self, cost: u32) -> CoreResult<()> {
-        let cost = self.effective_cost(cost);
-        self.dummy(crate::hash_pool::SERVER, cost).await.map(drop)
+    pub async fn prewarm(&self, policy: HashPolicy) -> CoreResult<()> {
+        let policy = self.effective(policy);
+        self.dummy(crate::hash_pool::SERVER, policy).await.map(drop)
     }
 
-    /// Whether the dummy hash for `cost` (as clamped) exists yet.
-    pub fn has_dummy(&self, cost: u32) -> bool {
-        self.lock_dummies().contains_key(&self.effective_cost(cost))
+    /// Whether the dummy hash for `policy` (as capped) exists yet.
+    pub fn has_dummy(&self, policy: HashPolicy) -> bool {
+        self.lock_dummies().contains_key(&self.effective(policy))
     }
 
-    async fn dummy(&self, tenant: &str, cost: u32) -> CoreResult<Arc<String>> {
-        if let Some(h) = self.lock_dummies().get(&cost) {
+    async fn dummy(&self, tenant: &str, policy: HashPolicy) -> CoreResult<Arc<String>> {
+        if let Some(h) = self.lock_dummies().get(&policy) {
             return Ok(h.clone());
         }
         let random = uuid::Uuid::new_v4().to_string();
         let hash = self
-            .run(tenant, move || bcrypt::hash(random, cost))
-            .await?
-            .map_err(|e| CoreError::Internal(format!("bcrypt: {e}")))?;
+            .run(tenant, move || make_hash(&random, policy))
+            .await??;
         let hash = Arc::new(hash);
-        self.lock_dummies().insert(cost, hash.clone());
+        self.lock_dummies().insert(policy, hash.clone());
         Ok(hash)
     }
 
-    fn lock_dummies(&self) -> std::sync::MutexGuard<'_, HashMap<u32, Arc<String>>> {
+    fn lock_dummies(&self) -> std::sync::MutexGuard<'_, HashMap<HashPolicy, Arc<String>>> {
         self.inner.dummies.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+/// Lanes an argon2 policy may ask for (each lane may run on its own thread inside the crate only
+/// with its `parallel` feature, which Gatehouse does not enable: lanes cost memory, not threads).
+pub const MAX_ARGON2_LANES: u32 = 16;
+
+fn argon2_of(memory_kib: u32, iterations: u32, lanes: u32) -> CoreResult<argon2::Argon2<'static>> {
+    let params = argon2::Params::new(memory_kib, iterations, lanes, None)
+        .map_err(|e| CoreError::Internal(format!("argon2 parameters: {e}")))?;
+    Ok(argon2::Argon2::new(
+        argon2::Algorithm::Argon2id,
+        argon2::Version::V0x13,
+        params,
+    ))
+}
+
+/// A new hash of `pw` under `policy` (already capped), in its modular-crypt / PHC string form.
+fn make_hash(pw: &str, policy: HashPolicy) -> CoreResult<String> {
+    match policy {
+        HashPolicy::Bcrypt { cost } => {
+            bcrypt::hash(pw, cost).map_err(|e| CoreError::Internal(format!("bcrypt: {e}")))
+        }
+        HashPolicy::Argon2id {
+            memory_kib,
+            iterations,
+            lanes,
+        } => {
+            let mut bytes = [0u8; 16];
+            rand::RngCore::fill_bytes(&mut rand::rngs::OsRng, &mut bytes);
+            let salt = SaltString::encode_b64(&bytes)
+                .map_err(|e| CoreError::Internal(format!("argon2 salt: {e}")))?;
+            argon2_of(memory_kib, iterations, lanes)?
+                .hash_password(pw.as_bytes(), &salt)
+                .map(|h| h.to_string())
+                .map_err(|e| CoreError::Internal(format!("argon2: {e}")))
+        }
+    }
+}
+
+/// Whether `pw` matches `hash` (bcrypt `$2a$`/`$2b$`/`$2y$`, or argon2 in PHC form). An argon2
+/// hash whose memory or iterations exceed the operator's caps is not verified (it could take the
+/// process's memory): it matches nothing, and says so in the log without naming the account.
+fn matches(pw: &str, hash: &str, limits: &HashingLimits) -> bool {
+    if !hash.starts_with("$argon2") {
+        return bcrypt::verify(pw, hash).unwrap_or(false);
+    }
+    let Ok(parsed) = PasswordHash::new(hash) else {
+        return false;
+    };
+    let Ok(params) = argon2::Params::try_from(&parsed) else {
+        return false;
+    };
+    if params.m_cost() > limits.max_argon2_memory_kib
+        || params.t_cost() > limits.max_argon2_iterations
+        || params.p_cost() > MAX_ARGON2_LANES
+    {
+        log::warn!(
+            "a stored argon2 hash asks for m={} KiB t={} p={}, above this server's caps: not verified",
+            params.m_cost(),
+            params.t_cost(),
+            params.p_cost()
+        );
+        return false;
+    }
+    argon2::Argon2::default()
+        .verify_password(pw.as_bytes(), &parsed)
+        .is_ok()
+}
+
+/// Whether a stored (and matching) hash is what `policy` would make now.
+fn follows(hash: &str, policy: HashPolicy) -> bool {
+    match policy {
+        HashPolicy::Bcrypt { cost } => hash.starts_with("$2b$") && hash_cost(hash) == Some(cost),
+        HashPolicy::Argon2id {
+            memory_kib,
+            iterations,
+            lanes,
+        } => {
+            let Ok(parsed) = PasswordHash::new(hash) else {
+                return false;
+            };
+            let Ok(params) = argon2::Params::try_from(&parsed) else {
+                return false;
+            };
+            parsed.algorithm.as_str() == "argon2id"
+                && parsed.version == Some(0x13)
+                && params.m_cost() == memory_kib
+                && params.t_cost() == iterations
+                && params.p_cost() == lanes
+        }
     }
 }
 
@@ -159,6 +317,8 @@ mod tests {
     use super::*;
     use prometheus::Registry;
 
+    const B4: HashPolicy = HashPolicy::Bcrypt { cost: 4 };
+
     fn hasher() -> Hasher {
         let limits = HashingLimits {
             threads: 2,
@@ -171,15 +331,15 @@ mod tests {
     async fn hashes_are_2b_and_verify() {
         let h = hasher();
         let pw = Password::new("correct horse", 8).unwrap();
-        let hash = h.hash("t", &pw, 4).await.unwrap();
+        let hash = h.hash("t", &pw, B4).await.unwrap();
         assert!(hash.starts_with("$2b$04$"));
         assert_eq!(
-            h.verify("t", &pw, Some(&hash), 4).await.unwrap(),
+            h.verify("t", &pw, Some(&hash), B4).await.unwrap(),
             Verified::Match
         );
         let wrong = Password::candidate("wrong horse");
         assert_eq!(
-            h.verify("t", &wrong, Some(&hash), 4).await.unwrap(),
+            h.verify("t", &wrong, Some(&hash), B4).await.unwrap(),
             Verified::NoMatch
         );
     }
@@ -188,12 +348,18 @@ mod tests {
     async fn a_hash_of_another_cost_is_rehashed_at_the_tenants_cost() {
         let h = hasher();
         let pw = Password::new("correct horse", 8).unwrap();
-        let old = h.hash("t", &pw, 4).await.unwrap();
-        match h.verify("t", &pw, Some(&old), 5).await.unwrap() {
+        let old = h.hash("t", &pw, B4).await.unwrap();
+        match h
+            .verify("t", &pw, Some(&old), HashPolicy::bcrypt(5))
+            .await
+            .unwrap()
+        {
             Verified::MatchRehashed(new) => {
                 assert_eq!(hash_cost(&new), Some(5));
                 assert_eq!(
-                    h.verify("t", &pw, Some(&new), 5).await.unwrap(),
+                    h.verify("t", &pw, Some(&new), HashPolicy::bcrypt(5))
+                        .await
+                        .unwrap(),
                     Verified::Match
                 );
             }
@@ -208,7 +374,7 @@ mod tests {
         let two_a = bcrypt::hash_with_result("secret123", 4)
             .unwrap()
             .format_for_version(bcrypt::Version::TwoA);
-        match h.verify("t", &pw, Some(&two_a), 4).await.unwrap() {
+        match h.verify("t", &pw, Some(&two_a), B4).await.unwrap() {
             Verified::MatchRehashed(new) => assert!(new.starts_with("$2b$04$")),
             other => panic!("expected a rehash, got {other:?}"),
         }
@@ -219,13 +385,13 @@ mod tests {
         let h = hasher();
         let pw = Password::candidate("anything");
         assert_eq!(
-            h.verify("t", &pw, None, 4).await.unwrap(),
+            h.verify("t", &pw, None, B4).await.unwrap(),
             Verified::NoMatch
         );
         // Once the dummy exists, an unknown account costs exactly one verification, as a known one does.
         let before = h.inner.metrics.hash_jobs.get();
         assert_eq!(
-            h.verify("t", &pw, None, 4).await.unwrap(),
+            h.verify("t", &pw, None, B4).await.unwrap(),
             Verified::NoMatch
         );
         assert_eq!(h.inner.metrics.hash_jobs.get() - before, 1);
@@ -236,17 +402,17 @@ mod tests {
         let h = hasher();
         let exact = "a".repeat(72);
         let hash = h
-            .hash("t", &Password::new(&exact, 8).unwrap(), 4)
+            .hash("t", &Password::new(&exact, 8).unwrap(), B4)
             .await
             .unwrap();
         let longer = Password::candidate(&format!("{exact}-and-more"));
         assert_eq!(
-            h.verify("t", &longer, Some(&hash), 4).await.unwrap(),
+            h.verify("t", &longer, Some(&hash), B4).await.unwrap(),
             Verified::NoMatch
         );
         let same = Password::candidate(&exact);
         assert_eq!(
-            h.verify("t", &same, Some(&hash), 4).await.unwrap(),
+            h.verify("t", &same, Some(&hash), B4).await.unwrap(),
             Verified::Match
         );
     }
@@ -261,15 +427,17 @@ mod tests {
         let h = Hasher::new(limits, CoreMetrics::new(&Registry::new()));
         let pw = Password::new("correct horse", 8).unwrap();
         // A tenant whose stored BCRYPT_COST is 31 hashes at the cap, not for days.
-        let hash = h.hash("t", &pw, 31).await.unwrap();
+        let hash = h.hash("t", &pw, HashPolicy::bcrypt(31)).await.unwrap();
         assert!(hash.starts_with("$2b$05$"), "{hash}");
         assert_eq!(
-            h.verify("t", &pw, Some(&hash), 31).await.unwrap(),
+            h.verify("t", &pw, Some(&hash), HashPolicy::bcrypt(31))
+                .await
+                .unwrap(),
             Verified::Match
         );
-        assert!(!h.has_dummy(31));
-        h.prewarm(31).await.unwrap();
-        assert!(h.has_dummy(31) && h.has_dummy(5));
+        assert!(!h.has_dummy(HashPolicy::bcrypt(31)));
+        h.prewarm(HashPolicy::bcrypt(31)).await.unwrap();
+        assert!(h.has_dummy(HashPolicy::bcrypt(31)) && h.has_dummy(HashPolicy::bcrypt(5)));
     }
 
     #[tokio::test]
@@ -280,9 +448,124 @@ mod tests {
             .format_for_version(bcrypt::Version::TwoY);
         assert!(two_y.starts_with("$2y$"));
         let verified = h
-            .verify("t", &Password::candidate("secret123"), Some(&two_y), 4)
+            .verify("t", &Password::candidate("secret123"), Some(&two_y), B4)
             .await
             .unwrap();
         assert!(matches!(verified, Verified::MatchRehashed(_)));
+    }
+
+    const A_SMALL: HashPolicy = HashPolicy::Argon2id {
+        memory_kib: 1024,
+        iterations: 1,
+        lanes: 1,
+    };
+
+    #[tokio::test]
+    async fn argon2id_hashes_verify_and_follow_the_policy() {
+        let h = hasher();
+        let pw = Password::new("correct horse", 8).unwrap();
+        let hash = h.hash("t", &pw, A_SMALL).await.unwrap();
+        assert!(hash.starts_with("$argon2id$v=19$m=1024,t=1,p=1$"), "{hash}");
+        assert_eq!(
+            h.verify("t", &pw, Some(&hash), A_SMALL).await.unwrap(),
+            Verified::Match
+        );
+        let wrong = Password::candidate("wrong horse");
+        assert_eq!(
+            h.verify("t", &wrong, Some(&hash), A_SMALL).await.unwrap(),
+            Verified::NoMatch
+        );
+        // Other parameters, or bcrypt as the policy: re-hashed in the same job.
+        let more = HashPolicy::Argon2id {
+            memory_kib: 2048,
+            iterations: 1,
+            lanes: 1,
+        };
+        match h.verify("t", &pw, Some(&hash), more).await.unwrap() {
+            Verified::MatchRehashed(new) => {
+                assert!(new.starts_with("$argon2id$v=19$m=2048,t=1,p=1$"))
+            }
+            other => panic!("expected a rehash, got {other:?}"),
+        }
+        match h.verify("t", &pw, Some(&hash), B4).await.unwrap() {
+            Verified::MatchRehashed(new) => assert!(new.starts_with("$2b$04$")),
+            other => panic!("expected a rehash, got {other:?}"),
+        }
+    }
+
+    #[tokio::test]
+    async fn a_2a_bcrypt_hash_moves_to_argon2id_under_that_policy() {
+        let h = hasher();
+        let two_a = bcrypt::hash_with_result("secret123", 4)
+            .unwrap()
+            .format_for_version(bcrypt::Version::TwoA);
+        let pw = Password::candidate("secret123");
+        match h.verify("t", &pw, Some(&two_a), A_SMALL).await.unwrap() {
+            Verified::MatchRehashed(new) => {
+                assert!(new.starts_with("$argon2id$"), "{new}");
+                assert_eq!(
+                    h.verify("t", &pw, Some(&new), A_SMALL).await.unwrap(),
+                    Verified::Match
+                );
+            }
+            other => panic!("expected a rehash, got {other:?}"),
+        }
+    }
+
+    #[tokio::test]
+    async fn unknown_accounts_cost_one_argon2_verification_too() {
+        let h = hasher();
+        let pw = Password::candidate("anything");
+        h.prewarm(A_SMALL).await.unwrap();
+        assert!(h.has_dummy(A_SMALL));
+        assert!(h.lock_dummies()[&A_SMALL].starts_with("$argon2id$"));
+        let before = h.inner.metrics.hash_jobs.get();
+        assert_eq!(
+            h.verify("t", &pw, None, A_SMALL).await.unwrap(),
+            Verified::NoMatch
+        );
+        assert_eq!(h.inner.metrics.hash_jobs.get() - before, 1);
+    }
+
+    #[tokio::test]
+    async fn argon2_parameters_are_capped_and_hashes_above_the_caps_are_not_verified() {
+        let limits = HashingLimits {
+            threads: 1,
+            max_argon2_memory_kib: 2048,
+            max_argon2_iterations: 2,
+            ..HashingLimits::default()
+        };
+        let h = Hasher::new(limits, CoreMetrics::new(&Registry::new()));
+        let asked = HashPolicy::Argon2id {
+            memory_kib: 1 << 20,
+            iterations: 50,
+            lanes: 1,
+        };
+        assert_eq!(
+            h.effective(asked),
+            HashPolicy::Argon2id {
+                memory_kib: 2048,
+                iterations: 2,
+                lanes: 1
+            }
+        );
+        let pw = Password::new("correct horse", 8).unwrap();
+        // A hash made elsewhere with more memory than this server allows matches nothing here.
+        let big = hasher()
+            .hash(
+                "t",
+                &pw,
+                HashPolicy::Argon2id {
+                    memory_kib: 4096,
+                    iterations: 1,
+                    lanes: 1,
+                },
+            )
+            .await
+            .unwrap();
+        assert_eq!(
+            h.verify("t", &pw, Some(&big), asked).await.unwrap(),
+            Verified::NoMatch
+        );
     }
 }

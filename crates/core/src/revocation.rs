@@ -3,6 +3,7 @@
 //! done by disabling, deleting and password changes in `users`). Stored, written to the change feed
 //! in the same transaction, and applied to this node's view at once.
 
+use crate::audit::{kind, Record};
 use crate::error::{CoreError, CoreResult};
 use crate::service::Core;
 use crate::storage::models::RevokedRow;
@@ -66,6 +67,20 @@ impl Core {
         jti: &str,
         expires_at_secs: Option<i64>,
     ) -> CoreResult<()> {
+        self.end_token(tenant, jti, expires_at_secs).await?;
+        self.audit(
+            tenant,
+            Record::success(kind::TOKENS_REVOKED).detail("one token"),
+        );
+        Ok(())
+    }
+
+    async fn end_token(
+        &self,
+        tenant: &Tenant,
+        jti: &str,
+        expires_at_secs: Option<i64>,
+    ) -> CoreResult<()> {
         let jti = checked_jti(jti)?.to_owned();
         let now = self.now_ms();
         let expires_at =
@@ -97,6 +112,15 @@ impl Core {
 
     /// Ends every token of the user issued up to now; tokens issued later work.
     pub async fn revoke_user_tokens(&self, tenant: &Tenant, user_id: &str) -> CoreResult<()> {
+        self.end_all_tokens(tenant, user_id).await?;
+        let record = Record::success(kind::TOKENS_REVOKED)
+            .user(user_id)
+            .detail("every token");
+        self.audit(tenant, record);
+        Ok(())
+    }
+
+    async fn end_all_tokens(&self, tenant: &Tenant, user_id: &str) -> CoreResult<()> {
         let (tid, uid, now) = (tenant.id.clone(), user_id.to_owned(), self.now_ms());
         let change = self
             .db
@@ -118,8 +142,11 @@ impl Core {
         user_id: &str,
         all: bool,
     ) -> CoreResult<()> {
+        let record = Record::success(kind::LOGOUT).user(user_id);
         if all {
-            return self.revoke_user_tokens(tenant, user_id).await;
+            self.end_all_tokens(tenant, user_id).await?;
+            self.audit(tenant, record.detail("every token"));
+            return Ok(());
         }
         let jti = claims
             .get("jti")
@@ -129,6 +156,8 @@ impl Core {
             .get("exp")
             .and_then(Value::as_f64)
             .map(|e| e.ceil() as i64);
-        self.revoke_token(tenant, jti, exp).await
+        self.end_token(tenant, jti, exp).await?;
+        self.audit(tenant, record);
+        Ok(())
     }
 }

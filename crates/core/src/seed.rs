@@ -61,7 +61,11 @@ impl Core {
         spec.username(spec.first)?;
         let hash = self
             .hasher
-            .hash(&tenant.id, &spec.password, spec.cost)
+            .hash(
+                &tenant.id,
+                &spec.password,
+                crate::password::HashPolicy::bcrypt(spec.cost),
+            )
             .await?;
         let now = self.now_ms();
         let mut done = 0;

@@ -2,11 +2,12 @@
 //! pool, the clock, the tenant directory and the rate limiter. Users and projects add their own
 //! `impl Core` blocks in `users.rs` and `projects.rs`.
 
+use crate::audit::{kind, Record};
 use crate::clock::{SharedClock, SystemClock};
 use crate::error::{CoreError, CoreResult};
 use crate::hash_pool::HashingLimits;
 use crate::metrics::CoreMetrics;
-use crate::password::Hasher;
+use crate::password::{HashPolicy, Hasher};
 use crate::ratelimit::RateLimiter;
 use crate::sealed::Sealer;
 use crate::signup_policy::{self, Creator, Signup, SignupPath};
@@ -19,6 +20,15 @@ use crate::view::View;
 use diesel::Connection;
 use std::net::IpAddr;
 use std::sync::Arc;
+
+/// The settings that make a tenant's `HashPolicy`: a change prepares its dummy hash.
+const HASH_POLICY_KEYS: &[&str] = &[
+    "BCRYPT_COST",
+    "PASSWORD_HASH",
+    "ARGON2_MEMORY_KIB",
+    "ARGON2_ITERATIONS",
+    "ARGON2_PARALLELISM",
+];
 
 /// The `Forbidden` reason of a closed signup.
 pub const SIGNUP_CLOSED: &str = "self-service account creation is closed on this tenant";
@@ -55,6 +65,8 @@ pub struct Core {
     /// What token checks read instead of the database (users, revocations); see `view`.
     pub(crate) view: View,
     pub(crate) sealer: Arc<Sealer>,
+    /// The audit log's batching writer (see `audit`).
+    pub(crate) auditor: crate::audit::AuditWriter,
     /// Serialises reloads: an older reload finishing after a newer one would put stale tenants
     /// back (say, the periodic refresh racing the refresh that follows a setting change).
     refresh_lock: tokio::sync::Mutex<()>,
@@ -68,6 +80,7 @@ impl Core {
             .map(|p| HostPattern::parse(p))
             .collect::<CoreResult<Vec<_>>>()?;
         let metrics = CoreMetrics::new(&options.registry);
+        let db_for_audit = db.clone();
         Ok(Core {
             hasher: Hasher::new(options.hashing, metrics.clone()),
             db,
@@ -77,6 +90,7 @@ impl Core {
             limiter: RateLimiter::default(),
             metrics,
             sealer: Arc::new(options.sealer),
+            auditor: crate::audit::AuditWriter::start(db_for_audit, &options.registry),
             refresh_lock: tokio::sync::Mutex::new(()),
         })
     }
@@ -162,26 +176,25 @@ impl Core {
         self.require_tenant(&slug).await
     }
 
-    /// Prepares the dummy hashes for every tenant's bcrypt cost (see `Hasher::prewarm`) in the
+    /// Prepares the dummy hashes for every tenant's hash policy (see `Hasher::prewarm`) in the
     /// background: start-up and setting changes never wait on a tenant's cost. Until a dummy
     /// exists, an unknown-account sign-in makes it (one extra hash, once).
     pub fn prewarm_hashing(&self) {
-        let mut costs: Vec<u32> = self
-            .tenants()
-            .iter()
-            .map(|t| self.hasher.effective_cost(t.settings.bcrypt_cost))
-            .collect();
-        costs.sort_unstable();
-        costs.dedup();
-        costs.retain(|c| !self.hasher.has_dummy(*c));
-        if costs.is_empty() {
+        let mut policies: Vec<HashPolicy> = Vec::new();
+        for t in self.tenants() {
+            let policy = self.hasher.effective(t.settings.hash_policy());
+            if !policies.contains(&policy) && !self.hasher.has_dummy(policy) {
+                policies.push(policy);
+            }
+        }
+        if policies.is_empty() {
             return;
         }
         let hasher = self.hasher.clone();
         tokio::spawn(async move {
-            for cost in costs {
-                if let Err(e) = hasher.prewarm(cost).await {
-                    log::warn!("preparing the dummy hash for cost {cost} failed: {e}");
+            for policy in policies {
+                if let Err(e) = hasher.prewarm(policy).await {
+                    log::warn!("preparing the dummy hash for {policy:?} failed: {e}");
                 }
             }
         });
@@ -191,7 +204,7 @@ impl Core {
     pub fn hashing_prewarmed(&self) -> bool {
         self.tenants()
             .iter()
-            .all(|t| self.hasher.has_dummy(t.settings.bcrypt_cost))
+            .all(|t| self.hasher.has_dummy(t.settings.hash_policy()))
     }
 
     /// Hashing jobs waiting for a thread now, every tenant together.
@@ -210,6 +223,21 @@ impl Core {
     }
 
     fn check_setting_cap(&self, key: &str, value: &str) -> CoreResult<()> {
+        let limits = self.hasher.limits();
+        let over = |cap: u32| value.trim().parse::<u32>().is_ok_and(|n| n > cap);
+        let capped = match key {
+            "ARGON2_MEMORY_KIB" => Some((limits.max_argon2_memory_kib, "max_argon2_memory_kib")),
+            "ARGON2_ITERATIONS" => Some((limits.max_argon2_iterations, "max_argon2_iterations")),
+            _ => None,
+        };
+        if let Some((cap, name)) = capped.filter(|(cap, _)| over(*cap)) {
+            return Err(CoreError::invalid(
+                "value",
+                format!(
+                    "{key} must be at most {cap} on this server (the operator's [hashing] {name}), not '{value}'"
+                ),
+            ));
+        }
         let max = self.hasher.max_cost();
         if key == "BCRYPT_COST" && value.trim().parse::<u32>().is_ok_and(|cost| cost > max) {
             return Err(CoreError::invalid(
@@ -232,10 +260,21 @@ impl Core {
             tenants::put_setting(c, &id, &name, &value, now)
         })
         .await?;
-        if key == "BCRYPT_COST" {
+        self.audit_setting(tenant, key, "set");
+        if HASH_POLICY_KEYS.contains(&key) {
             self.prewarm_hashing();
         }
         Ok(())
+    }
+
+    /// A setting's change on record: its name only, never its value (free-form configuration
+    /// may hold a webhook's credentials).
+    fn audit_setting(&self, tenant: &Tenant, key: &str, what: &str) {
+        let key: String = key.chars().take(128).collect();
+        self.audit(
+            tenant,
+            Record::success(kind::SETTING_CHANGED).detail(format!("{key} {what}")),
+        );
     }
 
     /// Validates and stores one configuration key: a setting as `set_setting` does, or any other
@@ -249,6 +288,7 @@ impl Core {
         self.db
             .run(move |c| tenants::put_setting(c, &id, &name, &value, now))
             .await?;
+        self.audit_setting(tenant, key, "set");
         self.refresh_tenants().await
     }
 
@@ -257,10 +297,11 @@ impl Core {
         if !crate::settings::is_free_form_key(key) {
             return self.unset_setting(tenant, key).await;
         }
-        let (id, key) = (tenant.id.clone(), key.to_owned());
+        let (id, name) = (tenant.id.clone(), key.to_owned());
         self.db
-            .run(move |c| tenants::delete_setting(c, &id, &key))
+            .run(move |c| tenants::delete_setting(c, &id, &name))
             .await?;
+        self.audit_setting(tenant, key, "unset");
         self.refresh_tenants().await
     }
 
@@ -275,10 +316,11 @@ impl Core {
                 ),
             ));
         }
-        let (id, key) = (tenant.id.clone(), key.to_owned());
-        self.tenant_write(&tenant.id, move |c| tenants::delete_setting(c, &id, &key))
-            .await
-            .map(|_| ())
+        let (id, name) = (tenant.id.clone(), key.to_owned());
+        self.tenant_write(&tenant.id, move |c| tenants::delete_setting(c, &id, &name))
+            .await?;
+        self.audit_setting(tenant, key, "unset");
+        Ok(())
     }
 
     /// A fresh key of `alg`, made on the blocking pool (an RSA key takes a while).
@@ -303,18 +345,27 @@ impl Core {
             .ok()
             .and_then(|s| s.checked_mul(1000))
             .ok_or_else(|| CoreError::invalid("lead", "the lead is too long"))?;
-        self.tenant_write(&tenant.id, move |c| {
-            tenants::insert_key(c, &sealer, &id, &key, now, lead_ms)
-        })
-        .await
+        let kid = self
+            .tenant_write(&tenant.id, move |c| {
+                tenants::insert_key(c, &sealer, &id, &key, now, lead_ms)
+            })
+            .await?;
+        let detail = format!("kid {kid} ({})", alg.as_str());
+        self.audit(tenant, Record::success(kind::KEY_ROTATED).detail(detail));
+        Ok(kid)
     }
 
     /// Retires a key: tokens it signed stop verifying.
     pub async fn retire_key(&self, tenant: &Tenant, kid: &str) -> CoreResult<()> {
         crate::validated::storable("kid", kid)?;
-        let (id, kid, now) = (tenant.id.clone(), kid.to_owned(), self.now_ms());
-        self.tenant_write(&tenant.id, move |c| tenants::retire_key(c, &id, &kid, now))
-            .await
+        let (id, retired, now) = (tenant.id.clone(), kid.to_owned(), self.now_ms());
+        self.tenant_write(&tenant.id, move |c| {
+            tenants::retire_key(c, &id, &retired, now)
+        })
+        .await?;
+        let record = Record::success(kind::KEY_RETIRED).detail(format!("kid {kid}"));
+        self.audit(tenant, record);
+        Ok(())
     }
 
     /// Runs a write to a tenant's settings, hosts or keys with "tenant changed" appended to the

@@ -2,6 +2,7 @@
 //! back into a typed `Settings` that the rest of core uses.
 
 use crate::error::CoreError;
+use crate::password::HashPolicy;
 use crate::signup_policy::SignupPath;
 use crate::validated::Scope;
 use std::collections::BTreeMap;
@@ -26,6 +27,11 @@ pub const KEYS: &[&str] = &[
     "SIGNIN_FAILURES_PER_IP_PER_MINUTE",
     "SIGNIN_TARPIT_MAX_MS",
     "SIGNIN_HIDE_UNKNOWN_ACCOUNT",
+    "AUDIT_RETENTION_DAYS",
+    "PASSWORD_HASH",
+    "ARGON2_MEMORY_KIB",
+    "ARGON2_ITERATIONS",
+    "ARGON2_PARALLELISM",
 ];
 
 #[derive(Debug, Clone, PartialEq)]
@@ -60,6 +66,37 @@ pub struct Settings {
     pub signin_tarpit_max_ms: u64,
     /// Tiledesk: answer "Wrong password" for unknown accounts too, instead of "User not found".
     pub signin_hide_unknown_account: bool,
+    /// Audit events older than this many days are pruned in the background.
+    pub audit_retention_days: u32,
+    /// How new password hashes are made: argon2id (the default) or bcrypt (at `bcrypt_cost`).
+    pub password_hash: PasswordHashAlg,
+    /// argon2id's memory (KiB), iterations and lanes; OWASP's m=19456, t=2, p=1 by default.
+    pub argon2_memory_kib: u32,
+    pub argon2_iterations: u32,
+    pub argon2_parallelism: u32,
+}
+
+/// `PASSWORD_HASH`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PasswordHashAlg {
+    Argon2id,
+    Bcrypt,
+}
+
+impl Settings {
+    /// The tenant's hashing policy (before the operator's caps, which the hasher applies).
+    pub fn hash_policy(&self) -> HashPolicy {
+        match self.password_hash {
+            PasswordHashAlg::Bcrypt => HashPolicy::Bcrypt {
+                cost: self.bcrypt_cost,
+            },
+            PasswordHashAlg::Argon2id => HashPolicy::Argon2id {
+                memory_kib: self.argon2_memory_kib,
+                iterations: self.argon2_iterations,
+                lanes: self.argon2_parallelism,
+            },
+        }
+    }
 }
 
 impl Default for Settings {
@@ -83,6 +120,11 @@ impl Default for Settings {
             signin_failures_per_ip_per_minute: 30,
             signin_tarpit_max_ms: 5_000,
             signin_hide_unknown_account: false,
+            audit_retention_days: 90,
+            password_hash: PasswordHashAlg::Argon2id,
+            argon2_memory_kib: 19_456,
+            argon2_iterations: 2,
+            argon2_parallelism: 1,
         }
     }
 }
@@ -272,6 +314,7 @@ impl Settings {
                 .collect::<Vec<_>>()
                 .join(","),
             "ISSUER" => probe.issuer.unwrap_or_default(),
+            "PASSWORD_HASH" => value.trim().to_ascii_lowercase(),
             _ => value.trim().to_owned(),
         })
     }
@@ -320,6 +363,22 @@ impl Settings {
             "SIGNIN_HIDE_UNKNOWN_ACCOUNT" => {
                 self.signin_hide_unknown_account = boolean(key, value)?
             }
+            "AUDIT_RETENTION_DAYS" => self.audit_retention_days = int_in(key, value, 1, 3650)?,
+            "PASSWORD_HASH" => {
+                self.password_hash = match value.trim().to_ascii_lowercase().as_str() {
+                    "argon2id" => PasswordHashAlg::Argon2id,
+                    "bcrypt" => PasswordHashAlg::Bcrypt,
+                    _ => {
+                        return Err(CoreError::invalid(
+                            "value",
+                            format!("{key} must be argon2id or bcrypt, not '{value}'"),
+                        ))
+                    }
+                }
+            }
+            "ARGON2_MEMORY_KIB" => self.argon2_memory_kib = int_in(key, value, 1024, 4_194_304)?,
+            "ARGON2_ITERATIONS" => self.argon2_iterations = int_in(key, value, 1, 100)?,
+            "ARGON2_PARALLELISM" => self.argon2_parallelism = int_in(key, value, 1, 16)?,
             _ => {
                 return Err(CoreError::invalid(
                     "key",
@@ -362,6 +421,13 @@ mod tests {
         assert!((1..60).contains(&s.signin_failures_per_ip_per_minute));
         assert_eq!(s.signin_tarpit_max_ms, 5_000);
         assert!(!s.signin_hide_unknown_account);
+        // New tenants hash with argon2id at OWASP's parameters (issue 13.5).
+        assert_eq!(s.hash_policy(), HashPolicy::ARGON2_OWASP);
+        assert_eq!(s.audit_retention_days, 90);
+        assert_eq!(
+            Settings::validate("PASSWORD_HASH", " BCrypt ").unwrap(),
+            "bcrypt"
+        );
         assert!(s.api_user_create_scope.is_none());
         assert!(s.issuer.is_none());
         assert!(!s.forward_auth_upstream_token);
@@ -447,6 +513,10 @@ mod tests {
             ("SIGNUP_PER_IP_PER_MINUTE", "0", "100000"),
             ("SIGNIN_FAILURES_PER_IP_PER_MINUTE", "0", "100000"),
             ("SIGNIN_TARPIT_MAX_MS", "0", "60000"),
+            ("AUDIT_RETENTION_DAYS", "1", "3650"),
+            ("ARGON2_MEMORY_KIB", "1024", "4194304"),
+            ("ARGON2_ITERATIONS", "1", "100"),
+            ("ARGON2_PARALLELISM", "1", "16"),
         ] {
             assert!(Settings::validate(k, lo).is_ok(), "{k}={lo}");
             assert!(Settings::validate(k, hi).is_ok(), "{k}={hi}");
@@ -459,6 +529,12 @@ mod tests {
             ("SIGNIN_FAILURES_PER_IP_PER_MINUTE", "-1"),
             ("SIGNIN_TARPIT_MAX_MS", "60001"),
             ("SIGNIN_HIDE_UNKNOWN_ACCOUNT", "yes"),
+            ("AUDIT_RETENTION_DAYS", "0"),
+            ("AUDIT_RETENTION_DAYS", "3651"),
+            ("ARGON2_MEMORY_KIB", "1023"),
+            ("ARGON2_ITERATIONS", "0"),
+            ("ARGON2_PARALLELISM", "17"),
+            ("PASSWORD_HASH", "md5"),
         ] {
             assert!(Settings::validate(k, out).is_err(), "{k}={out} accepted");
         }

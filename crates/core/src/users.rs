@@ -1,7 +1,8 @@
 //! Users: one record per person per tenant, shared by both dialects. Sign-in (with the dummy-hash
-//! rule, the lock-out policy of `lockout` and re-hashing at the tenant's cost), creation, lookup,
+//! rule, the lock-out policy of `lockout` and re-hashing to the tenant's hash policy), creation, lookup,
 //! listing, updates and password changes.
 
+use crate::audit::{kind, Outcome, Record};
 use crate::error::{found_one, AuthFailure, CoreError, CoreResult};
 use crate::ids::{is_object_id, object_id};
 use crate::lockout;
@@ -289,7 +290,7 @@ impl Core {
         let hash = match &new.password {
             Some(pw) => Some(
                 self.hasher
-                    .hash(&tenant.id, pw, tenant.settings.bcrypt_cost)
+                    .hash(&tenant.id, pw, tenant.settings.hash_policy())
                     .await?,
             ),
             None => None,
@@ -314,6 +315,7 @@ impl Core {
         if let Some(change) = claimed {
             self.publish(&[change]).await?;
         }
+        self.audit(tenant, Record::success(kind::SIGNUP).user(user.id.clone()));
         Ok(user)
     }
 
@@ -332,7 +334,11 @@ impl Core {
             storable("username", name)?;
         }
         self.check_signin_failure_rate(tenant, client_ip, self.now_ms())
-            .inspect_err(|_| self.metrics.signin("rate_limited"))?;
+            .inspect_err(|_| {
+                self.metrics.signin("rate_limited");
+                let record = Record::new(kind::SIGNIN, Outcome::Failure).detail("rate limited");
+                self.audit(tenant, record);
+            })?;
         let key = lockout::login_key(&login);
         let (tid, pair_key) = (tenant.id.clone(), key.clone());
         let (row, pair) = self
@@ -345,24 +351,41 @@ impl Core {
             .await?;
         if lockout::is_locked(pair.as_ref(), self.now_ms()) {
             self.metrics.signin("locked");
+            self.audit(tenant, signin_record(Outcome::Locked, row.as_ref()));
             return Err(CoreError::Locked);
         }
         let delay = self.tarpit_for(tenant, &key);
         if !delay.is_zero() {
             tokio::time::sleep(delay).await;
         }
-        let cost = tenant.settings.bcrypt_cost;
+        let policy = tenant.settings.hash_policy();
         let stored = row.as_ref().and_then(|r| r.password_hash.as_deref());
         let verified = self
             .hasher
-            .verify(&tenant.id, password, stored, cost)
+            .verify(&tenant.id, password, stored, policy)
             .await?;
         let row = match (row, &verified) {
             (Some(row), Verified::Match | Verified::MatchRehashed(_)) => row,
             (row, _) => {
-                self.note_signin_failure(tenant, key, client_ip).await?;
+                let locked = self.note_signin_failure(tenant, key, client_ip).await?;
                 // One label for both, so the metrics never tell which accounts exist.
                 self.metrics.signin("failure");
+                let why = if row.is_some() {
+                    "wrong password"
+                } else {
+                    "unknown account"
+                };
+                self.audit(
+                    tenant,
+                    signin_record(Outcome::Failure, row.as_ref()).detail(why),
+                );
+                if locked {
+                    let lockout = Record {
+                        kind: kind::LOCKOUT,
+                        ..signin_record(Outcome::Locked, row.as_ref())
+                    };
+                    self.audit(tenant, lockout);
+                }
                 let hide = tenant.settings.signin_hide_unknown_account;
                 return Err(CoreError::Unauthorized(match row {
                     None if !hide => AuthFailure::UnknownAccount,
@@ -372,18 +395,23 @@ impl Core {
         };
         if row.disabled {
             self.metrics.signin("disabled");
+            let record = signin_record(Outcome::Failure, Some(&row)).detail("disabled");
+            self.audit(tenant, record);
             return Err(CoreError::Unauthorized(AuthFailure::Disabled));
         }
         self.metrics.signin("success");
         if pair.is_some() {
             self.clear_signin_failures(tenant, key, client_ip).await?;
         }
+        let mut record = signin_record(Outcome::Success, Some(&row));
         if let Verified::MatchRehashed(hash) = verified {
             let (tid, uid) = (tenant.id.clone(), row.id.clone());
             self.db
                 .run(move |c| store_rehash(c, &tid, &uid, hash))
                 .await?;
+            record = record.detail("password rehashed to the tenant's policy");
         }
+        self.audit(tenant, record);
         Ok(User::from_row(row))
     }
 
@@ -519,22 +547,23 @@ impl Core {
         if !is_object_id(id) {
             return Err(CoreError::NotFound("user"));
         }
-        let (tid, id, now) = (tenant.id.clone(), id.to_owned(), self.now_ms());
+        let (tid, uid, now) = (tenant.id.clone(), id.to_owned(), self.now_ms());
         let change = self
             .db
             .run(move |c| {
                 c.transaction(|c| {
-                    found_one(diesel::delete(user_by_id(&tid, &id)).execute(c)?, "user")?;
+                    found_one(diesel::delete(user_by_id(&tid, &uid)).execute(c)?, "user")?;
                     diesel::delete(
                         project_members::table
                             .filter(project_members::tenant_id.eq(&tid))
-                            .filter(project_members::user_id.eq(&id)),
+                            .filter(project_members::user_id.eq(&uid)),
                     )
                     .execute(c)?;
-                    user_changed(c, &tid, &id, now)
+                    user_changed(c, &tid, &uid, now)
                 })
             })
             .await?;
+        self.audit(tenant, Record::success(kind::USER_DELETED).user(id));
         self.publish(&[change]).await
     }
 
@@ -549,14 +578,18 @@ impl Core {
     ) -> CoreResult<()> {
         let (tid, uid) = (tenant.id.clone(), id.to_owned());
         let row = self.db.run(move |c| find_by_id(c, &tid, &uid)).await?;
-        let cost = tenant.settings.bcrypt_cost;
+        let policy = tenant.settings.hash_policy();
         if self
             .hasher
-            .verify(&tenant.id, old, row.password_hash.as_deref(), cost)
+            .verify(&tenant.id, old, row.password_hash.as_deref(), policy)
             .await?
             == Verified::NoMatch
             || row.password_hash.is_none()
         {
+            let record = Record::new(kind::PASSWORD_CHANGE, Outcome::Failure)
+                .user(id)
+                .detail("wrong old password");
+            self.audit(tenant, record);
             return Err(CoreError::Unauthorized(AuthFailure::WrongPassword));
         }
         if old.expose() == new.expose() {
@@ -564,15 +597,24 @@ impl Core {
                 "the new password must differ from the old one",
             ));
         }
-        self.set_password(tenant, id, new).await
+        self.store_password(tenant, id, new).await?;
+        self.audit(tenant, Record::success(kind::PASSWORD_CHANGE).user(id));
+        Ok(())
     }
 
     /// Sets a password without asking for the old one (admin reset, CLI). Tokens issued before
     /// it are ended.
     pub async fn set_password(&self, tenant: &Tenant, id: &str, new: &Password) -> CoreResult<()> {
+        self.store_password(tenant, id, new).await?;
+        self.audit(tenant, Record::success(kind::PASSWORD_RESET).user(id));
+        Ok(())
+    }
+
+    /// Hashes and stores a new password, ends the account's locks and its earlier tokens.
+    async fn store_password(&self, tenant: &Tenant, id: &str, new: &Password) -> CoreResult<()> {
         let hash = self
             .hasher
-            .hash(&tenant.id, new, tenant.settings.bcrypt_cost)
+            .hash(&tenant.id, new, tenant.settings.hash_policy())
             .await?;
         let (tid, id, now) = (tenant.id.clone(), id.to_owned(), self.now_ms());
         let change = self
@@ -641,6 +683,12 @@ impl Core {
             })
             .await?;
         self.publish(&[change]).await?;
+        let done = if disabled {
+            kind::USER_DISABLED
+        } else {
+            kind::USER_ENABLED
+        };
+        self.audit(tenant, Record::success(done).user(user.id.clone()));
         Ok(user)
     }
 }
@@ -738,6 +786,16 @@ fn claim_passwordless(conn: &mut AnyConnection, new: &UserRow) -> CoreResult<(Us
         let change = end_user_tokens(c, &new.tenant_id, &row.id, new.updated_at)?;
         Ok((User::from_row(row), change))
     })
+}
+
+/// A sign-in's audit record: the account when there is one, never the login as typed (people
+/// type passwords into the login field).
+fn signin_record(outcome: Outcome, row: Option<&UserRow>) -> Record {
+    let record = Record::new(kind::SIGNIN, outcome);
+    match row {
+        Some(row) => record.user(row.id.clone()),
+        None => record,
+    }
 }
 
 /// Replaces a hash of another cost (or an older `$2a$`/`$2y$` one) after a good sign-in.

@@ -44,6 +44,8 @@ async fn fixture() -> Fixture {
         let mut spec = TenantSpec::new(TenantSlug::parse(slug).unwrap());
         spec.settings.insert("BCRYPT_COST".into(), "4".into());
         spec.settings
+            .insert("PASSWORD_HASH".into(), "bcrypt".into());
+        spec.settings
             .insert("SIGNIN_MAX_FAILURES".into(), "3".into());
         spec.settings
             .insert("SIGNIN_LOCK_SECONDS".into(), "60".into());

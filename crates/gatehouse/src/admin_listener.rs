@@ -2,9 +2,11 @@
 //! "" turns it off). Tenant hosts never serve them, and this listener serves nothing of a tenant's:
 //! who may reach it is the operator's network decision, on top of the operator keys.
 
-use actix_web::dev::Server;
-use actix_web::middleware::NormalizePath;
-use actix_web::{web, App, HttpResponse, HttpServer};
+use actix_web::body::BoxBody;
+use actix_web::dev::{Server, ServiceRequest, ServiceResponse};
+use actix_web::middleware::{from_fn, Next, NormalizePath};
+use actix_web::{web, App, Error, HttpResponse, HttpServer};
+use gatehouse_core::audit::AuditContext;
 use gatehouse_core::Core;
 use gatehouse_operator::console::Sessions;
 use gatehouse_operator::OperatorOptions;
@@ -17,6 +19,32 @@ async fn not_found() -> HttpResponse {
         "not_found",
         "no such route on the admin listener (the operator API is under /admin/v1, the console at /console)",
     )
+}
+
+/// Scopes each request's audit context (the peer's address: no forwarded header is trusted here,
+/// user agent, request id; dialect `operator`), so what core and the operator crate record names
+/// where an operator action came from.
+async fn audit_context(
+    req: ServiceRequest,
+    next: Next<BoxBody>,
+) -> Result<ServiceResponse<BoxBody>, Error> {
+    let header = |name: &str| {
+        req.headers()
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned)
+    };
+    let ip = req
+        .peer_addr()
+        .map(|a| a.ip())
+        .unwrap_or(std::net::IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED));
+    let context = AuditContext::http(
+        ip,
+        header("user-agent").as_deref(),
+        header("x-request-id").as_deref(),
+        "operator",
+    );
+    context.scope(next.call(req)).await
 }
 
 /// Binds `bind` and returns the port and the (not yet running) server; `None` when `bind` is "".
@@ -42,6 +70,7 @@ pub fn bind(
             .app_data(options.clone())
             .configure(gatehouse_operator::configure)
             .default_service(web::to(not_found))
+            .wrap(from_fn(audit_context))
             .wrap(NormalizePath::trim())
     })
     .workers(2)

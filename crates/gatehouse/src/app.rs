@@ -76,11 +76,28 @@ fn hashing_limits(h: &HashingConfig) -> Result<HashingLimits, CoreError> {
             format!("must be from 4 to 31, not {}", h.max_cost),
         ));
     }
+    if !(1_024..=4_194_304).contains(&h.max_argon2_memory_kib) {
+        return Err(CoreError::invalid(
+            "hashing.max_argon2_memory_kib",
+            format!(
+                "must be from 1024 to 4194304, not {}",
+                h.max_argon2_memory_kib
+            ),
+        ));
+    }
+    if !(1..=100).contains(&h.max_argon2_iterations) {
+        return Err(CoreError::invalid(
+            "hashing.max_argon2_iterations",
+            format!("must be from 1 to 100, not {}", h.max_argon2_iterations),
+        ));
+    }
     Ok(HashingLimits {
         threads: h.effective_threads(),
         tenant_share: h.tenant_share,
         queue_timeout: Duration::from_millis(h.queue_timeout_ms.max(1)),
         max_cost: h.max_cost,
+        max_argon2_memory_kib: h.max_argon2_memory_kib,
+        max_argon2_iterations: h.max_argon2_iterations,
     })
 }
 
@@ -136,6 +153,7 @@ impl Application {
         core.reload_view().await.map_err(|e| e.to_string())?;
         gatehouse_core::view::listen::spawn(core.clone());
         spawn_refresher(core.clone(), config.tenants.refresh_seconds);
+        spawn_audit_pruner(core.clone());
 
         let listener = TcpListener::bind(&config.server.bind)
             .map_err(|e| format!("cannot listen on {}: {e}", config.server.bind))?;
@@ -278,6 +296,23 @@ fn spawn_refresher(core: Arc<Core>, refresh_seconds: u64) {
             }
             if let Err(e) = core.refresh_tenants().await {
                 log::warn!("tenant refresh failed, keeping the last directory: {e}");
+            }
+        }
+    });
+}
+
+/// Hourly (and once at start): deletes audit events older than each tenant's
+/// `AUDIT_RETENTION_DAYS`. Every node does it; a delete that finds nothing costs one query.
+fn spawn_audit_pruner(core: Arc<Core>) {
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(Duration::from_secs(3600));
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tick.tick().await;
+            match core.prune_audit().await {
+                Ok(0) => {}
+                Ok(n) => log::info!("pruned {n} audit events past their tenant's retention"),
+                Err(e) => log::warn!("pruning the audit log failed, trying again later: {e}"),
             }
         }
     });

@@ -51,6 +51,8 @@ pub enum Command {
     /// The master key that seals signing keys and project secrets at rest.
     #[command(subcommand)]
     Secrets(SecretsCmd),
+    /// A tenant's audit log, newest first.
+    Audit(crate::audit_cli::AuditArgs),
     /// Operator API keys (the operator API and console on `server.admin_bind`).
     #[command(subcommand)]
     Operator(OperatorCmd),
@@ -286,9 +288,14 @@ pub async fn run(cli: Cli) -> Result<(), String> {
             let defaults = Defaults {
                 key_lead_secs: config.tenants.refresh_seconds.max(1) * 2,
             };
-            admin(&core, command, defaults)
-                .await
-                .map_err(|e| describe(&e))
+            // The command's audit events carry the operator context, and are written before exit.
+            let done = gatehouse_core::audit::AuditContext::operator()
+                .scope(admin(&core, command, defaults))
+                .await;
+            if let Err(e) = core.flush_audit().await {
+                log::warn!("audit events of this command may be lost: {e}");
+            }
+            done.map_err(|e| describe(&e))
         }
     }
 }
@@ -303,7 +310,13 @@ async fn serve(config: Config) -> Result<(), String> {
         "gatehouse serving on {bind} (port {}), database {db}",
         app.port()
     );
-    app.run_until_stopped().await.map_err(|e| e.to_string())
+    let core = app.core();
+    let served = app.run_until_stopped().await.map_err(|e| e.to_string());
+    // The audit events of the last requests are written before the process ends.
+    if let Err(e) = core.flush_audit().await {
+        log::warn!("audit events of the last requests may be lost: {e}");
+    }
+    served
 }
 
 /// One clear line for an operator.
@@ -331,6 +344,7 @@ async fn admin(core: &Core, command: Command, defaults: Defaults) -> Result<(), 
     match command {
         Command::Serve => unreachable!("serve is handled by run"),
         Command::Migrate => println!("migrations applied"),
+        Command::Audit(args) => crate::audit_cli::run(core, args).await?,
         Command::Secrets(SecretsCmd::GenerateKey) => unreachable!("handled by run"),
         Command::Secrets(SecretsCmd::Reencrypt) => {
             let done = core

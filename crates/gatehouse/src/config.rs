@@ -143,6 +143,11 @@ pub struct HashingConfig {
     pub queue_timeout_ms: u64,
     /// Threads one tenant may hold at once (0: half of `threads`, rounded up).
     pub tenant_share: usize,
+    /// The most memory (KiB) a tenant's ARGON2_MEMORY_KIB may ask for; hashing holds at most
+    /// `threads` x this.
+    pub max_argon2_memory_kib: u32,
+    /// The most ARGON2_ITERATIONS a tenant may ask for.
+    pub max_argon2_iterations: u32,
 }
 
 impl Default for HashingConfig {
@@ -152,6 +157,8 @@ impl Default for HashingConfig {
             max_cost: 14,
             queue_timeout_ms: 3_000,
             tenant_share: 0,
+            max_argon2_memory_kib: 65_536,
+            max_argon2_iterations: 10,
         }
     }
 }

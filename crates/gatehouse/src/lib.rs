@@ -4,6 +4,7 @@
 
 pub mod admin_listener;
 pub mod app;
+pub mod audit_cli;
 pub mod body_deadline;
 pub mod cli;
 pub mod client_limit;

@@ -10,6 +10,7 @@ use actix_web::http::StatusCode;
 use actix_web::middleware::Next;
 use actix_web::{web, Error, HttpMessage, HttpResponse};
 use futures_util::future::LocalBoxFuture;
+use gatehouse_core::audit::AuditContext;
 use gatehouse_core::{Api, Core, RequestContext};
 
 /// The host of a request that no tenant serves, kept for the refusal's message.
@@ -18,7 +19,9 @@ pub struct Unresolved {
     pub host: String,
 }
 
-/// App-wide: records the request's tenant and client address, or `Unresolved`. Never refuses.
+/// App-wide: records the request's tenant and client address, or `Unresolved`, and scopes the
+/// request's audit context (address, user agent, request id) around everything after it. Never
+/// refuses.
 pub async fn resolve_tenant(
     req: ServiceRequest,
     next: Next<BoxBody>,
@@ -32,9 +35,9 @@ pub async fn resolve_tenant(
         ));
     };
     let host = host_of(req.head(), trust);
+    let client_ip = client_ip_of(req.head(), trust);
     match core.resolve_host(&host) {
         Some(tenant) => {
-            let client_ip = client_ip_of(req.head(), trust);
             req.extensions_mut()
                 .insert(RequestContext { tenant, client_ip });
         }
@@ -42,7 +45,20 @@ pub async fn resolve_tenant(
             req.extensions_mut().insert(Unresolved { host });
         }
     }
-    next.call(req).await
+    let header = |name: &str| {
+        req.headers()
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned)
+    };
+    let audit = AuditContext::http(
+        client_ip,
+        header("user-agent").as_deref(),
+        header("x-request-id").as_deref(),
+        "gateway",
+    );
+    req.extensions_mut().insert(audit.clone());
+    audit.scope(next.call(req)).await
 }
 
 /// The refusal for a request whose host no tenant serves, if that is the case.
@@ -88,6 +104,11 @@ pub fn gate(
             );
             return Ok(req.into_response(res));
         }
-        next.call(req).await
+        // The facade's requests are audited under its dialect.
+        let audit = req.extensions().get::<AuditContext>().cloned();
+        match audit {
+            Some(audit) => audit.with_dialect(api.as_str()).scope(next.call(req)).await,
+            None => next.call(req).await,
+        }
     })
 }

@@ -2,6 +2,7 @@
 //! answers apply to this facade's paths only, not to the other facade mounted beside it.
 
 mod account;
+mod audit;
 mod config;
 mod signin;
 mod users;
@@ -40,6 +41,9 @@ pub fn configure(cfg: &mut web::ServiceConfig, gate: crate::Gate) {
             .service(
                 resource("/{id}/delete-status/{ticket}").route(web::get().to(users::delete_status)),
             ),
+    ))
+    .service(gated(
+        scope("/audit").service(resource("").route(web::get().to(audit::list))),
     ))
     .service(gated(
         scope("/config")

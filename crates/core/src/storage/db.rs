@@ -234,6 +234,16 @@ impl Db {
         }
     }
 
+    /// Runs `f` with a pooled connection on the calling thread: only for core's own background
+    /// threads (the audit writer), never from an async worker.
+    pub(crate) fn run_here<T>(
+        &self,
+        f: impl FnOnce(&mut AnyConnection) -> CoreResult<T>,
+    ) -> CoreResult<T> {
+        let mut pooled = self.pool.get()?;
+        f(&mut pooled.conn)
+    }
+
     /// Database calls made through this pool so far.
     pub fn calls(&self) -> u64 {
         self.calls.load(Ordering::Relaxed)

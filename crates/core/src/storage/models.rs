@@ -141,3 +141,19 @@ pub struct OperatorKeyRow {
     pub created_at: i64,
     pub revoked_at: Option<i64>,
 }
+
+#[derive(Debug, Clone, Queryable, Selectable, Insertable)]
+#[diesel(table_name = audit_events, treat_none_as_default_value = false)]
+pub struct AuditRow {
+    pub tenant_id: String,
+    pub id: String,
+    pub at: i64,
+    pub kind: String,
+    pub outcome: String,
+    pub user_id: Option<String>,
+    pub client_ip: Option<String>,
+    pub user_agent: Option<String>,
+    pub dialect: String,
+    pub request_id: Option<String>,
+    pub detail: Option<String>,
+}

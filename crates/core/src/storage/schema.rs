@@ -131,3 +131,19 @@ diesel::table! {
         revoked_at -> Nullable<BigInt>,
     }
 }
+
+diesel::table! {
+    audit_events (tenant_id, id) {
+        tenant_id -> Text,
+        id -> Text,
+        at -> BigInt,
+        kind -> Text,
+        outcome -> Text,
+        user_id -> Nullable<Text>,
+        client_ip -> Nullable<Text>,
+        user_agent -> Nullable<Text>,
+        dialect -> Text,
+        request_id -> Nullable<Text>,
+        detail -> Nullable<Text>,
+    }
+}

@@ -417,9 +417,10 @@ pub async fn audit(
         let s = signed_in(&req, &core, &sessions).await?;
         let t = managed_tenant(&core, &s, &slug).await?;
         let mut ctx = s.context(&sessions, Some(&*t));
-        let events = audit::recent(&core, &t, 200).await;
-        ctx["available"] = json!(events.is_some());
-        ctx["events"] = json!(events.unwrap_or_default());
+        let events = audit::recent(&core, &t, 200)
+            .await
+            .map_err(Refusal::from_core)?;
+        ctx["events"] = json!(events);
         Ok(render(StatusCode::OK, "audit.html", &ctx))
     }
     .await)

@@ -7,6 +7,7 @@ use crate::fields::{self, AllValid};
 use crate::render;
 use crate::token::{self, Subject};
 use actix_web::{web, HttpResponse};
+use gatehouse_core::audit::{kind, Record};
 use gatehouse_core::projects::{MemberOf, Role};
 use gatehouse_core::signup_policy::SignupPath;
 use gatehouse_core::Core;
@@ -54,6 +55,10 @@ pub async fn signin_anonymously(
     .await?;
     // Attributes stay out of the token: they may be large, and the membership keeps them.
     let token = token::issue(&core, tenant, Subject::Guest, guest)?;
+    let record = Record::success(kind::ANONYMOUS_SIGNIN)
+        .user(uid.clone())
+        .detail(format!("project {project_id}"));
+    core.audit(tenant, record);
     Ok(HttpResponse::Ok().json(render::success_with_token(
         token,
         render::decorate(profile, &uid),

@@ -12,6 +12,7 @@ use crate::errors::TiledeskError;
 use crate::render;
 use crate::token::{self, Subject, BOUND_PROJECT};
 use actix_web::{web, HttpRequest, HttpResponse};
+use gatehouse_core::audit::{kind, Outcome, Record};
 use gatehouse_core::projects::{MemberOf, NamedAgent, Role};
 use gatehouse_core::token::{expiry_of, Claims};
 use gatehouse_core::{Core, Email, Tenant};
@@ -38,7 +39,12 @@ pub async fn signin_with_custom_token(
         .map_err(TiledeskError::token_failure)?;
     let claims = core
         .verify_custom_token(tenant, project.jwt_secret.expose().as_bytes(), jwt, &aud)
-        .map_err(TiledeskError::token_failure)?;
+        .map_err(|e| {
+            let record = Record::new(kind::CUSTOM_TOKEN_SIGNIN, Outcome::Failure)
+                .detail(format!("project {}: the token did not verify", project.id));
+            core.audit(tenant, record);
+            TiledeskError::token_failure(e)
+        })?;
     let external = ExternalUser::from_claims(&claims).ok_or(TiledeskError::Unauthorized)?;
     if external.role.is_agent() {
         agent_signin(
@@ -135,6 +141,7 @@ async fn external_signin(
         minted_claims(claims, ours),
         expiry_of(claims),
     )?;
+    audit_success(core, tenant, &external.id, project_id);
     Ok(HttpResponse::Ok().json(render::success_with_token(
         token,
         render::decorate(echoed, &external.id),
@@ -180,8 +187,16 @@ async fn agent_signin(
         minted_claims(claims, ours),
         expiry_of(claims),
     )?;
+    audit_success(core, tenant, &user.id, project_id);
     Ok(HttpResponse::Ok().json(render::success_with_token(
         token,
         render::decorate(public, &user.id),
     )))
+}
+
+fn audit_success(core: &Core, tenant: &Tenant, user_id: &str, project_id: &str) {
+    let record = Record::success(kind::CUSTOM_TOKEN_SIGNIN)
+        .user(user_id)
+        .detail(format!("project {project_id}"));
+    core.audit(tenant, record);
 }

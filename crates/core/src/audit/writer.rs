@@ -1,0 +1,116 @@
+//! The batching writer: a bounded queue and one thread that inserts what it finds there in one
+//! transaction per batch. Recording is a `try_send`: a request never waits on the audit table, and
+//! a full queue (the database far behind or down) drops the event and counts it.
+//!
+//! Crash-loss bound: events live only in memory until their batch commits, so a crash loses at
+//! most `AUDIT_QUEUE` queued events plus the `AUDIT_BATCH` being written; a clean shutdown (the
+//! last `Core` dropped) drains the queue first. A failed insert drops its batch (counted).
+
+use super::store;
+use crate::error::{CoreError, CoreResult};
+use crate::storage::models::AuditRow;
+use crate::storage::Db;
+use prometheus::{IntCounterVec, Opts, Registry};
+use std::sync::mpsc::{self, Receiver, SyncSender, TrySendError};
+
+/// Events that may wait in memory for the writer.
+pub const AUDIT_QUEUE: usize = 10_000;
+/// Events written in one transaction at most.
+pub const AUDIT_BATCH: usize = 500;
+
+enum Message {
+    Event(Box<AuditRow>),
+    /// Answered once everything sent before it is written (or dropped).
+    Flush(tokio::sync::oneshot::Sender<()>),
+}
+
+pub struct AuditWriter {
+    queue: SyncSender<Message>,
+    counts: IntCounterVec,
+}
+
+impl AuditWriter {
+    /// Starts the writer thread; it ends when the last `AuditWriter` clone's sender is dropped.
+    pub fn start(db: Db, registry: &Registry) -> AuditWriter {
+        let counts = IntCounterVec::new(
+            Opts::new(
+                "gatehouse_audit_events_total",
+                "Audit events by what became of them: written, dropped (queue full), failed (insert error)",
+            ),
+            &["result"],
+        )
+        .expect("static metric definition");
+        // A second core on one registry (tests) finds it registered: that is fine.
+        let _ = registry.register(Box::new(counts.clone()));
+        let (queue, rx) = mpsc::sync_channel(AUDIT_QUEUE);
+        let thread_counts = counts.clone();
+        let spawned = std::thread::Builder::new()
+            .name("audit-writer".into())
+            .spawn(move || write_loop(&db, &rx, &thread_counts));
+        if let Err(e) = spawned {
+            // Without its thread, every event is dropped at `submit` (the receiver is gone).
+            log::error!("cannot start the audit writer: {e}");
+        }
+        AuditWriter { queue, counts }
+    }
+
+    pub(crate) fn submit(&self, row: AuditRow) {
+        match self.queue.try_send(Message::Event(Box::new(row))) {
+            Ok(()) => {}
+            Err(TrySendError::Full(_)) | Err(TrySendError::Disconnected(_)) => {
+                self.counts.with_label_values(&["dropped"]).inc();
+            }
+        }
+    }
+
+    pub(crate) async fn flush(&self) -> CoreResult<()> {
+        let (ack, done) = tokio::sync::oneshot::channel();
+        let queue = self.queue.clone();
+        // A blocking send: a flush waits for room in a full queue rather than being dropped.
+        tokio::task::spawn_blocking(move || queue.send(Message::Flush(ack)))
+            .await
+            .map_err(|e| CoreError::Internal(format!("audit flush: {e}")))?
+            .map_err(|_| CoreError::Internal("the audit writer has stopped".into()))?;
+        done.await
+            .map_err(|_| CoreError::Internal("the audit writer has stopped".into()))
+    }
+
+    /// Events counted under `result` (`written`, `dropped`, `failed`) so far.
+    pub fn count(&self, result: &str) -> u64 {
+        self.counts.with_label_values(&[result]).get()
+    }
+}
+
+fn write_loop(db: &Db, rx: &Receiver<Message>, counts: &IntCounterVec) {
+    let mut batch: Vec<AuditRow> = Vec::with_capacity(AUDIT_BATCH);
+    let mut acks = Vec::new();
+    // Blocks for the first message, then takes whatever else is already queued.
+    while let Ok(first) = rx.recv() {
+        let mut next = Some(first);
+        while let Some(message) = next {
+            match message {
+                Message::Event(row) => batch.push(*row),
+                Message::Flush(ack) => acks.push(ack),
+            }
+            next = if batch.len() < AUDIT_BATCH {
+                rx.try_recv().ok()
+            } else {
+                None
+            };
+        }
+        if !batch.is_empty() {
+            let n = batch.len() as u64;
+            match db.run_here(|c| store::insert(c, &batch)) {
+                Ok(()) => counts.with_label_values(&["written"]).inc_by(n),
+                Err(e) => {
+                    counts.with_label_values(&["failed"]).inc_by(n);
+                    log::warn!("writing {n} audit events failed, they are lost: {e}");
+                }
+            }
+            batch.clear();
+        }
+        for ack in acks.drain(..) {
+            let _ = ack.send(());
+        }
+    }
+}

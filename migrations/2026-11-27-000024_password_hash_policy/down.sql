@@ -1,0 +1,1 @@
+DELETE FROM tenant_settings WHERE name = 'PASSWORD_HASH' AND value = 'bcrypt';
