@@ -14,7 +14,10 @@ use serde_json::json;
 use std::time::Duration;
 
 async fn fill(c: &Client, css: &str, text: &str) {
-    let el = c.find(Locator::Css(css)).await.unwrap_or_else(|e| panic!("{css}: {e}"));
+    let el = c
+        .find(Locator::Css(css))
+        .await
+        .unwrap_or_else(|e| panic!("{css}: {e}"));
     el.clear().await.ok();
     el.send_keys(text).await.expect("typed");
 }
@@ -78,16 +81,25 @@ async fn an_operator_and_a_tenant_admin_use_the_console_in_a_browser(app: TestAp
     app.set("browserco", "BCRYPT_COST", "4").await;
 
     // The tenants page finds it by search.
-    c.goto(&console("/console/tenants?q=browser")).await.unwrap();
+    c.goto(&console("/console/tenants?q=browser"))
+        .await
+        .unwrap();
     let rows = text_of(&c, "#tenants tbody").await;
-    assert!(rows.contains("browserco") && !rows.contains("globex"), "{rows}");
+    assert!(
+        rows.contains("browserco") && !rows.contains("globex"),
+        "{rows}"
+    );
     c.goto(&console("/console/tenants")).await.unwrap();
     screenshot(&c, "tenants.png").await;
 
     // Close its signup on the settings page.
-    c.goto(&console("/console/tenants/browserco/settings")).await.unwrap();
+    c.goto(&console("/console/tenants/browserco/settings"))
+        .await
+        .unwrap();
     click(&c, "#close-signup").await;
-    assert!(text_of(&c, "#flash").await.contains("API_USER_CREATE_SCOPE set"));
+    assert!(text_of(&c, "#flash")
+        .await
+        .contains("API_USER_CREATE_SCOPE set"));
     assert!(text_of(&c, "#signup-state").await.starts_with("closed"));
     screenshot(&c, "settings.png").await;
 
@@ -113,41 +125,83 @@ async fn an_operator_and_a_tenant_admin_use_the_console_in_a_browser(app: TestAp
         .await
         .unwrap();
     let token = app
-        .token_of("browserco.test", "/user/auth", &json!({"username": "boss@browserco.test", "password": "boss-pass-1"}))
+        .token_of(
+            "browserco.test",
+            "/user/auth",
+            &json!({"username": "boss@browserco.test", "password": "boss-pass-1"}),
+        )
         .await;
-    let r = app.post_auth("browserco.test", "/user", &worker, &format!("Bearer {token}")).await;
+    let r = app
+        .post_auth(
+            "browserco.test",
+            "/user",
+            &worker,
+            &format!("Bearer {token}"),
+        )
+        .await;
     assert_eq!(r.status, 200, "{}", r.body);
 
     // Users: search, disable.
-    c.goto(&console("/console/tenants/browserco/users?q=w%40")).await.unwrap();
+    c.goto(&console("/console/tenants/browserco/users?q=w%40"))
+        .await
+        .unwrap();
     let rows = text_of(&c, "#users tbody").await;
-    assert!(rows.contains("w@browserco.test") && !rows.contains("boss@"), "{rows}");
+    assert!(
+        rows.contains("w@browserco.test") && !rows.contains("boss@"),
+        "{rows}"
+    );
     click(&c, "#users tbody form button.danger").await;
     assert!(text_of(&c, "#flash").await.contains("disabled"));
     // A disabled account signs in no more (Appmixer answers it as bad credentials, 403).
-    assert_eq!(app.post("browserco.test", "/user/auth", &json!({"username": "w@browserco.test", "password": "worker-pass"})).await.status, 403);
-    c.goto(&console("/console/tenants/browserco/users")).await.unwrap();
+    assert_eq!(
+        app.post(
+            "browserco.test",
+            "/user/auth",
+            &json!({"username": "w@browserco.test", "password": "worker-pass"})
+        )
+        .await
+        .status,
+        403
+    );
+    c.goto(&console("/console/tenants/browserco/users"))
+        .await
+        .unwrap();
     screenshot(&c, "users.png").await;
 
     // Keys: rotate one in, see the JWKS link.
-    c.goto(&console("/console/tenants/browserco/keys")).await.unwrap();
+    c.goto(&console("/console/tenants/browserco/keys"))
+        .await
+        .unwrap();
     click(&c, "#rotate-key button").await;
     assert!(text_of(&c, "#flash").await.contains("New signing key"));
-    assert!(text_of(&c, "#jwks-link").await.ends_with("browserco.test/.well-known/jwks.json"));
+    assert!(text_of(&c, "#jwks-link")
+        .await
+        .ends_with("browserco.test/.well-known/jwks.json"));
     assert_eq!(app.tenant("browserco").await.keys.all().len(), 2);
     screenshot(&c, "keys.png").await;
-    c.goto(&console("/console/tenants/browserco/audit")).await.unwrap();
+    c.goto(&console("/console/tenants/browserco/audit"))
+        .await
+        .unwrap();
     screenshot(&c, "audit.png").await;
 
     // On a phone's width the settings page still fits.
     c.set_window_size(390, 844).await.ok();
-    c.goto(&console("/console/tenants/browserco/settings")).await.unwrap();
+    c.goto(&console("/console/tenants/browserco/settings"))
+        .await
+        .unwrap();
     screenshot(&c, "settings-phone.png").await;
     let overflow = c
-        .execute("return document.documentElement.scrollWidth <= window.innerWidth + 1;", vec![])
+        .execute(
+            "return document.documentElement.scrollWidth <= window.innerWidth + 1;",
+            vec![],
+        )
         .await
         .expect("script runs");
-    assert_eq!(overflow, json!(true), "the settings page scrolls sideways on a phone");
+    assert_eq!(
+        overflow,
+        json!(true),
+        "the settings page scrolls sideways on a phone"
+    );
     c.set_window_size(1200, 900).await.ok();
 
     // Sign out; the tenant admin signs in and sees only their tenant.
@@ -161,13 +215,20 @@ async fn an_operator_and_a_tenant_admin_use_the_console_in_a_browser(app: TestAp
     assert!(text_of(&c, "#who").await.contains("admin of browserco"));
     screenshot(&c, "tenant-admin.png").await;
     let page = c.source().await.unwrap();
-    assert!(!page.contains("/console/tenants/demo") && !page.contains("globex"), "{page}");
+    assert!(
+        !page.contains("/console/tenants/demo") && !page.contains("globex"),
+        "{page}"
+    );
     // The tenants list is not theirs to see, nor is another tenant.
     c.goto(&console("/console/tenants")).await.unwrap();
     assert_eq!(path_of(&c).await, "/console/tenants/browserco");
-    c.goto(&console("/console/tenants/demo/settings")).await.unwrap();
+    c.goto(&console("/console/tenants/demo/settings"))
+        .await
+        .unwrap();
     assert!(c.source().await.unwrap().contains("tenant not found"));
-    c.goto(&console("/console/tenants/browserco/settings")).await.unwrap();
+    c.goto(&console("/console/tenants/browserco/settings"))
+        .await
+        .unwrap();
     click(&c, "#open-signup").await;
     assert!(text_of(&c, "#signup-state").await.starts_with("open"));
     c.close().await.ok();
@@ -186,10 +247,28 @@ async fn the_console_guards_its_sessions_and_forms(app: TestApp) {
     assert_eq!(page.status, 200);
     assert!(page.content_type.starts_with("text/html"));
     let res = app.client.get(url("/console/signin")).send().await.unwrap();
-    let cookie = res.headers().get("set-cookie").unwrap().to_str().unwrap().to_owned();
-    assert!(cookie.contains("HttpOnly") && cookie.contains("SameSite=Strict") && cookie.contains("Path=/console"), "{cookie}");
+    let cookie = res
+        .headers()
+        .get("set-cookie")
+        .unwrap()
+        .to_str()
+        .unwrap()
+        .to_owned();
+    assert!(
+        cookie.contains("HttpOnly")
+            && cookie.contains("SameSite=Strict")
+            && cookie.contains("Path=/console"),
+        "{cookie}"
+    );
     assert!(!cookie.contains("Secure"), "plain HTTP: {cookie}");
-    let csrf = cookie.split(';').next().unwrap().split_once('=').unwrap().1.to_owned();
+    let csrf = cookie
+        .split(';')
+        .next()
+        .unwrap()
+        .split_once('=')
+        .unwrap()
+        .1
+        .to_owned();
     let signin = |token: &str, form_csrf: &str, key: &str| {
         app.client
             .post(url("/console/signin/operator"))
@@ -209,9 +288,18 @@ async fn the_console_guards_its_sessions_and_forms(app: TestApp) {
         .map(|v| v.to_str().unwrap().to_owned())
         .find(|c| c.starts_with("gh_console="))
         .expect("a session cookie");
-    assert!(session.contains("HttpOnly") && session.contains("SameSite=Strict"), "{session}");
+    assert!(
+        session.contains("HttpOnly") && session.contains("SameSite=Strict"),
+        "{session}"
+    );
     let sid = session.split(';').next().unwrap().to_owned();
-    let tenants = app.send(app.client.get(url("/console/tenants")).header("cookie", &sid)).await;
+    let tenants = app
+        .send(
+            app.client
+                .get(url("/console/tenants"))
+                .header("cookie", &sid),
+        )
+        .await;
     assert_eq!(tenants.status, 200);
     assert!(tenants.body.contains("globex"));
     // A form without the session's CSRF token changes nothing.
@@ -225,13 +313,24 @@ async fn the_console_guards_its_sessions_and_forms(app: TestApp) {
         .await;
     assert_eq!(r.status, 403, "{}", r.body);
     let r = app
-        .send(app.client.post(url("/console/tenants")).header("cookie", &sid).form(&[("slug", "forged")]))
+        .send(
+            app.client
+                .post(url("/console/tenants"))
+                .header("cookie", &sid)
+                .form(&[("slug", "forged")]),
+        )
         .await;
     assert_eq!(r.status, 400, "{}", r.body);
     assert!(app.core.tenant_by_slug("forged").is_none());
     // Revoking the key ends the session at once.
     app.core.revoke_operator_key("ops").await.unwrap();
-    let r = app.send(app.client.get(url("/console/tenants")).header("cookie", &sid)).await;
+    let r = app
+        .send(
+            app.client
+                .get(url("/console/tenants"))
+                .header("cookie", &sid),
+        )
+        .await;
     assert_eq!(r.status, 303);
     // Sign-in attempts are limited per address: ten a minute (the good one above was the first).
     let mut statuses = Vec::new();

@@ -363,7 +363,11 @@ pub(crate) fn apis_column(apis: &[Api]) -> String {
         .join(",")
 }
 
-pub(crate) fn insert_hosts(conn: &mut AnyConnection, tenant_id: &str, hosts: &[String]) -> CoreResult<()> {
+pub(crate) fn insert_hosts(
+    conn: &mut AnyConnection,
+    tenant_id: &str,
+    hosts: &[String],
+) -> CoreResult<()> {
     for host in hosts {
         let taken: Option<String> = tenant_hosts::table
             .filter(tenant_hosts::host.eq(host))

@@ -5,11 +5,11 @@
 use crate::app::{open_core, Application};
 use crate::config::Config;
 use clap::{Args, Parser, Subcommand};
+use gatehouse_core::operator::OperatorNewUser;
+use gatehouse_core::secret::Secret;
 use gatehouse_core::seed::SeedSpec;
 use gatehouse_core::tenants::TenantSpec;
 use gatehouse_core::token::KeyAlg;
-use gatehouse_core::operator::OperatorNewUser;
-use gatehouse_core::secret::Secret;
 use gatehouse_core::{Api, Core, CoreError, Email, Password, SystemClock, TenantSlug};
 use std::io::IsTerminal;
 use std::path::PathBuf;
@@ -422,7 +422,9 @@ async fn admin(core: &Core, command: Command, defaults: Defaults) -> Result<(), 
                 map.insert(k.to_owned(), v.to_owned());
             }
             let started = std::time::Instant::now();
-            let done = core.seed_tenants(&prefix, first, count, map, |_| {}).await?;
+            let done = core
+                .seed_tenants(&prefix, first, count, map, |_| {})
+                .await?;
             println!(
                 "seeded {done} tenants {prefix}{first:05}.. in {:.1} s",
                 started.elapsed().as_secs_f64()

@@ -41,10 +41,8 @@ impl Actor {
 /// Records one action (never a secret: names, slugs, kids and ids only). Never fails the request
 /// it follows: the action is done by then, and core's queue never blocks.
 pub fn record(core: &Core, actor: &Actor, tenant: &Tenant, action: &str, target: &str) {
-    let mut r = Record::success(OPERATOR_ACTION).detail(format!(
-        "{action} {target} by {}",
-        actor.describe()
-    ));
+    let mut r = Record::success(OPERATOR_ACTION)
+        .detail(format!("{action} {target} by {}", actor.describe()));
     if let Actor::TenantAdmin(id) = actor {
         r = r.user(id.clone());
     }
@@ -61,9 +59,19 @@ pub fn event(e: &AuditEvent) -> Value {
 }
 
 /// The tenant's newest events for the console.
-pub async fn recent(core: &Core, tenant: &Tenant, limit: i64) -> Result<Vec<Value>, gatehouse_core::CoreError> {
+pub async fn recent(
+    core: &Core,
+    tenant: &Tenant,
+    limit: i64,
+) -> Result<Vec<Value>, gatehouse_core::CoreError> {
     let events = core
-        .audit_events(tenant, AuditQuery { limit, ..AuditQuery::default() })
+        .audit_events(
+            tenant,
+            AuditQuery {
+                limit,
+                ..AuditQuery::default()
+            },
+        )
         .await?;
     Ok(events.iter().map(event).collect())
 }

@@ -31,8 +31,7 @@ impl FromRequest for Operator {
         let presented = bearer(req);
         Box::pin(async move {
             let core = core.ok_or_else(|| CoreError::Internal("no core".into()))?;
-            let presented =
-                presented.ok_or(CoreError::Unauthorized(AuthFailure::MissingToken))?;
+            let presented = presented.ok_or(CoreError::Unauthorized(AuthFailure::MissingToken))?;
             Ok(Operator(core.authenticate_operator(&presented).await?))
         })
     }

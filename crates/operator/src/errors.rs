@@ -35,7 +35,9 @@ impl ApiError {
             ApiError::Core(e) => e,
         };
         match e {
-            CoreError::NotFound(what) => (S::NOT_FOUND, "not_found", format!("{what} not found"), None),
+            CoreError::NotFound(what) => {
+                (S::NOT_FOUND, "not_found", format!("{what} not found"), None)
+            }
             CoreError::Conflict(what) => (S::CONFLICT, "conflict", (*what).to_owned(), None),
             CoreError::InvalidInput { field, message } => (
                 S::BAD_REQUEST,
@@ -60,7 +62,12 @@ impl ApiError {
             ),
             CoreError::Internal(detail) => {
                 log::error!("operator API: {detail}");
-                (S::INTERNAL_SERVER_ERROR, "internal", "internal error".into(), None)
+                (
+                    S::INTERNAL_SERVER_ERROR,
+                    "internal",
+                    "internal error".into(),
+                    None,
+                )
             }
         }
     }
@@ -85,7 +92,10 @@ impl ResponseError for ApiError {
         }
         let mut res = HttpResponse::build(status);
         if status == StatusCode::UNAUTHORIZED {
-            res.insert_header((header::WWW_AUTHENTICATE, "Bearer realm=\"gatehouse-operator\""));
+            res.insert_header((
+                header::WWW_AUTHENTICATE,
+                "Bearer realm=\"gatehouse-operator\"",
+            ));
         }
         res.json(body)
     }

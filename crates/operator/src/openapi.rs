@@ -9,7 +9,9 @@ fn op(summary: &str, ok: &str, body: Option<&str>, params: &[&str]) -> Value {
         .collect();
     if summary.starts_with("List") || summary.starts_with("Search") {
         for (name, kind) in [("q", "string"), ("limit", "integer"), ("offset", "integer")] {
-            parameters.push(json!({"name": name, "in": "query", "required": false, "schema": {"type": kind}}));
+            parameters.push(
+                json!({"name": name, "in": "query", "required": false, "schema": {"type": kind}}),
+            );
         }
     }
     let (code, description) = ok.split_once(' ').unwrap_or((ok, "done"));

@@ -163,7 +163,9 @@ impl Core {
             })
             .await?;
         match row {
-            Some(r) if r.revoked_at.is_none() && same(r.secret_hash.as_bytes(), hash.as_bytes()) => {
+            Some(r)
+                if r.revoked_at.is_none() && same(r.secret_hash.as_bytes(), hash.as_bytes()) =>
+            {
                 Ok(OperatorKey::from_row(r))
             }
             _ => Err(refused),

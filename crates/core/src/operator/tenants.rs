@@ -48,7 +48,10 @@ impl Core {
     /// Tenants in slug order, narrowed to those whose slug, name or a host contains `q`
     /// (case-insensitively). Read from this node's directory: no query, whatever the count.
     pub fn list_tenants(&self, q: Option<&str>, limit: usize, offset: usize) -> TenantPage {
-        let q = q.map(str::trim).filter(|q| !q.is_empty()).map(str::to_lowercase);
+        let q = q
+            .map(str::trim)
+            .filter(|q| !q.is_empty())
+            .map(str::to_lowercase);
         let all = self.tenants();
         let matching: Vec<Arc<Tenant>> = match &q {
             Some(q) => all.into_iter().filter(|t| matches(t, q)).collect(),
@@ -71,7 +74,10 @@ impl Core {
         let hosts = patch.hosts.as_deref().map(validated_hosts).transpose()?;
         let apis = match patch.apis {
             Some(a) if a.is_empty() => {
-                return Err(CoreError::invalid("apis", "a tenant enables at least one api"))
+                return Err(CoreError::invalid(
+                    "apis",
+                    "a tenant enables at least one api",
+                ))
             }
             Some(mut a) => {
                 a.dedup();
@@ -90,10 +96,14 @@ impl Core {
                 "tenant",
             )?;
             if let Some(name) = name {
-                diesel::update(row()).set(tenants::name.eq(name)).execute(c)?;
+                diesel::update(row())
+                    .set(tenants::name.eq(name))
+                    .execute(c)?;
             }
             if let Some(apis) = apis {
-                diesel::update(row()).set(tenants::apis.eq(apis)).execute(c)?;
+                diesel::update(row())
+                    .set(tenants::apis.eq(apis))
+                    .execute(c)?;
             }
             if let Some(hosts) = hosts {
                 diesel::delete(tenant_hosts::table.filter(tenant_hosts::tenant_id.eq(&tid)))
@@ -120,14 +130,11 @@ impl Core {
             diesel::delete(users::table.filter(users::tenant_id.eq(t))).execute(c)?;
             diesel::delete(revoked_tokens::table.filter(revoked_tokens::tenant_id.eq(t)))
                 .execute(c)?;
-            diesel::delete(signin_locks::table.filter(signin_locks::tenant_id.eq(t)))
-                .execute(c)?;
+            diesel::delete(signin_locks::table.filter(signin_locks::tenant_id.eq(t))).execute(c)?;
             diesel::delete(tenant_settings::table.filter(tenant_settings::tenant_id.eq(t)))
                 .execute(c)?;
-            diesel::delete(signing_keys::table.filter(signing_keys::tenant_id.eq(t)))
-                .execute(c)?;
-            diesel::delete(tenant_hosts::table.filter(tenant_hosts::tenant_id.eq(t)))
-                .execute(c)?;
+            diesel::delete(signing_keys::table.filter(signing_keys::tenant_id.eq(t))).execute(c)?;
+            diesel::delete(tenant_hosts::table.filter(tenant_hosts::tenant_id.eq(t))).execute(c)?;
             found_one(
                 diesel::delete(tenants::table.filter(tenants::id.eq(t))).execute(c)?,
                 "tenant",

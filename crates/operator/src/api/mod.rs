@@ -109,7 +109,10 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .route("/tenants/{slug}", web::patch().to(tenants::update))
             .route("/tenants/{slug}", web::delete().to(tenants::delete))
             .route("/tenants/{slug}/settings", web::get().to(settings::list))
-            .route("/tenants/{slug}/settings/{key}", web::put().to(settings::set))
+            .route(
+                "/tenants/{slug}/settings/{key}",
+                web::put().to(settings::set),
+            )
             .route(
                 "/tenants/{slug}/settings/{key}",
                 web::delete().to(settings::unset),
@@ -120,7 +123,10 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .route("/tenants/{slug}/users", web::get().to(users::list))
             .route("/tenants/{slug}/users", web::post().to(users::create))
             .route("/tenants/{slug}/users/{id}", web::get().to(users::show))
-            .route("/tenants/{slug}/users/{id}", web::delete().to(users::delete))
+            .route(
+                "/tenants/{slug}/users/{id}",
+                web::delete().to(users::delete),
+            )
             .route(
                 "/tenants/{slug}/users/{id}/disable",
                 web::post().to(users::disable),

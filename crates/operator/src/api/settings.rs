@@ -30,8 +30,9 @@ pub struct SetBody {
 /// Settings are strings in storage; a number, a boolean or (for `API_USER_CREATE_SCOPE`) a list
 /// of scopes means the same thing, as on `/config`.
 pub fn setting_value(value: &Value) -> ApiResult<String> {
-    let wrong =
-        || ApiError::bad_request("value must be a string, a number, a boolean or an array of strings");
+    let wrong = || {
+        ApiError::bad_request("value must be a string, a number, a boolean or an array of strings")
+    };
     match value {
         Value::String(s) => Ok(s.clone()),
         Value::Number(n) => Ok(n.to_string()),

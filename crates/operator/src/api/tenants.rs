@@ -22,7 +22,11 @@ pub async fn list(
 ) -> ApiResult<HttpResponse> {
     let (limit, offset) = (query.limit()?, query.offset());
     let page = core.list_tenants(query.q.as_deref(), limit, offset);
-    let items: Vec<_> = page.items.iter().map(|t| views::tenant_summary(t)).collect();
+    let items: Vec<_> = page
+        .items
+        .iter()
+        .map(|t| views::tenant_summary(t))
+        .collect();
     Ok(HttpResponse::Ok().json(json!({
         "items": items, "total": page.total, "limit": limit, "offset": offset,
     })))
@@ -68,12 +72,15 @@ pub async fn create(
 ) -> ApiResult<HttpResponse> {
     let spec = body.into_inner().spec()?;
     let t = core.create_tenant(spec).await?;
-    audit::record(&core, &Actor::operator(&op), &t, "tenant.create", t.slug.as_str());
+    audit::record(
+        &core,
+        &Actor::operator(&op),
+        &t,
+        "tenant.create",
+        t.slug.as_str(),
+    );
     Ok(HttpResponse::Created()
-        .insert_header((
-            "Location",
-            format!("/admin/v1/tenants/{}", t.slug.as_str()),
-        ))
+        .insert_header(("Location", format!("/admin/v1/tenants/{}", t.slug.as_str())))
         .json(views::tenant(&t, core.now_ms())))
 }
 
@@ -113,7 +120,13 @@ pub async fn update(
     let t = tenant_of(&core, &slug).await?;
     let patch = body.into_inner().into_core()?;
     let t = core.update_tenant(&t, patch).await?;
-    audit::record(&core, &Actor::operator(&op), &t, "tenant.update", t.slug.as_str());
+    audit::record(
+        &core,
+        &Actor::operator(&op),
+        &t,
+        "tenant.update",
+        t.slug.as_str(),
+    );
     Ok(HttpResponse::Ok().json(views::tenant(&t, core.now_ms())))
 }
 
@@ -124,6 +137,12 @@ pub async fn delete(
 ) -> ApiResult<HttpResponse> {
     let t = tenant_of(&core, &slug).await?;
     core.delete_tenant(&t.slug).await?;
-    audit::record(&core, &Actor::operator(&op), &t, "tenant.delete", t.slug.as_str());
+    audit::record(
+        &core,
+        &Actor::operator(&op),
+        &t,
+        "tenant.delete",
+        t.slug.as_str(),
+    );
     Ok(HttpResponse::NoContent().finish())
 }

@@ -87,7 +87,11 @@ async fn set_disabled(
     let (slug, id) = path.into_inner();
     let t = tenant_of(&core, &slug).await?;
     let user = core.set_user_disabled(&t, &id, disabled).await?;
-    let action = if disabled { "user.disable" } else { "user.enable" };
+    let action = if disabled {
+        "user.disable"
+    } else {
+        "user.enable"
+    };
     audit::record(&core, &Actor::operator(&op), &t, action, &user.id);
     Ok(HttpResponse::Ok().json(views::user(&user)))
 }

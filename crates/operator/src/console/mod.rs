@@ -45,9 +45,7 @@ fn templates() -> &'static Environment<'static> {
 
 /// Renders `name` with `ctx` (HTML-escaped: the templates end in `.html`).
 fn render(status: StatusCode, name: &str, ctx: &Value) -> HttpResponse {
-    let page = templates()
-        .get_template(name)
-        .and_then(|t| t.render(ctx));
+    let page = templates().get_template(name).and_then(|t| t.render(ctx));
     match page {
         Ok(html) => HttpResponse::build(status)
             .insert_header((header::CONTENT_TYPE, "text/html; charset=utf-8"))
@@ -140,7 +138,12 @@ fn over_tls(req: &HttpRequest) -> bool {
 }
 
 /// A console cookie: `HttpOnly`, `SameSite=Strict`, `Path=/console`, `Secure` over TLS.
-fn cookie(req: &HttpRequest, name: &'static str, value: String, max_age_secs: i64) -> Cookie<'static> {
+fn cookie(
+    req: &HttpRequest,
+    name: &'static str,
+    value: String,
+    max_age_secs: i64,
+) -> Cookie<'static> {
     Cookie::build(name, value)
         .path("/console")
         .http_only(true)
@@ -258,7 +261,10 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .route("/tenants/{slug}", web::get().to(pages::tenant))
             .route("/tenants/{slug}", web::post().to(pages::update_tenant))
             .route("/tenants/{slug}/settings", web::get().to(pages::settings))
-            .route("/tenants/{slug}/settings", web::post().to(pages::set_setting))
+            .route(
+                "/tenants/{slug}/settings",
+                web::post().to(pages::set_setting),
+            )
             .route("/tenants/{slug}/keys", web::get().to(pages::keys))
             .route("/tenants/{slug}/keys", web::post().to(pages::rotate_key))
             .route(

@@ -4,7 +4,9 @@
 
 use super::session::Sessions;
 use super::signin::CsrfForm;
-use super::{managed_tenant, operator_only, render, see_other, signed_form, signed_in, Refusal, Signed};
+use super::{
+    managed_tenant, operator_only, render, see_other, signed_form, signed_in, Refusal, Signed,
+};
 use crate::audit;
 use crate::views;
 use actix_web::http::StatusCode;
@@ -26,7 +28,13 @@ fn answer(r: Result<HttpResponse, Refusal>) -> HttpResponse {
 }
 
 /// After a form: the outcome as the next page's flash, and back to `to`.
-fn done<T>(sessions: &Sessions, s: &Signed, outcome: CoreResult<T>, ok: &str, to: &str) -> HttpResponse {
+fn done<T>(
+    sessions: &Sessions,
+    s: &Signed,
+    outcome: CoreResult<T>,
+    ok: &str,
+    to: &str,
+) -> HttpResponse {
     match outcome {
         Ok(_) => sessions.flash(&s.id, false, ok),
         Err(e) => sessions.flash(&s.id, true, e.to_string()),
@@ -42,15 +50,23 @@ pub struct ListParams {
     offset: usize,
 }
 
-pub async fn home(req: HttpRequest, core: web::Data<Core>, sessions: web::Data<Sessions>) -> HttpResponse {
-    answer(async {
-        let s = signed_in(&req, &core, &sessions).await?;
-        Ok(match &s.session.who {
-            super::Who::Operator { .. } => see_other("/console/tenants"),
-            super::Who::TenantAdmin { slug, .. } => see_other(&format!("/console/tenants/{slug}")),
-        })
-    }
-    .await)
+pub async fn home(
+    req: HttpRequest,
+    core: web::Data<Core>,
+    sessions: web::Data<Sessions>,
+) -> HttpResponse {
+    answer(
+        async {
+            let s = signed_in(&req, &core, &sessions).await?;
+            Ok(match &s.session.who {
+                super::Who::Operator { .. } => see_other("/console/tenants"),
+                super::Who::TenantAdmin { slug, .. } => {
+                    see_other(&format!("/console/tenants/{slug}"))
+                }
+            })
+        }
+        .await,
+    )
 }
 
 pub async fn tenants(
@@ -59,22 +75,30 @@ pub async fn tenants(
     sessions: web::Data<Sessions>,
     params: web::Query<ListParams>,
 ) -> HttpResponse {
-    answer(async {
-        let s = signed_in(&req, &core, &sessions).await?;
-        if let super::Who::TenantAdmin { slug, .. } = &s.session.who {
-            return Ok(see_other(&format!("/console/tenants/{slug}")));
+    answer(
+        async {
+            let s = signed_in(&req, &core, &sessions).await?;
+            if let super::Who::TenantAdmin { slug, .. } = &s.session.who {
+                return Ok(see_other(&format!("/console/tenants/{slug}")));
+            }
+            let page = core.list_tenants(Some(params.q.as_str()), PAGE, params.offset);
+            let mut ctx = s.context(&sessions, None);
+            ctx["q"] = json!(params.q);
+            ctx["total"] = json!(page.total);
+            ctx["offset"] = json!(params.offset);
+            ctx["tenants"] = Value::Array(
+                page.items
+                    .iter()
+                    .map(|t| views::tenant_summary(t))
+                    .collect(),
+            );
+            ctx["prev"] = json!((params.offset > 0).then(|| params.offset.saturating_sub(PAGE)));
+            ctx["next"] =
+                json!((params.offset + PAGE < page.total).then_some(params.offset + PAGE));
+            Ok(render(StatusCode::OK, "tenants.html", &ctx))
         }
-        let page = core.list_tenants(Some(params.q.as_str()), PAGE, params.offset);
-        let mut ctx = s.context(&sessions, None);
-        ctx["q"] = json!(params.q);
-        ctx["total"] = json!(page.total);
-        ctx["offset"] = json!(params.offset);
-        ctx["tenants"] = Value::Array(page.items.iter().map(|t| views::tenant_summary(t)).collect());
-        ctx["prev"] = json!((params.offset > 0).then(|| params.offset.saturating_sub(PAGE)));
-        ctx["next"] = json!((params.offset + PAGE < page.total).then_some(params.offset + PAGE));
-        Ok(render(StatusCode::OK, "tenants.html", &ctx))
-    }
-    .await)
+        .await,
+    )
 }
 
 /// Hosts as typed in one field: separated by commas or white space.
@@ -120,28 +144,30 @@ pub async fn create_tenant(
     sessions: web::Data<Sessions>,
     form: web::Form<TenantForm>,
 ) -> HttpResponse {
-    answer(async {
-        let s = signed_form(&req, &core, &sessions, &form.csrf).await?;
-        operator_only(&s)?;
-        let slug = form.slug.clone().unwrap_or_default();
-        let made = async {
-            let mut spec = TenantSpec::new(TenantSlug::parse(slug.trim())?);
-            spec.name = form.name();
-            spec.hosts = hosts_field(&form.hosts);
-            spec.apis = form.apis();
-            core.create_tenant(spec).await
-        }
-        .await;
-        match made {
-            Ok(t) => {
-                audit::record(&core, &s.actor(), &t, "tenant.create", t.slug.as_str());
-                sessions.flash(&s.id, false, format!("Tenant {} created.", t.slug));
-                Ok(see_other(&format!("/console/tenants/{}", t.slug)))
+    answer(
+        async {
+            let s = signed_form(&req, &core, &sessions, &form.csrf).await?;
+            operator_only(&s)?;
+            let slug = form.slug.clone().unwrap_or_default();
+            let made = async {
+                let mut spec = TenantSpec::new(TenantSlug::parse(slug.trim())?);
+                spec.name = form.name();
+                spec.hosts = hosts_field(&form.hosts);
+                spec.apis = form.apis();
+                core.create_tenant(spec).await
             }
-            Err(e) => Ok(done(&sessions, &s, Err::<(), _>(e), "", "/console/tenants")),
+            .await;
+            match made {
+                Ok(t) => {
+                    audit::record(&core, &s.actor(), &t, "tenant.create", t.slug.as_str());
+                    sessions.flash(&s.id, false, format!("Tenant {} created.", t.slug));
+                    Ok(see_other(&format!("/console/tenants/{}", t.slug)))
+                }
+                Err(e) => Ok(done(&sessions, &s, Err::<(), _>(e), "", "/console/tenants")),
+            }
         }
-    }
-    .await)
+        .await,
+    )
 }
 
 pub async fn tenant(
@@ -150,23 +176,29 @@ pub async fn tenant(
     sessions: web::Data<Sessions>,
     slug: web::Path<String>,
 ) -> HttpResponse {
-    answer(async {
-        let s = signed_in(&req, &core, &sessions).await?;
-        let t = managed_tenant(&core, &s, &slug).await?;
-        let users = core.count_users(&t).await.map_err(Refusal::from_core)?;
-        let mut ctx = s.context(&sessions, Some(&*t));
-        ctx["issuer"] = json!(t.issuer());
-        ctx["users"] = json!(users);
-        ctx["signup"] = json!(match &t.settings.api_user_create_scope {
-            None => "open".to_owned(),
-            Some(scopes) => format!(
-                "closed (needs scope {})",
-                scopes.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(", ")
-            ),
-        });
-        Ok(render(StatusCode::OK, "tenant.html", &ctx))
-    }
-    .await)
+    answer(
+        async {
+            let s = signed_in(&req, &core, &sessions).await?;
+            let t = managed_tenant(&core, &s, &slug).await?;
+            let users = core.count_users(&t).await.map_err(Refusal::from_core)?;
+            let mut ctx = s.context(&sessions, Some(&*t));
+            ctx["issuer"] = json!(t.issuer());
+            ctx["users"] = json!(users);
+            ctx["signup"] = json!(match &t.settings.api_user_create_scope {
+                None => "open".to_owned(),
+                Some(scopes) => format!(
+                    "closed (needs scope {})",
+                    scopes
+                        .iter()
+                        .map(|s| s.as_str())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
+            });
+            Ok(render(StatusCode::OK, "tenant.html", &ctx))
+        }
+        .await,
+    )
 }
 
 pub async fn update_tenant(
@@ -176,23 +208,25 @@ pub async fn update_tenant(
     slug: web::Path<String>,
     form: web::Form<TenantForm>,
 ) -> HttpResponse {
-    answer(async {
-        let s = signed_form(&req, &core, &sessions, &form.csrf).await?;
-        operator_only(&s)?;
-        let t = managed_tenant(&core, &s, &slug).await?;
-        let patch = TenantPatch {
-            name: form.name(),
-            hosts: Some(hosts_field(&form.hosts)),
-            apis: Some(form.apis()),
-        };
-        let outcome = core.update_tenant(&t, patch).await;
-        if outcome.is_ok() {
-            audit::record(&core, &s.actor(), &t, "tenant.update", t.slug.as_str());
+    answer(
+        async {
+            let s = signed_form(&req, &core, &sessions, &form.csrf).await?;
+            operator_only(&s)?;
+            let t = managed_tenant(&core, &s, &slug).await?;
+            let patch = TenantPatch {
+                name: form.name(),
+                hosts: Some(hosts_field(&form.hosts)),
+                apis: Some(form.apis()),
+            };
+            let outcome = core.update_tenant(&t, patch).await;
+            if outcome.is_ok() {
+                audit::record(&core, &s.actor(), &t, "tenant.update", t.slug.as_str());
+            }
+            let to = format!("/console/tenants/{}", t.slug);
+            Ok(done(&sessions, &s, outcome, "Saved.", &to))
         }
-        let to = format!("/console/tenants/{}", t.slug);
-        Ok(done(&sessions, &s, outcome, "Saved.", &to))
-    }
-    .await)
+        .await,
+    )
 }
 
 pub async fn settings(
@@ -201,27 +235,29 @@ pub async fn settings(
     sessions: web::Data<Sessions>,
     slug: web::Path<String>,
 ) -> HttpResponse {
-    answer(async {
-        let s = signed_in(&req, &core, &sessions).await?;
-        let t = managed_tenant(&core, &s, &slug).await?;
-        let mut ctx = s.context(&sessions, Some(&*t));
-        ctx["create_scope"] = json!(t.stored_settings.get("API_USER_CREATE_SCOPE"));
-        // API_USER_CREATE_SCOPE has its own card; the rest are listed, then any free-form keys.
-        let mut rows: Vec<Value> = KEYS
-            .iter()
-            .filter(|k| **k != "API_USER_CREATE_SCOPE")
-            .map(|k| json!({"key": k, "value": t.stored_settings.get(*k)}))
-            .collect();
-        rows.extend(
-            t.stored_settings
+    answer(
+        async {
+            let s = signed_in(&req, &core, &sessions).await?;
+            let t = managed_tenant(&core, &s, &slug).await?;
+            let mut ctx = s.context(&sessions, Some(&*t));
+            ctx["create_scope"] = json!(t.stored_settings.get("API_USER_CREATE_SCOPE"));
+            // API_USER_CREATE_SCOPE has its own card; the rest are listed, then any free-form keys.
+            let mut rows: Vec<Value> = KEYS
                 .iter()
-                .filter(|(k, _)| !KEYS.contains(&k.as_str()))
-                .map(|(k, v)| json!({"key": k, "value": v})),
-        );
-        ctx["settings"] = Value::Array(rows);
-        Ok(render(StatusCode::OK, "settings.html", &ctx))
-    }
-    .await)
+                .filter(|k| **k != "API_USER_CREATE_SCOPE")
+                .map(|k| json!({"key": k, "value": t.stored_settings.get(*k)}))
+                .collect();
+            rows.extend(
+                t.stored_settings
+                    .iter()
+                    .filter(|(k, _)| !KEYS.contains(&k.as_str()))
+                    .map(|(k, v)| json!({"key": k, "value": v})),
+            );
+            ctx["settings"] = Value::Array(rows);
+            Ok(render(StatusCode::OK, "settings.html", &ctx))
+        }
+        .await,
+    )
 }
 
 #[derive(Deserialize)]
@@ -240,28 +276,34 @@ pub async fn set_setting(
     slug: web::Path<String>,
     form: web::Form<SettingForm>,
 ) -> HttpResponse {
-    answer(async {
-        let s = signed_form(&req, &core, &sessions, &form.csrf).await?;
-        let t = managed_tenant(&core, &s, &slug).await?;
-        let key = form.key.trim();
-        // An empty value means "back to the default", as the Unset button does.
-        let unset = form.unset.is_some() || form.value.trim().is_empty();
-        let (outcome, action, message) = if unset {
-            (core.unset_config(&t, key).await, "setting.unset", format!("{key} unset."))
-        } else {
-            (
-                core.set_config(&t, key, form.value.trim()).await,
-                "setting.set",
-                format!("{key} set."),
-            )
-        };
-        if outcome.is_ok() {
-            audit::record(&core, &s.actor(), &t, action, key);
+    answer(
+        async {
+            let s = signed_form(&req, &core, &sessions, &form.csrf).await?;
+            let t = managed_tenant(&core, &s, &slug).await?;
+            let key = form.key.trim();
+            // An empty value means "back to the default", as the Unset button does.
+            let unset = form.unset.is_some() || form.value.trim().is_empty();
+            let (outcome, action, message) = if unset {
+                (
+                    core.unset_config(&t, key).await,
+                    "setting.unset",
+                    format!("{key} unset."),
+                )
+            } else {
+                (
+                    core.set_config(&t, key, form.value.trim()).await,
+                    "setting.set",
+                    format!("{key} set."),
+                )
+            };
+            if outcome.is_ok() {
+                audit::record(&core, &s.actor(), &t, action, key);
+            }
+            let to = format!("/console/tenants/{}/settings", t.slug);
+            Ok(done(&sessions, &s, outcome, &message, &to))
         }
-        let to = format!("/console/tenants/{}/settings", t.slug);
-        Ok(done(&sessions, &s, outcome, &message, &to))
-    }
-    .await)
+        .await,
+    )
 }
 
 pub async fn keys(
@@ -270,19 +312,21 @@ pub async fn keys(
     sessions: web::Data<Sessions>,
     slug: web::Path<String>,
 ) -> HttpResponse {
-    answer(async {
-        let s = signed_in(&req, &core, &sessions).await?;
-        let t = managed_tenant(&core, &s, &slug).await?;
-        let mut ctx = s.context(&sessions, Some(&*t));
-        ctx["keys"] = views::keys(&t, core.now_ms());
-        let base = match t.hosts.first() {
-            Some(host) => format!("https://{host}"),
-            None => t.issuer(),
-        };
-        ctx["jwks_url"] = json!(format!("{base}/.well-known/jwks.json"));
-        Ok(render(StatusCode::OK, "keys.html", &ctx))
-    }
-    .await)
+    answer(
+        async {
+            let s = signed_in(&req, &core, &sessions).await?;
+            let t = managed_tenant(&core, &s, &slug).await?;
+            let mut ctx = s.context(&sessions, Some(&*t));
+            ctx["keys"] = views::keys(&t, core.now_ms());
+            let base = match t.hosts.first() {
+                Some(host) => format!("https://{host}"),
+                None => t.issuer(),
+            };
+            ctx["jwks_url"] = json!(format!("{base}/.well-known/jwks.json"));
+            Ok(render(StatusCode::OK, "keys.html", &ctx))
+        }
+        .await,
+    )
 }
 
 #[derive(Deserialize)]
@@ -299,22 +343,24 @@ pub async fn rotate_key(
     slug: web::Path<String>,
     form: web::Form<RotateForm>,
 ) -> HttpResponse {
-    answer(async {
-        let s = signed_form(&req, &core, &sessions, &form.csrf).await?;
-        let t = managed_tenant(&core, &s, &slug).await?;
-        let outcome = async {
-            let alg = KeyAlg::parse(&form.alg)?;
-            let lead = crate::api::lead_for(alg, None, &options);
-            core.rotate_key(&t, alg, lead).await
+    answer(
+        async {
+            let s = signed_form(&req, &core, &sessions, &form.csrf).await?;
+            let t = managed_tenant(&core, &s, &slug).await?;
+            let outcome = async {
+                let alg = KeyAlg::parse(&form.alg)?;
+                let lead = crate::api::lead_for(alg, None, &options);
+                core.rotate_key(&t, alg, lead).await
+            }
+            .await;
+            if let Ok(kid) = &outcome {
+                audit::record(&core, &s.actor(), &t, "key.rotate", kid);
+            }
+            let to = format!("/console/tenants/{}/keys", t.slug);
+            Ok(done(&sessions, &s, outcome, "New signing key added.", &to))
         }
-        .await;
-        if let Ok(kid) = &outcome {
-            audit::record(&core, &s.actor(), &t, "key.rotate", kid);
-        }
-        let to = format!("/console/tenants/{}/keys", t.slug);
-        Ok(done(&sessions, &s, outcome, "New signing key added.", &to))
-    }
-    .await)
+        .await,
+    )
 }
 
 pub async fn retire_key(
@@ -324,18 +370,26 @@ pub async fn retire_key(
     path: web::Path<(String, String)>,
     form: web::Form<CsrfForm>,
 ) -> HttpResponse {
-    answer(async {
-        let (slug, kid) = path.into_inner();
-        let s = signed_form(&req, &core, &sessions, &form.csrf).await?;
-        let t = managed_tenant(&core, &s, &slug).await?;
-        let outcome = core.retire_key(&t, &kid).await;
-        if outcome.is_ok() {
-            audit::record(&core, &s.actor(), &t, "key.retire", &kid);
+    answer(
+        async {
+            let (slug, kid) = path.into_inner();
+            let s = signed_form(&req, &core, &sessions, &form.csrf).await?;
+            let t = managed_tenant(&core, &s, &slug).await?;
+            let outcome = core.retire_key(&t, &kid).await;
+            if outcome.is_ok() {
+                audit::record(&core, &s.actor(), &t, "key.retire", &kid);
+            }
+            let to = format!("/console/tenants/{}/keys", t.slug);
+            Ok(done(
+                &sessions,
+                &s,
+                outcome,
+                &format!("Key {kid} retired."),
+                &to,
+            ))
         }
-        let to = format!("/console/tenants/{}/keys", t.slug);
-        Ok(done(&sessions, &s, outcome, &format!("Key {kid} retired."), &to))
-    }
-    .await)
+        .await,
+    )
 }
 
 pub async fn users(
@@ -345,20 +399,22 @@ pub async fn users(
     slug: web::Path<String>,
     params: web::Query<ListParams>,
 ) -> HttpResponse {
-    answer(async {
-        let s = signed_in(&req, &core, &sessions).await?;
-        let t = managed_tenant(&core, &s, &slug).await?;
-        let mut q = UserQuery::page(PAGE as i64, params.offset as i64);
-        q.pattern = Some(params.q.trim().to_owned()).filter(|p| !p.is_empty());
-        let users = core.list_users(&t, q).await.map_err(Refusal::from_core)?;
-        let mut ctx = s.context(&sessions, Some(&*t));
-        ctx["q"] = json!(params.q);
-        ctx["prev"] = json!((params.offset > 0).then(|| params.offset.saturating_sub(PAGE)));
-        ctx["next"] = json!((users.len() == PAGE).then_some(params.offset + PAGE));
-        ctx["users"] = Value::Array(users.iter().map(views::user).collect());
-        Ok(render(StatusCode::OK, "users.html", &ctx))
-    }
-    .await)
+    answer(
+        async {
+            let s = signed_in(&req, &core, &sessions).await?;
+            let t = managed_tenant(&core, &s, &slug).await?;
+            let mut q = UserQuery::page(PAGE as i64, params.offset as i64);
+            q.pattern = Some(params.q.trim().to_owned()).filter(|p| !p.is_empty());
+            let users = core.list_users(&t, q).await.map_err(Refusal::from_core)?;
+            let mut ctx = s.context(&sessions, Some(&*t));
+            ctx["q"] = json!(params.q);
+            ctx["prev"] = json!((params.offset > 0).then(|| params.offset.saturating_sub(PAGE)));
+            ctx["next"] = json!((users.len() == PAGE).then_some(params.offset + PAGE));
+            ctx["users"] = Value::Array(users.iter().map(views::user).collect());
+            Ok(render(StatusCode::OK, "users.html", &ctx))
+        }
+        .await,
+    )
 }
 
 pub async fn user_action(
@@ -368,43 +424,45 @@ pub async fn user_action(
     path: web::Path<(String, String, String)>,
     form: web::Form<CsrfForm>,
 ) -> HttpResponse {
-    answer(async {
-        let (slug, id, action) = path.into_inner();
-        let s = signed_form(&req, &core, &sessions, &form.csrf).await?;
-        let t = managed_tenant(&core, &s, &slug).await?;
-        let (outcome, kind, message) = match action.as_str() {
-            "disable" => (
-                core.set_user_disabled(&t, &id, true).await.map(|_| ()),
-                "user.disable",
-                "User disabled; their tokens are ended.",
-            ),
-            "enable" => (
-                core.set_user_disabled(&t, &id, false).await.map(|_| ()),
-                "user.enable",
-                "User enabled.",
-            ),
-            "revoke-tokens" => (
-                match core.user(&t, &id).await {
-                    Ok(_) => core.revoke_user_tokens(&t, &id).await,
-                    Err(e) => Err(e),
-                },
-                "user.revoke_tokens",
-                "Every token the user held is ended.",
-            ),
-            _ => {
-                return Err(Refusal::Status(
-                    StatusCode::NOT_FOUND,
-                    "no such action".into(),
-                ))
+    answer(
+        async {
+            let (slug, id, action) = path.into_inner();
+            let s = signed_form(&req, &core, &sessions, &form.csrf).await?;
+            let t = managed_tenant(&core, &s, &slug).await?;
+            let (outcome, kind, message) = match action.as_str() {
+                "disable" => (
+                    core.set_user_disabled(&t, &id, true).await.map(|_| ()),
+                    "user.disable",
+                    "User disabled; their tokens are ended.",
+                ),
+                "enable" => (
+                    core.set_user_disabled(&t, &id, false).await.map(|_| ()),
+                    "user.enable",
+                    "User enabled.",
+                ),
+                "revoke-tokens" => (
+                    match core.user(&t, &id).await {
+                        Ok(_) => core.revoke_user_tokens(&t, &id).await,
+                        Err(e) => Err(e),
+                    },
+                    "user.revoke_tokens",
+                    "Every token the user held is ended.",
+                ),
+                _ => {
+                    return Err(Refusal::Status(
+                        StatusCode::NOT_FOUND,
+                        "no such action".into(),
+                    ))
+                }
+            };
+            if outcome.is_ok() {
+                audit::record(&core, &s.actor(), &t, kind, &id);
             }
-        };
-        if outcome.is_ok() {
-            audit::record(&core, &s.actor(), &t, kind, &id);
+            let to = format!("/console/tenants/{}/users", t.slug);
+            Ok(done(&sessions, &s, outcome, message, &to))
         }
-        let to = format!("/console/tenants/{}/users", t.slug);
-        Ok(done(&sessions, &s, outcome, message, &to))
-    }
-    .await)
+        .await,
+    )
 }
 
 pub async fn audit(
@@ -413,17 +471,19 @@ pub async fn audit(
     sessions: web::Data<Sessions>,
     slug: web::Path<String>,
 ) -> HttpResponse {
-    answer(async {
-        let s = signed_in(&req, &core, &sessions).await?;
-        let t = managed_tenant(&core, &s, &slug).await?;
-        let mut ctx = s.context(&sessions, Some(&*t));
-        let events = audit::recent(&core, &t, 200)
-            .await
-            .map_err(Refusal::from_core)?;
-        ctx["events"] = json!(events);
-        Ok(render(StatusCode::OK, "audit.html", &ctx))
-    }
-    .await)
+    answer(
+        async {
+            let s = signed_in(&req, &core, &sessions).await?;
+            let t = managed_tenant(&core, &s, &slug).await?;
+            let mut ctx = s.context(&sessions, Some(&*t));
+            let events = audit::recent(&core, &t, 200)
+                .await
+                .map_err(Refusal::from_core)?;
+            ctx["events"] = json!(events);
+            Ok(render(StatusCode::OK, "audit.html", &ctx))
+        }
+        .await,
+    )
 }
 
 #[cfg(test)]

@@ -73,8 +73,7 @@ pub fn random_token() -> String {
 /// Equal without telling, by its timing, how much of the two matched.
 pub fn same(a: &str, b: &str) -> bool {
     a.len() == b.len()
-        && a
-            .bytes()
+        && a.bytes()
             .zip(b.bytes())
             .fold(0u8, |acc, (x, y)| acc | (x ^ y))
             == 0
