@@ -7,7 +7,7 @@
 #   bench/operator.sh                 BENCH_PROFILE=dev by default (say so when quoting figures)
 #   TENANTS=1000 USERS=10000 N=10 bench/operator.sh   smaller, for a quick look
 # Environment: BENCH_PROFILE (dev), BENCH_PG (postgres://postgres@127.0.0.1:5432/test; off),
-# TENANTS (10000), USERS (100000), N (30), PORT (18180).
+# TENANTS (10000), USERS (100000), N (30), PORT (18180), BENCH_NO_BUILD (use the binary as built).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
@@ -21,8 +21,10 @@ PG_ADMIN=${BENCH_PG:-postgres://postgres@127.0.0.1:5432/test}
 export GATEHOUSE_MASTER_KEY=${GATEHOUSE_MASTER_KEY:-$(head -c 32 /dev/urandom | base64)}
 export GATEHOUSE_PASSWORD=bench-password
 
-echo "bench: building ($PROFILE profile)" >&2
-cargo build --profile "$PROFILE" -p gatehouse >&2
+if [ -z "${BENCH_NO_BUILD:-}" ]; then
+  echo "bench: building ($PROFILE profile)" >&2
+  cargo build --profile "$PROFILE" -p gatehouse >&2
+fi
 case "$PROFILE" in dev) OUTDIR=debug ;; *) OUTDIR=$PROFILE ;; esac
 BIN=${CARGO_TARGET_DIR:-$ROOT/target}/$OUTDIR/gatehouse
 
