@@ -135,6 +135,7 @@ setup_backend() { # backend -> sets CFG and DB_URL
 [server]
 bind = "127.0.0.1:$PORT"
 metrics_bind = "127.0.0.1:$((PORT + 1))"
+admin_bind = "127.0.0.1:$((PORT + 2))"
 workers = $NPROC
 shutdown_timeout_seconds = 1
 # wrk's connections all come from one address, and one scenario holds 1,000 of them open.

@@ -19,7 +19,7 @@ use tokio::net::TcpListener;
 // ---- the browser ----
 
 /// chromedriver on a free port, with its browser; killed when dropped.
-struct Driver {
+pub(crate) struct Driver {
     child: Child,
     port: u16,
     profile: tempfile::TempDir,
@@ -43,7 +43,7 @@ fn free_port() -> u16 {
         .port()
 }
 
-async fn start_driver() -> Driver {
+pub(crate) async fn start_driver() -> Driver {
     let port = free_port();
     let child = Command::new("chromedriver")
         .arg(format!("--port={port}"))
@@ -74,7 +74,7 @@ async fn start_driver() -> Driver {
 
 /// A fresh headless Chromium: its own empty profile, and nothing running in the background that
 /// could reach the network on its own.
-async fn browser(driver: &Driver) -> Client {
+pub(crate) async fn browser(driver: &Driver) -> Client {
     let profile = driver.profile.path().display().to_string();
     let mut caps = serde_json::Map::new();
     caps.insert(

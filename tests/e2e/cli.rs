@@ -251,7 +251,7 @@ async fn sigterm_lets_in_flight_requests_finish() {
     std::fs::write(
         &cfg,
         format!(
-            "[server]\nbind = \"127.0.0.1:0\"\nshutdown_timeout_seconds = 10\n[database]\nurl = \"sqlite://{}\"\n\
+            "[server]\nbind = \"127.0.0.1:0\"\nadmin_bind = \"127.0.0.1:0\"\nshutdown_timeout_seconds = 10\n[database]\nurl = \"sqlite://{}\"\n\
              [[tenants.bootstrap]]\nslug = \"demo\"\nhosts = [\"localhost\"]\napis = [\"appmixer\"]\n\
              settings = {{ BCRYPT_COST = \"13\" }}\n",
             db.display()
@@ -409,7 +409,7 @@ async fn logs_never_carry_passwords_hashes_or_tokens() {
     std::fs::write(
         &cfg,
         format!(
-            "[server]\nbind = \"127.0.0.1:0\"\nshutdown_timeout_seconds = 2\n[database]\nurl = \"sqlite://{}\"\n\
+            "[server]\nbind = \"127.0.0.1:0\"\nadmin_bind = \"127.0.0.1:0\"\nshutdown_timeout_seconds = 2\n[database]\nurl = \"sqlite://{}\"\n\
              [[tenants.bootstrap]]\nslug = \"demo\"\nhosts = [\"localhost\"]\nsettings = {{ BCRYPT_COST = \"4\" }}\n",
             dir.path().join("logs.db").display()
         ),

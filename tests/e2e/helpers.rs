@@ -88,6 +88,8 @@ pub struct TestApp {
     pub port: u16,
     /// The metrics listener (`server.metrics_bind`), when it is on.
     pub metrics_port: Option<u16>,
+    /// The admin listener (`server.admin_bind`: operator API and console), when it is on.
+    pub admin_port: Option<u16>,
     pub core: Arc<Core>,
     pub client: reqwest::Client,
     pub backend: Backend,
@@ -113,6 +115,7 @@ pub fn test_toml(db_url: &str, extra: &str) -> String {
 [server]
 bind = "127.0.0.1:0"
 metrics_bind = "127.0.0.1:0"
+admin_bind = "127.0.0.1:0"
 workers = 1
 shutdown_timeout_seconds = 1
 [database]
@@ -276,6 +279,7 @@ async fn start_app(
         .expect("app starts");
     let port = app.port();
     let metrics_port = app.metrics_port();
+    let admin_port = app.admin_port();
     let core = app.core();
     let handle = app.handle();
     tokio::spawn(app.run_until_stopped());
@@ -283,6 +287,7 @@ async fn start_app(
         address: format!("http://127.0.0.1:{port}"),
         port,
         metrics_port,
+        admin_port,
         core,
         client: reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())

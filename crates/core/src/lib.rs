@@ -12,6 +12,7 @@ pub mod lockout;
 pub mod mail;
 pub mod master_key;
 pub mod metrics;
+pub mod operator;
 pub mod password;
 pub mod projects;
 pub mod ratelimit;

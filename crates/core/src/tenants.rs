@@ -97,25 +97,12 @@ impl TenantSpec {
 
     /// Normalises and checks hosts, apis and settings before anything is written.
     pub fn validated(mut self) -> CoreResult<TenantSpec> {
-        let mut hosts = Vec::new();
-        for h in &self.hosts {
-            let host = normalize_host(h);
-            if host.is_empty()
-                || host.len() > 253
-                || !host
-                    .bytes()
-                    .all(|b| b.is_ascii_alphanumeric() || b"-._[]:".contains(&b))
-            {
-                return Err(CoreError::invalid(
-                    "host",
-                    format!("'{h}' is not a host name"),
-                ));
-            }
-            if !hosts.contains(&host) {
-                hosts.push(host);
-            }
-        }
-        self.hosts = hosts;
+        self.hosts = validated_hosts(&self.hosts)?;
+        self.name = self
+            .name
+            .as_deref()
+            .map(crate::operator::tenants::checked_name)
+            .transpose()?;
         if self.apis.is_empty() {
             self.apis = Api::ALL.to_vec();
         }
@@ -127,6 +114,29 @@ impl TenantSpec {
         self.settings = settings;
         Ok(self)
     }
+}
+
+/// Hosts normalised (see `normalize_host`) and checked, duplicates dropped.
+pub(crate) fn validated_hosts(raw: &[String]) -> CoreResult<Vec<String>> {
+    let mut hosts = Vec::new();
+    for h in raw {
+        let host = normalize_host(h);
+        if host.is_empty()
+            || host.len() > 253
+            || !host
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"-._[]:".contains(&b))
+        {
+            return Err(CoreError::invalid(
+                "host",
+                format!("'{h}' is not a host name"),
+            ));
+        }
+        if !hosts.contains(&host) {
+            hosts.push(host);
+        }
+    }
+    Ok(hosts)
 }
 
 /// `Host` as the directory keys it: port dropped, lower-cased, no trailing dot.
@@ -372,14 +382,18 @@ fn key_of_row(k: KeyRow, secret_hex: &str) -> CoreResult<SigningKey> {
     )
 }
 
-fn apis_column(apis: &[Api]) -> String {
+pub(crate) fn apis_column(apis: &[Api]) -> String {
     apis.iter()
         .map(|a| a.as_str())
         .collect::<Vec<_>>()
         .join(",")
 }
 
-fn insert_hosts(conn: &mut AnyConnection, tenant_id: &str, hosts: &[String]) -> CoreResult<()> {
+pub(crate) fn insert_hosts(
+    conn: &mut AnyConnection,
+    tenant_id: &str,
+    hosts: &[String],
+) -> CoreResult<()> {
     for host in hosts {
         let taken: Option<String> = tenant_hosts::table
             .filter(tenant_hosts::host.eq(host))

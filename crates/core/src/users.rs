@@ -635,36 +635,46 @@ impl Core {
         self.publish(&[change]).await
     }
 
-    /// Disables (or enables) a user: a disabled user cannot sign in and their tokens are refused.
-    /// Disabling also ends the tokens issued before it, so enabling again does not revive them.
+    /// Disables (or enables) the user with this email (the CLI's door; see `set_user_disabled`).
     pub async fn set_disabled(
         &self,
         tenant: &Tenant,
         email: &Email,
         disabled: bool,
     ) -> CoreResult<User> {
-        let (tid, email, now) = (tenant.id.clone(), email.as_str().to_owned(), self.now_ms());
+        let user = self
+            .user_by_email(tenant, email)
+            .await?
+            .ok_or(CoreError::NotFound("user"))?;
+        self.set_user_disabled(tenant, &user.id, disabled).await
+    }
+
+    /// Disables (or enables) a user: a disabled user cannot sign in and their tokens are refused.
+    /// Disabling also ends the tokens issued before it, so enabling again does not revive them.
+    pub async fn set_user_disabled(
+        &self,
+        tenant: &Tenant,
+        id: &str,
+        disabled: bool,
+    ) -> CoreResult<User> {
+        if !is_object_id(id) {
+            return Err(CoreError::NotFound("user"));
+        }
+        let (tid, id, now) = (tenant.id.clone(), id.to_owned(), self.now_ms());
         let (user, change) = self
             .db
             .run_tenant(&tenant.id, move |c| {
                 c.transaction(|c| {
-                    let n = diesel::update(
-                        users::table
-                            .filter(users::tenant_id.eq(&tid))
-                            .filter(users::email.eq(&email)),
-                    )
-                    .set((users::disabled.eq(disabled), users::updated_at.eq(now)))
-                    .execute(c)?;
+                    let n = diesel::update(user_by_id(&tid, &id))
+                        .set((users::disabled.eq(disabled), users::updated_at.eq(now)))
+                        .execute(c)?;
                     found_one(n, "user")?;
-                    let login = Login::Email(Email::parse(&email)?);
-                    let user = find_by_login(c, &tid, &login)?
-                        .map(User::from_row)
-                        .ok_or(CoreError::NotFound("user"))?;
                     let change = if disabled {
-                        end_user_tokens(c, &tid, &user.id, now)?
+                        end_user_tokens(c, &tid, &id, now)?
                     } else {
-                        user_changed(c, &tid, &user.id, now)?
+                        user_changed(c, &tid, &id, now)?
                     };
+                    let user = User::from_row(find_by_id(c, &tid, &id)?);
                     Ok((user, change))
                 })
             })

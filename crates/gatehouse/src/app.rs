@@ -1,5 +1,6 @@
 //! Start-up: connect and migrate, create the bootstrap tenants, keep the tenant directory fresh,
-//! and serve both facades and the operations endpoints on one listener (metrics on another).
+//! and serve both facades and the operations endpoints on one listener (metrics on another, the
+//! operator API and console on a third).
 
 use crate::body_deadline::BodyLimits;
 use crate::client_limit::InFlight;
@@ -136,6 +137,7 @@ pub struct Application {
     port: u16,
     server: Server,
     metrics: Option<(u16, Server)>,
+    admin: Option<(u16, Server)>,
     core: Arc<Core>,
 }
 
@@ -199,6 +201,14 @@ impl Application {
             metrics.clone(),
             config.server.shutdown_timeout_seconds,
         )?;
+        let admin_server = crate::admin_listener::bind(
+            &config.server.admin_bind,
+            core.clone(),
+            gatehouse_operator::OperatorOptions {
+                key_lead_secs: config.tenants.refresh_seconds.max(1) * 2,
+            },
+            config.server.shutdown_timeout_seconds,
+        )?;
         let mut server = HttpServer::new(move || {
             // `wrap` nests outwards: the last one listed sees the request first.
             App::new()
@@ -244,6 +254,7 @@ impl Application {
             port,
             server: server.run(),
             metrics: metrics_server,
+            admin: admin_server,
             core,
         })
     }
@@ -257,6 +268,11 @@ impl Application {
         self.metrics.as_ref().map(|(port, _)| *port)
     }
 
+    /// The admin listener's port (operator API and console), when it is on.
+    pub fn admin_port(&self) -> Option<u16> {
+        self.admin.as_ref().map(|(port, _)| *port)
+    }
+
     pub fn core(&self) -> Arc<Core> {
         self.core.clone()
     }
@@ -267,15 +283,19 @@ impl Application {
     }
 
     /// Serves until SIGTERM/SIGINT, then stops accepting and lets in-flight requests finish.
-    /// The metrics listener stops with it.
+    /// The metrics and admin listeners stop with it.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
-        let metrics = self.metrics.map(|(_, server)| {
-            let handle = server.handle();
-            tokio::spawn(server);
-            handle
-        });
+        let side: Vec<_> = [self.metrics, self.admin]
+            .into_iter()
+            .flatten()
+            .map(|(_, server)| {
+                let handle = server.handle();
+                tokio::spawn(server);
+                handle
+            })
+            .collect();
         let served = self.server.await;
-        if let Some(handle) = metrics {
+        for handle in side {
             handle.stop(true).await;
         }
         served

@@ -5,13 +5,12 @@
 use crate::app::{open_core, Application};
 use crate::config::Config;
 use clap::{Args, Parser, Subcommand};
+use gatehouse_core::operator::OperatorNewUser;
+use gatehouse_core::secret::Secret;
 use gatehouse_core::seed::SeedSpec;
 use gatehouse_core::tenants::TenantSpec;
 use gatehouse_core::token::KeyAlg;
-use gatehouse_core::users::NewUser;
-use gatehouse_core::{
-    Api, Core, CoreError, Email, Password, Scope, SystemClock, TenantSlug, Username,
-};
+use gatehouse_core::{Api, Core, CoreError, Email, Password, SystemClock, TenantSlug};
 use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -54,6 +53,29 @@ pub enum Command {
     Secrets(SecretsCmd),
     /// A tenant's audit log, newest first.
     Audit(crate::audit_cli::AuditArgs),
+    /// Operator API keys (the operator API and console on `server.admin_bind`).
+    #[command(subcommand)]
+    Operator(OperatorCmd),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum OperatorCmd {
+    /// Create, list and revoke operator API keys.
+    #[command(subcommand)]
+    Key(OperatorKeyCmd),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum OperatorKeyCmd {
+    /// Make a key and print it once (only a hash of it is stored).
+    Create {
+        #[arg(long)]
+        name: String,
+    },
+    /// One line a key: name, id, created, and whether it is revoked.
+    List,
+    /// Revoke the active key named NAME: calls with it get 401 from now on.
+    Revoke { name: String },
 }
 
 #[derive(Debug, Subcommand)]
@@ -114,6 +136,22 @@ pub enum TenantCmd {
     },
     /// Retire a signing key: tokens it signed stop verifying.
     RetireKey { slug: String, kid: String },
+    /// Delete a tenant and everything it owns (users, projects, keys, settings, hosts).
+    Delete { slug: String },
+    /// Bulk-create COUNT tenants PREFIXnnnnn (no hosts; reached through the host patterns), each
+    /// with an HS256 key: for load tests and demos.
+    Seed {
+        #[arg(long)]
+        count: u64,
+        #[arg(long, default_value = "seed-")]
+        prefix: String,
+        /// The first n (to add more tenants after an earlier seed).
+        #[arg(long, default_value_t = 0)]
+        first: u64,
+        /// A setting every seeded tenant gets, KEY=VALUE (repeatable).
+        #[arg(long = "set", value_name = "KEY=VALUE")]
+        settings: Vec<String>,
+    },
 }
 
 #[derive(Debug, Args)]
@@ -377,6 +415,33 @@ async fn admin(core: &Core, command: Command, defaults: Defaults) -> Result<(), 
                 );
             }
         }
+        Command::Tenant(TenantCmd::Seed {
+            count,
+            prefix,
+            first,
+            settings,
+        }) => {
+            let mut map = std::collections::BTreeMap::new();
+            for pair in settings {
+                let (k, v) = pair
+                    .split_once('=')
+                    .ok_or_else(|| CoreError::invalid("set", "must be KEY=VALUE"))?;
+                map.insert(k.to_owned(), v.to_owned());
+            }
+            let started = std::time::Instant::now();
+            let done = core
+                .seed_tenants(&prefix, first, count, map, |_| {})
+                .await?;
+            println!(
+                "seeded {done} tenants {prefix}{first:05}.. in {:.1} s",
+                started.elapsed().as_secs_f64()
+            );
+        }
+        Command::Tenant(TenantCmd::Delete { slug }) => {
+            core.delete_tenant(&TenantSlug::parse(&slug)?).await?;
+            println!("{slug}: deleted");
+        }
+        Command::Operator(OperatorCmd::Key(cmd)) => operator_key(core, cmd).await?,
         Command::Tenant(TenantCmd::RetireKey { slug, kid }) => {
             let t = tenant(core, &slug).await?;
             core.retire_key(&t, &kid).await?;
@@ -392,28 +457,15 @@ async fn admin(core: &Core, command: Command, defaults: Defaults) -> Result<(), 
             lastname,
         }) => {
             let t = tenant(core, &slug).await?;
-            let password = Password::new(
-                &password,
-                t.settings
-                    .min_password_length(gatehouse_core::settings::DEFAULT_PASSWORD_MIN_LENGTH),
-            )?;
-            let mut new = NewUser::new(Email::parse(&email)?, Some(password));
-            new.username = username.as_deref().map(Username::parse).transpose()?;
-            for s in scopes {
-                let scope = Scope::parse(&s)?;
-                if !new.scopes.contains(&scope) {
-                    new.scopes.push(scope);
-                }
-            }
-            new.firstname = firstname;
-            new.lastname = lastname;
-            new.is_active = true;
-            let user = core.create_user(&t, new).await.map_err(|e| match e {
-                CoreError::Conflict(_) => {
-                    CoreError::Conflict("a user with this email or username already exists")
-                }
-                other => other,
-            })?;
+            let input = OperatorNewUser {
+                email,
+                password: Secret::new(password),
+                username,
+                scopes,
+                firstname,
+                lastname,
+            };
+            let user = core.operator_create_user(&t, input).await?;
             let email = user.email.as_deref().unwrap_or("-");
             println!("{} {email} {}", user.id, user.scopes.join(","));
         }
@@ -531,6 +583,44 @@ async fn admin(core: &Core, command: Command, defaults: Defaults) -> Result<(), 
         }
     }
     Ok(())
+}
+
+async fn operator_key(core: &Core, cmd: OperatorKeyCmd) -> Result<(), CoreError> {
+    match cmd {
+        OperatorKeyCmd::Create { name } => {
+            let (key, whole) = core.create_operator_key(&name).await?;
+            eprintln!(
+                "operator key '{}' (id {}) created; it is shown once, keep it now:",
+                key.name, key.key_id
+            );
+            println!("{}", whole.expose());
+        }
+        OperatorKeyCmd::List => {
+            for k in core.operator_keys().await? {
+                let state = match k.revoked_at {
+                    Some(at) => format!("revoked={}", millis_rfc3339(at)),
+                    None => "active".to_owned(),
+                };
+                println!(
+                    "{} id={} created={} {state}",
+                    k.name,
+                    k.key_id,
+                    millis_rfc3339(k.created_at)
+                );
+            }
+        }
+        OperatorKeyCmd::Revoke { name } => {
+            core.revoke_operator_key(&name).await?;
+            println!("operator key '{}' revoked", name.trim());
+        }
+    }
+    Ok(())
+}
+
+fn millis_rfc3339(ms: i64) -> String {
+    chrono::DateTime::from_timestamp_millis(ms)
+        .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true))
+        .unwrap_or_else(|| ms.to_string())
 }
 
 fn tenant_line(t: &gatehouse_core::Tenant) -> String {

@@ -88,6 +88,9 @@ pub struct ServerConfig {
     /// The listener for `/metrics` ("" turns it off).
     #[serde(default = "default_metrics_bind")]
     pub metrics_bind: String,
+    /// The listener for the operator API and console ("" turns it off).
+    #[serde(default = "default_admin_bind")]
+    pub admin_bind: String,
     /// A request body must arrive whole within this many seconds (else 408).
     #[serde(default = "default_body_timeout")]
     pub body_timeout_seconds: u64,
@@ -112,6 +115,10 @@ fn default_trusted_hops() -> usize {
 
 fn default_metrics_bind() -> String {
     "127.0.0.1:9464".to_owned()
+}
+
+fn default_admin_bind() -> String {
+    "127.0.0.1:8081".to_owned()
 }
 
 fn default_body_timeout() -> u64 {

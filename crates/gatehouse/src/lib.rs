@@ -2,6 +2,7 @@
 //! starts: configuration, the command line, Host -> tenant resolution, both facades, and the
 //! operations endpoints.
 
+pub mod admin_listener;
 pub mod app;
 pub mod audit_cli;
 pub mod body_deadline;

@@ -131,6 +131,17 @@ pub struct SigninLockRow {
     pub updated_at: i64,
 }
 
+#[derive(Clone, Queryable, Selectable, Insertable)]
+#[diesel(table_name = operator_keys, treat_none_as_default_value = false)]
+pub struct OperatorKeyRow {
+    pub key_id: String,
+    pub name: String,
+    /// Hex SHA-256 of the key's secret part.
+    pub secret_hash: String,
+    pub created_at: i64,
+    pub revoked_at: Option<i64>,
+}
+
 #[derive(Debug, Clone, Queryable, Selectable, Insertable)]
 #[diesel(table_name = audit_events, treat_none_as_default_value = false)]
 pub struct AuditRow {

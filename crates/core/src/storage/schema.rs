@@ -123,6 +123,16 @@ diesel::table! {
 }
 
 diesel::table! {
+    operator_keys (key_id) {
+        key_id -> Text,
+        name -> Text,
+        secret_hash -> Text,
+        created_at -> BigInt,
+        revoked_at -> Nullable<BigInt>,
+    }
+}
+
+diesel::table! {
     audit_events (tenant_id, id) {
         tenant_id -> Text,
         id -> Text,
