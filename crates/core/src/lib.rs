@@ -9,6 +9,7 @@ pub mod ids;
 pub mod lockout;
 pub mod master_key;
 pub mod metrics;
+pub mod migrate;
 pub mod password;
 pub mod projects;
 pub mod ratelimit;

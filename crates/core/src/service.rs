@@ -320,7 +320,7 @@ impl Core {
     /// Runs a write to a tenant's settings, hosts or keys with "tenant changed" appended to the
     /// change feed in the same transaction, then applies it here at once: this node serves the
     /// change immediately, others when NOTIFY or their next poll brings it.
-    async fn tenant_write<T, F>(&self, tenant_id: &str, write: F) -> CoreResult<T>
+    pub(crate) async fn tenant_write<T, F>(&self, tenant_id: &str, write: F) -> CoreResult<T>
     where
         T: Send + 'static,
         F: FnOnce(&mut AnyConnection) -> CoreResult<T> + Send + 'static,
@@ -434,13 +434,17 @@ impl Core {
         jwt: &str,
         audience: Option<&str>,
     ) -> CoreResult<Claims> {
-        let claims = token::verify(
-            &tenant.id,
-            &tenant.keys,
-            jwt,
-            audience,
-            self.clock.now_secs(),
-        )?;
+        let claims = if token::names_no_key(jwt) {
+            self.verify_legacy_token(tenant, jwt, audience)?
+        } else {
+            token::verify(
+                &tenant.id,
+                &tenant.keys,
+                jwt,
+                audience,
+                self.clock.now_secs(),
+            )?
+        };
         self.refuse_revoked(tenant, &claims)?;
         Ok(claims)
     }

@@ -26,6 +26,7 @@ pub const KEYS: &[&str] = &[
     "SIGNIN_FAILURES_PER_IP_PER_MINUTE",
     "SIGNIN_TARPIT_MAX_MS",
     "SIGNIN_HIDE_UNKNOWN_ACCOUNT",
+    "LEGACY_TOKENS_UNTIL",
 ];
 
 #[derive(Debug, Clone, PartialEq)]
@@ -60,6 +61,9 @@ pub struct Settings {
     pub signin_tarpit_max_ms: u64,
     /// Tiledesk: answer "Wrong password" for unknown accounts too, instead of "User not found".
     pub signin_hide_unknown_account: bool,
+    /// Tokens of an imported legacy key (no `kid`, see `token::legacy`) verify until this time
+    /// (Unix seconds); `None`: no cut-off yet.
+    pub legacy_tokens_until: Option<i64>,
 }
 
 impl Default for Settings {
@@ -83,6 +87,7 @@ impl Default for Settings {
             signin_failures_per_ip_per_minute: 30,
             signin_tarpit_max_ms: 5_000,
             signin_hide_unknown_account: false,
+            legacy_tokens_until: None,
         }
     }
 }
@@ -199,6 +204,18 @@ fn signup_paths(key: &str, value: &str) -> Result<Vec<SignupPath>, CoreError> {
         }
     }
     Ok(paths)
+}
+
+/// An RFC 3339 time (`2027-03-31T00:00:00Z`) as Unix seconds.
+fn rfc3339(key: &str, value: &str) -> Result<i64, CoreError> {
+    chrono::DateTime::parse_from_rfc3339(value.trim())
+        .map(|t| t.timestamp())
+        .map_err(|_| {
+            CoreError::invalid(
+                "value",
+                format!("{key} must be an RFC 3339 time such as 2027-03-31T00:00:00Z, not '{value}'"),
+            )
+        })
 }
 
 /// An issuer is a URL without query or fragment (OpenID Connect Discovery 1.0, section 2), so
@@ -320,6 +337,7 @@ impl Settings {
             "SIGNIN_HIDE_UNKNOWN_ACCOUNT" => {
                 self.signin_hide_unknown_account = boolean(key, value)?
             }
+            "LEGACY_TOKENS_UNTIL" => self.legacy_tokens_until = Some(rfc3339(key, value)?),
             _ => {
                 return Err(CoreError::invalid(
                     "key",
@@ -466,6 +484,23 @@ mod tests {
             Settings::validate("CUSTOM_TOKEN_REQUIRE_EXP", "TRUE").unwrap(),
             "TRUE"
         );
+    }
+
+    #[test]
+    fn the_legacy_token_cut_off_is_an_rfc3339_time() {
+        assert_eq!(Settings::default().legacy_tokens_until, None);
+        let mut pairs = BTreeMap::new();
+        pairs.insert(
+            "LEGACY_TOKENS_UNTIL".to_string(),
+            Settings::validate("LEGACY_TOKENS_UNTIL", " 2027-01-01T01:00:00+01:00 ").unwrap(),
+        );
+        assert_eq!(
+            Settings::from_stored(&pairs).legacy_tokens_until,
+            Some(1_798_761_600)
+        );
+        for bad in ["", "tomorrow", "2027-01-01", "1798761600"] {
+            assert!(Settings::validate("LEGACY_TOKENS_UNTIL", bad).is_err(), "{bad}");
+        }
     }
 
     #[test]

@@ -130,3 +130,14 @@ pub struct SigninLockRow {
     pub locked_until: Option<i64>,
     pub updated_at: i64,
 }
+
+#[derive(Clone, Queryable, Selectable, Insertable)]
+#[diesel(table_name = legacy_keys)]
+pub struct LegacyKeyRow {
+    pub tenant_id: String,
+    pub kid: String,
+    pub alg: String,
+    /// Sealed (see `sealed`): the hex of the HS256 secret, or the RS256 public key as a JWK.
+    pub secret: String,
+    pub created_at: i64,
+}
