@@ -52,6 +52,11 @@ pub enum Command {
     /// The master key that seals signing keys and project secrets at rest.
     #[command(subcommand)]
     Secrets(SecretsCmd),
+    /// Bring users, projects and members in from tiledesk-server, Appmixer or a Gatehouse export.
+    #[command(subcommand)]
+    Import(crate::cli_migrate::ImportCmd),
+    /// Write a tenant's users (with hashes), projects, members and settings as JSON lines.
+    Export(crate::cli_migrate::ExportArgs),
 }
 
 #[derive(Debug, Subcommand)]
@@ -112,6 +117,9 @@ pub enum TenantCmd {
     },
     /// Retire a signing key: tokens it signed stop verifying.
     RetireKey { slug: String, kid: String },
+    /// Import the signing key of the tiledesk-server this tenant replaces, so its tokens (no kid,
+    /// no exp) keep verifying until LEGACY_TOKENS_UNTIL.
+    ImportKey(crate::cli_migrate::ImportKeyArgs),
 }
 
 #[derive(Debug, Args)]
@@ -277,7 +285,7 @@ fn describe(e: &CoreError) -> String {
     }
 }
 
-async fn tenant(core: &Core, slug: &str) -> Result<Arc<gatehouse_core::Tenant>, CoreError> {
+pub(crate) async fn tenant(core: &Core, slug: &str) -> Result<Arc<gatehouse_core::Tenant>, CoreError> {
     core.require_tenant(&TenantSlug::parse(slug)?).await
 }
 
@@ -355,6 +363,11 @@ async fn admin(core: &Core, command: Command, defaults: Defaults) -> Result<(), 
                     alg.as_str()
                 );
             }
+        }
+        Command::Import(command) => crate::cli_migrate::import(core, command).await?,
+        Command::Export(args) => crate::cli_migrate::export(core, args).await?,
+        Command::Tenant(TenantCmd::ImportKey(args)) => {
+            crate::cli_migrate::import_key(core, args).await?
         }
         Command::Tenant(TenantCmd::RetireKey { slug, kid }) => {
             let t = tenant(core, &slug).await?;

@@ -5,6 +5,7 @@
 pub mod app;
 pub mod body_deadline;
 pub mod cli;
+pub mod cli_migrate;
 pub mod client_limit;
 pub mod config;
 pub mod cors;
