@@ -132,18 +132,35 @@ async fn a_tiledesk_mongoexport_signs_in_with_its_passwords_ids_and_secret(app: 
     // A dry run checks everything and writes nothing.
     let dry = import_tiledesk(&app, "demo", dir.path(), &["--dry-run"]);
     assert!(dry.status.success(), "{}", stderr(&dry));
-    assert!(stdout(&dry).contains("users: 3 to import"), "{}", stdout(&dry));
-    assert!(stdout(&dry).contains("members: 3 to import"), "{}", stdout(&dry));
+    assert!(
+        stdout(&dry).contains("users: 3 to import"),
+        "{}",
+        stdout(&dry)
+    );
+    assert!(
+        stdout(&dry).contains("members: 3 to import"),
+        "{}",
+        stdout(&dry)
+    );
     let demo = app.tenant("demo").await;
     assert_eq!(app.core.count_users(&demo).await.unwrap(), 0);
 
     let o = import_tiledesk(&app, "demo", dir.path(), &[]);
     assert!(o.status.success(), "{}", stderr(&o));
     let out = stdout(&o);
-    assert!(out.contains("users: 3 imported, 0 updated, 0 skipped (already there), 0 refused"), "{out}");
-    assert!(out.contains("projects: 1 imported") && out.contains("members: 3 imported"), "{out}");
+    assert!(
+        out.contains("users: 3 imported, 0 updated, 0 skipped (already there), 0 refused"),
+        "{out}"
+    );
+    assert!(
+        out.contains("projects: 1 imported") && out.contains("members: 3 imported"),
+        "{out}"
+    );
     for secret in [JWT_SECRET, "$2a$10$"] {
-        assert!(!out.contains(secret) && !stderr(&o).contains(secret), "printed {secret}");
+        assert!(
+            !out.contains(secret) && !stderr(&o).contains(secret),
+            "printed {secret}"
+        );
     }
 
     // The original passwords sign in, and the ids are the imported _ids.
@@ -173,7 +190,10 @@ async fn a_tiledesk_mongoexport_signs_in_with_its_passwords_ids_and_secret(app: 
     let r = exchange(&app, DEMO, "/v3", &format!("JWT {token}")).await;
     assert_eq!(r.status, 200, "{}", r.body);
     assert_eq!(r.json()["user"]["_id"], ANN_ID);
-    let ext = custom(JWT_SECRET, &json!({"_id": "ext-7", "sub": "userexternal", "aud": aud(PROJECT_ID)}));
+    let ext = custom(
+        JWT_SECRET,
+        &json!({"_id": "ext-7", "sub": "userexternal", "aud": aud(PROJECT_ID)}),
+    );
     assert_eq!(exchange(&app, DEMO, "/v3", &ext).await.status, 200);
     // Bob is an agent, not an owner: the imported role holds.
     let bob = custom(
@@ -185,11 +205,19 @@ async fn a_tiledesk_mongoexport_signs_in_with_its_passwords_ids_and_secret(app: 
     // Again: everything is there already, skipped and counted; not an error.
     let again = import_tiledesk(&app, "demo", dir.path(), &[]);
     assert!(again.status.success(), "{}", stderr(&again));
-    assert!(stdout(&again).contains("users: 0 imported, 0 updated, 3 skipped"), "{}", stdout(&again));
+    assert!(
+        stdout(&again).contains("users: 0 imported, 0 updated, 3 skipped"),
+        "{}",
+        stdout(&again)
+    );
     // --update overwrites (the $2a$ hash comes back, and still signs in).
     let update = import_tiledesk(&app, "demo", dir.path(), &["--update"]);
     assert!(update.status.success(), "{}", stderr(&update));
-    assert!(stdout(&update).contains("users: 0 imported, 3 updated"), "{}", stdout(&update));
+    assert!(
+        stdout(&update).contains("users: 0 imported, 3 updated"),
+        "{}",
+        stdout(&update)
+    );
     signs_in(&app, DEMO, PASSWORDS[1].0, PASSWORDS[1].1).await;
     assert_eq!(app.core.count_users(&demo).await.unwrap(), 3);
 }
@@ -228,12 +256,23 @@ async fn legacy_tiledesk_tokens_verify_after_import_key_until_the_cut_off(app: T
         assert!(o.status.success(), "{}", stderr(&o));
     }
     let secret = "tiledesk-global-secret";
-    let token = tiledesk_server_token(Algorithm::HS256, &EncodingKey::from_secret(secret.as_bytes()));
+    let token = tiledesk_server_token(
+        Algorithm::HS256,
+        &EncodingKey::from_secret(secret.as_bytes()),
+    );
     assert_eq!(app.get(DEMO, "/v1/users", Some(&token)).await.status, 401);
 
     // GLOBAL_SECRET as a file, with the newline an editor leaves.
     let file = write(dir.path(), "global-secret", &format!("{secret}\n"));
-    let o = app.cli(&["tenant", "import-key", "demo", "--alg", "HS256", "--secret-file", path_str(&file)]);
+    let o = app.cli(&[
+        "tenant",
+        "import-key",
+        "demo",
+        "--alg",
+        "HS256",
+        "--secret-file",
+        path_str(&file),
+    ]);
     assert!(o.status.success(), "{}", stderr(&o));
     assert!(stdout(&o).contains("legacy key"), "{}", stdout(&o));
     assert!(!stdout(&o).contains(secret), "printed the secret");
@@ -243,9 +282,21 @@ async fn legacy_tiledesk_tokens_verify_after_import_key_until_the_cut_off(app: T
     // Only on the tenant that imported it (acme has Ann too, and no legacy key).
     assert_eq!(app.get(ACME, "/v1/users", Some(&token)).await.status, 401);
     // Importing it twice is refused, in one line.
-    let twice = app.cli(&["tenant", "import-key", "demo", "--alg", "HS256", "--secret-file", path_str(&file)]);
+    let twice = app.cli(&[
+        "tenant",
+        "import-key",
+        "demo",
+        "--alg",
+        "HS256",
+        "--secret-file",
+        path_str(&file),
+    ]);
     assert!(!twice.status.success());
-    assert!(stderr(&twice).contains("already imported"), "{}", stderr(&twice));
+    assert!(
+        stderr(&twice).contains("already imported"),
+        "{}",
+        stderr(&twice)
+    );
     // Another secret, a token with a kid, an Appmixer route: refused.
     let forged = tiledesk_server_token(Algorithm::HS256, &EncodingKey::from_secret(b"guess"));
     assert_eq!(app.get(DEMO, "/v1/users", Some(&forged)).await.status, 401);
@@ -253,23 +304,48 @@ async fn legacy_tiledesk_tokens_verify_after_import_key_until_the_cut_off(app: T
     assert_eq!(app.get(DEMO, "/user", Some(&bearer)).await.status, 401);
 
     // The cut-off: before it the token works, after it not.
-    app.set("demo", "LEGACY_TOKENS_UNTIL", "2999-01-01T00:00:00Z").await;
+    app.set("demo", "LEGACY_TOKENS_UNTIL", "2999-01-01T00:00:00Z")
+        .await;
     assert_eq!(app.get(DEMO, "/v1/users", Some(&token)).await.status, 200);
-    app.set("demo", "LEGACY_TOKENS_UNTIL", "2020-01-01T00:00:00Z").await;
+    app.set("demo", "LEGACY_TOKENS_UNTIL", "2020-01-01T00:00:00Z")
+        .await;
     assert_eq!(app.get(DEMO, "/v1/users", Some(&token)).await.status, 401);
     let bad = app.cli(&["tenant", "set", "demo", "LEGACY_TOKENS_UNTIL", "next week"]);
-    assert!(!bad.status.success() && stderr(&bad).contains("RFC 3339"), "{}", stderr(&bad));
+    assert!(
+        !bad.status.success() && stderr(&bad).contains("RFC 3339"),
+        "{}",
+        stderr(&bad)
+    );
     // Gatehouse's own tokens are unaffected by the cut-off.
     let own = signs_in(&app, DEMO, PASSWORDS[0].0, PASSWORDS[0].1).await;
-    assert_eq!(app.get(DEMO, "/v1/users", own["token"].as_str()).await.status, 200);
+    assert_eq!(
+        app.get(DEMO, "/v1/users", own["token"].as_str())
+            .await
+            .status,
+        200
+    );
 
     // GLOBAL_SECRET_OR_PRIVATE_KEY with GLOBAL_SECRET_ALGORITHM=RS256, on acme.
     use rsa::pkcs1::EncodeRsaPrivateKey;
     let private = rsa::RsaPrivateKey::new(&mut rand_core(), 2048).unwrap();
-    let pem = private.to_pkcs1_pem(rsa::pkcs8::LineEnding::LF).unwrap().to_string();
-    let rs_token = tiledesk_server_token(Algorithm::RS256, &EncodingKey::from_rsa_pem(pem.as_bytes()).unwrap());
+    let pem = private
+        .to_pkcs1_pem(rsa::pkcs8::LineEnding::LF)
+        .unwrap()
+        .to_string();
+    let rs_token = tiledesk_server_token(
+        Algorithm::RS256,
+        &EncodingKey::from_rsa_pem(pem.as_bytes()).unwrap(),
+    );
     let pem_file = write(dir.path(), "private.pem", &pem);
-    let o = app.cli(&["tenant", "import-key", "acme", "--alg", "RS256", "--private-key-pem", path_str(&pem_file)]);
+    let o = app.cli(&[
+        "tenant",
+        "import-key",
+        "acme",
+        "--alg",
+        "RS256",
+        "--private-key-pem",
+        path_str(&pem_file),
+    ]);
     assert!(o.status.success(), "{}", stderr(&o));
     assert_eq!(status_becomes(&app, ACME, &rs_token, 200).await, 200);
     // The HS256 token of demo's key is still refused on acme.
@@ -291,8 +367,19 @@ async fn appmixer_records_sign_in_through_user_auth(app: TestApp) {
          "password": hash, "scope": ["user"], "plan": "free",
          "created": {"$date": {"$numberLong": "1588748889000"}}}
     ]);
-    let file = write(dir.path(), "appmixer-users.json", &serde_json::to_string_pretty(&records).unwrap());
-    let o = app.cli(&["import", "appmixer", "--tenant", "demo", "--users", path_str(&file)]);
+    let file = write(
+        dir.path(),
+        "appmixer-users.json",
+        &serde_json::to_string_pretty(&records).unwrap(),
+    );
+    let o = app.cli(&[
+        "import",
+        "appmixer",
+        "--tenant",
+        "demo",
+        "--users",
+        path_str(&file),
+    ]);
     assert!(o.status.success(), "{}", stderr(&o));
     assert!(stdout(&o).contains("users: 2 imported"), "{}", stdout(&o));
     for (login, id) in [
@@ -301,25 +388,52 @@ async fn appmixer_records_sign_in_through_user_auth(app: TestApp) {
         ("op@example.com", "5e0a1b2c3d4e5f6a7b8c9d02"),
     ] {
         let token = app
-            .token_of(DEMO, "/user/auth", &json!({"username": login, "password": "appmixer-pw"}))
+            .token_of(
+                DEMO,
+                "/user/auth",
+                &json!({"username": login, "password": "appmixer-pw"}),
+            )
             .await;
-        let me = app.get(DEMO, "/user", Some(&format!("Bearer {token}"))).await;
+        let me = app
+            .get(DEMO, "/user", Some(&format!("Bearer {token}")))
+            .await;
         assert_eq!(me.status, 200, "{}", me.body);
         assert_eq!(me.json()["id"], id, "{}", me.body);
     }
     let token = app
-        .token_of(DEMO, "/user/auth", &json!({"username": "Designer", "password": "appmixer-pw"}))
+        .token_of(
+            DEMO,
+            "/user/auth",
+            &json!({"username": "Designer", "password": "appmixer-pw"}),
+        )
         .await;
-    let me = app.get(DEMO, "/user", Some(&format!("Bearer {token}"))).await.json();
+    let me = app
+        .get(DEMO, "/user", Some(&format!("Bearer {token}")))
+        .await
+        .json();
     assert_eq!(
         (&me["email"], &me["scope"], &me["plan"], &me["isActive"]),
-        (&json!("designer@example.com"), &json!(["user", "admin"]), &json!("enterprise"), &json!(true))
+        (
+            &json!("designer@example.com"),
+            &json!(["user", "admin"]),
+            &json!("enterprise"),
+            &json!(true)
+        )
     );
     // The admin scope came along: the admin routes answer.
-    let users = app.get(DEMO, "/users", Some(&format!("Bearer {token}"))).await;
+    let users = app
+        .get(DEMO, "/users", Some(&format!("Bearer {token}")))
+        .await;
     assert_eq!(users.status, 200, "{}", users.body);
-    let wrong = app.post(DEMO, "/user/auth", &json!({"username": "designer", "password": "nope-nope"})).await;
-    assert_eq!(wrong.status, 401);
+    // spec/appmixer.md: "Unknown user or wrong password: `403` ... Invalid credentials".
+    let wrong = app
+        .post(
+            DEMO,
+            "/user/auth",
+            &json!({"username": "designer", "password": "nope-nope"}),
+        )
+        .await;
+    assert_eq!(wrong.status, 403, "{}", wrong.body);
 }
 
 /// Runs the CLI and returns its output with the peak resident memory it reached (VmHWM, KiB).
@@ -358,22 +472,29 @@ fn cli_with_peak_rss(app: &TestApp, args: &[&str]) -> (std::process::Output, u64
 async fn bad_files_are_refused_line_by_line_and_the_rest_imported(app: TestApp) {
     let dir = tempfile::tempdir().unwrap();
     // Someone already has zed@example.com in this tenant.
-    let r = app.post(DEMO, "/v1/auth/signup", &crate::tiledesk::signup_body("zed@example.com")).await;
+    let r = app
+        .post(
+            DEMO,
+            "/v1/auth/signup",
+            &crate::tiledesk::signup_body("zed@example.com"),
+        )
+        .await;
     assert_eq!(r.status, 200, "{}", r.body);
     let good = |id: &str, email: &str| {
         json!({"_id": {"$oid": id}, "email": email, "password": tiledesk_hash(0)}).to_string()
     };
     let lines = [
-        good("5f1b2c3d4e5f6a7b8c9d0e11", "one@example.com"),                     // 1
+        good("5f1b2c3d4e5f6a7b8c9d0e11", "one@example.com"), // 1
         "{\"_id\": {\"$oid\": \"5f1b2c3d4e5f6a7b8c9d0e12\"}, \"email\": ".into(), // 2 malformed
         json!({"_id": "5f1b2c3d4e5f6a7b8c9d0e13", "password": tiledesk_hash(0)}).to_string(), // 3
-        good("5f1b2c3d4e5f6a7b8c9d0e14", "ONE@example.com"),                     // 4 duplicate
+        good("5f1b2c3d4e5f6a7b8c9d0e14", "ONE@example.com"), // 4 duplicate
         json!({"_id": "5f1b2c3d4e5f6a7b8c9d0e15", "email": "md5@example.com",
-               "password": "5f4dcc3b5aa765d61d8327deb882cf99"}).to_string(),    // 5 unknown hash
-        good("5f1b2c3d4e5f6a7b8c9d0e16", "zed@example.com"),                     // 6 taken
-        good("not-an-object-id", "odd@example.com"),                            // 7
-        String::new(),                                                          // 8 blank
-        good("5f1b2c3d4e5f6a7b8c9d0e19", "two@example.com"),                     // 9
+               "password": "5f4dcc3b5aa765d61d8327deb882cf99"})
+        .to_string(), // 5 unknown hash
+        good("5f1b2c3d4e5f6a7b8c9d0e16", "zed@example.com"), // 6 taken
+        good("not-an-object-id", "odd@example.com"),         // 7
+        String::new(),                                       // 8 blank
+        good("5f1b2c3d4e5f6a7b8c9d0e19", "two@example.com"), // 9
     ];
     let path = dir.path().join("bad-users.json");
     {
@@ -386,12 +507,28 @@ async fn bad_files_are_refused_line_by_line_and_the_rest_imported(app: TestApp) 
         f.set_len(len + 2 * 1024 * 1024 * 1024).unwrap();
         use std::io::Seek;
         f.seek(std::io::SeekFrom::End(0)).unwrap();
-        f.write_all(format!("\n{}\n", good("5f1b2c3d4e5f6a7b8c9d0e1b", "three@example.com")).as_bytes())
-            .unwrap();
+        f.write_all(
+            format!(
+                "\n{}\n",
+                good("5f1b2c3d4e5f6a7b8c9d0e1b", "three@example.com")
+            )
+            .as_bytes(),
+        )
+        .unwrap();
     }
-    let args = ["import", "tiledesk", "--tenant", "demo", "--users", path_str(&path)];
+    let args = [
+        "import",
+        "tiledesk",
+        "--tenant",
+        "demo",
+        "--users",
+        path_str(&path),
+    ];
     let (o, peak_kib) = cli_with_peak_rss(&app, &args);
-    assert!(!o.status.success(), "refusals must make the exit code non-zero");
+    assert!(
+        !o.status.success(),
+        "refusals must make the exit code non-zero"
+    );
     let err = stderr(&o);
     for (line, needle) in [
         (2, "not JSON"),
@@ -404,7 +541,10 @@ async fn bad_files_are_refused_line_by_line_and_the_rest_imported(app: TestApp) 
     ] {
         let want = format!("bad-users.json line {line}: ");
         let found = err.lines().find(|l| l.contains(&want));
-        assert!(found.is_some_and(|l| l.contains(needle)), "line {line} lacks {needle}: {err}");
+        assert!(
+            found.is_some_and(|l| l.contains(needle)),
+            "line {line} lacks {needle}: {err}"
+        );
     }
     assert!(err.contains("7 records refused"), "{err}");
     assert!(stdout(&o).contains("users: 3 imported"), "{}", stdout(&o));
@@ -426,13 +566,32 @@ async fn bad_files_are_refused_line_by_line_and_the_rest_imported(app: TestApp) 
     );
     let users = write(dir.path(), "none.json", "");
     let o = app.cli(&[
-        "import", "tiledesk", "--tenant", "demo", "--users", path_str(&users),
-        "--project-users", path_str(&members),
+        "import",
+        "tiledesk",
+        "--tenant",
+        "demo",
+        "--users",
+        path_str(&users),
+        "--project-users",
+        path_str(&members),
     ]);
     assert!(!o.status.success());
-    assert!(stderr(&o).contains("members.json line 1: project 6a1b2c3d4e5f6a7b8c9d0e01 is not in this tenant"), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains(
+            "members.json line 1: project 6a1b2c3d4e5f6a7b8c9d0e01 is not in this tenant"
+        ),
+        "{}",
+        stderr(&o)
+    );
     // A missing file: one line.
-    let o = app.cli(&["import", "appmixer", "--tenant", "demo", "--users", "/nonexistent/users.json"]);
+    let o = app.cli(&[
+        "import",
+        "appmixer",
+        "--tenant",
+        "demo",
+        "--users",
+        "/nonexistent/users.json",
+    ]);
     assert!(!o.status.success());
     assert_eq!(stderr(&o).trim_end().lines().count(), 1, "{}", stderr(&o));
 }
@@ -442,25 +601,47 @@ fn export_then_import(from: &TestApp, to: &TestApp, slug: &str, dir: &Path) -> S
     let file = dir.join(format!("export-{}.jsonl", uuid::Uuid::new_v4().simple()));
     let o = from.cli(&["export", "--tenant", "demo", "--out", path_str(&file)]);
     assert!(o.status.success(), "{}", stderr(&o));
-    assert!(stdout(&o).contains("exported 4 users, 1 projects, 3 members"), "{}", stdout(&o));
+    assert!(
+        stdout(&o).contains("exported 4 users, 1 projects, 3 members"),
+        "{}",
+        stdout(&o)
+    );
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;
         let mode = std::fs::metadata(&file).unwrap().permissions().mode();
-        assert_eq!(mode & 0o077, 0, "the export is readable by others: {mode:o}");
+        assert_eq!(
+            mode & 0o077,
+            0,
+            "the export is readable by others: {mode:o}"
+        );
     }
-    let o = to.cli(&["import", "gatehouse", "--tenant", slug, "--file", path_str(&file)]);
+    let o = to.cli(&[
+        "import",
+        "gatehouse",
+        "--tenant",
+        slug,
+        "--file",
+        path_str(&file),
+    ]);
     assert!(o.status.success(), "{}", stderr(&o));
     assert!(stdout(&o).contains("users: 4 imported"), "{}", stdout(&o));
     std::fs::read_to_string(&file).unwrap()
 }
 
-async fn everyone_signs_in_with_the_same_id(app: &TestApp, host: &str, ids: &[(String, String, String)]) {
+async fn everyone_signs_in_with_the_same_id(
+    app: &TestApp,
+    host: &str,
+    ids: &[(String, String, String)],
+) {
     for (email, pw, id) in ids {
         let j = signs_in(app, host, email, pw).await;
         assert_eq!(&j["user"]["_id"], id, "{email}");
     }
-    let token = custom(JWT_SECRET, &json!({"_id": "ext-9", "sub": "userexternal", "aud": aud(PROJECT_ID)}));
+    let token = custom(
+        JWT_SECRET,
+        &json!({"_id": "ext-9", "sub": "userexternal", "aud": aud(PROJECT_ID)}),
+    );
     assert_eq!(exchange(app, host, "/v3", &token).await.status, 200);
 }
 
@@ -472,29 +653,59 @@ async fn an_export_imports_into_another_tenant_and_across_backends(app: TestApp)
     app.set("demo", "SIGNIN_MAX_FAILURES", "7").await;
     let mut ids: Vec<(String, String, String)> = [(0, ANN_ID), (1, BOB_ID)]
         .iter()
-        .map(|(n, id)| (PASSWORDS[*n].0.into(), PASSWORDS[*n].1.into(), id.to_string()))
+        .map(|(n, id)| {
+            (
+                PASSWORDS[*n].0.into(),
+                PASSWORDS[*n].1.into(),
+                id.to_string(),
+            )
+        })
         .collect();
-    ids.push(("zed@example.com".into(), crate::tiledesk::PASSWORD.into(), zed_id));
+    ids.push((
+        "zed@example.com".into(),
+        crate::tiledesk::PASSWORD.into(),
+        zed_id,
+    ));
 
     // Into another tenant of the same deployment.
     let text = export_then_import(&app, &app, "acme", dir.path());
     assert!(!text.contains("\"password\""), "only hashes leave");
     everyone_signs_in_with_the_same_id(&app, ACME, &ids).await;
     let acme = app.tenant("acme").await;
-    assert_eq!(acme.stored_settings.get("SIGNIN_MAX_FAILURES").map(String::as_str), Some("7"));
-    // Exporting is repeatable and reads back to the same file (but for its time).
+    assert_eq!(
+        acme.stored_settings
+            .get("SIGNIN_MAX_FAILURES")
+            .map(String::as_str),
+        Some("7")
+    );
+    // Exporting is repeatable and reads back the same records (but for the time, and the external
+    // user's membership that the custom token above made in acme).
     let strip = |t: &str| t.lines().skip(1).collect::<Vec<_>>().join("\n");
     let file = dir.path().join("again.jsonl");
     let o = app.cli(&["export", "--tenant", "acme", "--out", path_str(&file)]);
     assert!(o.status.success(), "{}", stderr(&o));
     let again = std::fs::read_to_string(&file).unwrap();
-    assert_eq!(strip(&again).lines().filter(|l| !l.contains("\"setting\"")).count(),
-               strip(&text).lines().filter(|l| !l.contains("\"setting\"")).count());
+    assert_eq!(
+        strip(&again)
+            .lines()
+            .filter(|l| !l.contains("\"setting\""))
+            .count(),
+        strip(&text)
+            .lines()
+            .filter(|l| !l.contains("\"setting\""))
+            .count()
+            + 1
+    );
+    assert!(again.contains("ext:ext-9"), "{again}");
     // An existing file is not overwritten; stdout gets the export when there is no --out.
     let o = app.cli(&["export", "--tenant", "acme", "--out", path_str(&file)]);
     assert!(!o.status.success());
     let o = app.cli(&["export", "--tenant", "acme"]);
-    assert!(o.status.success() && stdout(&o).lines().count() > 5, "{}", stderr(&o));
+    assert!(
+        o.status.success() && stdout(&o).lines().count() > 5,
+        "{}",
+        stderr(&o)
+    );
 
     // Into the other backend: SQLite -> PostgreSQL, and PostgreSQL -> SQLite.
     let other = match app.backend {
@@ -527,13 +738,20 @@ async fn the_official_npm_client_signs_an_imported_agent_in() {
         return;
     }
     let client_dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/tiledesk-client");
-    if !client_dir.join("node_modules/@tiledesk/tiledesk-client").exists() {
+    if !client_dir
+        .join("node_modules/@tiledesk/tiledesk-client")
+        .exists()
+    {
         let out = Command::new("npm")
             .args(["ci", "--no-audit", "--no-fund"])
             .current_dir(&client_dir)
             .output()
             .expect("npm runs");
-        assert!(out.status.success(), "npm ci failed: {}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "npm ci failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
     }
     let app = spawn_app(Backend::Sqlite, "").await.expect("app");
     let dir = tempfile::tempdir().unwrap();

@@ -81,7 +81,11 @@ fn pass(conn: &mut AnyConnection, sealer: &Sealer, mode: Reseal) -> CoreResult<R
         }
     }
     let legacy: Vec<(String, String, String)> = legacy_keys::table
-        .select((legacy_keys::tenant_id, legacy_keys::kid, legacy_keys::secret))
+        .select((
+            legacy_keys::tenant_id,
+            legacy_keys::kid,
+            legacy_keys::secret,
+        ))
         .load(conn)?;
     for (tid, kid, stored) in legacy {
         let aad = legacy_key_aad(&tid, &kid);

@@ -213,7 +213,9 @@ fn rfc3339(key: &str, value: &str) -> Result<i64, CoreError> {
         .map_err(|_| {
             CoreError::invalid(
                 "value",
-                format!("{key} must be an RFC 3339 time such as 2027-03-31T00:00:00Z, not '{value}'"),
+                format!(
+                    "{key} must be an RFC 3339 time such as 2027-03-31T00:00:00Z, not '{value}'"
+                ),
             )
         })
 }
@@ -499,7 +501,10 @@ mod tests {
             Some(1_798_761_600)
         );
         for bad in ["", "tomorrow", "2027-01-01", "1798761600"] {
-            assert!(Settings::validate("LEGACY_TOKENS_UNTIL", bad).is_err(), "{bad}");
+            assert!(
+                Settings::validate("LEGACY_TOKENS_UNTIL", bad).is_err(),
+                "{bad}"
+            );
         }
     }
 

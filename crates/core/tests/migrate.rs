@@ -71,7 +71,10 @@ async fn legacy_tokens_verify_until_the_cut_off_and_on_their_tenant_only() {
         Err(CoreError::Conflict(_))
     ));
     let a = tenant(&core, "a").await;
-    assert_eq!(core.verify_token(&a, &token, aud).unwrap()["_id"], claims["_id"]);
+    assert_eq!(
+        core.verify_token(&a, &token, aud).unwrap()["_id"],
+        claims["_id"]
+    );
     // Never published, never signing: the tenant's own tokens still carry its own kid.
     assert!(core.published_keys(&a).is_empty());
     let b = tenant(&core, "b").await;
@@ -93,10 +96,18 @@ async fn legacy_tokens_verify_until_the_cut_off_and_on_their_tenant_only() {
     ));
 }
 
-async fn import(core: &Core, slug: &str, format: Format, text: &str, opts: ImportOptions) -> ImportReport {
+async fn import(
+    core: &Core,
+    slug: &str,
+    format: Format,
+    text: &str,
+    opts: ImportOptions,
+) -> ImportReport {
     let t = tenant(core, slug).await;
     let mut imp = core.importer(&t, opts);
-    imp.read("f", format, text.as_bytes(), |_| {}).await.unwrap();
+    imp.read("f", format, text.as_bytes(), |_| {})
+        .await
+        .unwrap();
     imp.finish().await.unwrap()
 }
 
@@ -125,9 +136,23 @@ async fn dry_runs_write_nothing_re_runs_skip_and_update_overwrites() {
     let r = import(&core, "a", Format::AppmixerUsers, &text, dry).await;
     assert_eq!((r.users.imported, r.refused()), (3, 0));
     assert_eq!(core.count_users(&a).await.unwrap(), 0);
-    let r = import(&core, "a", Format::AppmixerUsers, &text, ImportOptions::default()).await;
+    let r = import(
+        &core,
+        "a",
+        Format::AppmixerUsers,
+        &text,
+        ImportOptions::default(),
+    )
+    .await;
     assert_eq!(r.users.imported, 3);
-    let r = import(&core, "a", Format::AppmixerUsers, &text, ImportOptions::default()).await;
+    let r = import(
+        &core,
+        "a",
+        Format::AppmixerUsers,
+        &text,
+        ImportOptions::default(),
+    )
+    .await;
     assert_eq!((r.users.imported, r.users.skipped), (0, 3));
     let update = ImportOptions {
         dry_run: false,
@@ -139,27 +164,58 @@ async fn dry_runs_write_nothing_re_runs_skip_and_update_overwrites() {
     // Another id with a taken email is refused, by line; the rest of its batch goes in.
     let clash = format!(
         "{}\n{}",
-        text.lines().next().unwrap().replace("5e0a1b2c3d4e5f6a7b8c9d01", "5e0a1b2c3d4e5f6a7b8c9d09"),
-        text.lines().next().unwrap().replace("5e0a1b2c3d4e5f6a7b8c9d01", "5e0a1b2c3d4e5f6a7b8c9d08")
+        text.lines()
+            .next()
+            .unwrap()
+            .replace("5e0a1b2c3d4e5f6a7b8c9d01", "5e0a1b2c3d4e5f6a7b8c9d09"),
+        text.lines()
+            .next()
+            .unwrap()
+            .replace("5e0a1b2c3d4e5f6a7b8c9d01", "5e0a1b2c3d4e5f6a7b8c9d08")
             .replace("u1", "u8")
     );
-    let r = import(&core, "a", Format::AppmixerUsers, &clash, ImportOptions::default()).await;
+    let r = import(
+        &core,
+        "a",
+        Format::AppmixerUsers,
+        &clash,
+        ImportOptions::default(),
+    )
+    .await;
     assert_eq!((r.users.imported, r.users.refused), (1, 1));
     assert_eq!(r.refusals[0].line, 1);
-    assert!(r.refusals[0].reason.contains("belongs to another account"), "{:?}", r.refusals);
+    assert!(
+        r.refusals[0].reason.contains("belongs to another account"),
+        "{:?}",
+        r.refusals
+    );
 }
 
 #[tokio::test]
 async fn an_export_reads_back_into_another_tenant() {
     let (core, _clock, _dir) = core().await;
-    import(&core, "a", Format::AppmixerUsers, &appmixer_users(), ImportOptions::default()).await;
+    import(
+        &core,
+        "a",
+        Format::AppmixerUsers,
+        &appmixer_users(),
+        ImportOptions::default(),
+    )
+    .await;
     let a = tenant(&core, "a").await;
     let mut out = Vec::new();
     let done = core.export(&a, &mut out, |_| {}).await.unwrap();
     assert_eq!(done.users, 3);
     let text = String::from_utf8(out).unwrap();
     assert!(text.lines().next().unwrap().contains("gatehouse-export"));
-    let r = import(&core, "b", Format::Gatehouse, &text, ImportOptions::default()).await;
+    let r = import(
+        &core,
+        "b",
+        Format::Gatehouse,
+        &text,
+        ImportOptions::default(),
+    )
+    .await;
     assert_eq!((r.users.imported, r.refused()), (3, 0), "{:?}", r.refusals);
     let b = tenant(&core, "b").await;
     let user = core.user(&b, "5e0a1b2c3d4e5f6a7b8c9d02").await.unwrap();

@@ -285,7 +285,10 @@ fn describe(e: &CoreError) -> String {
     }
 }
 
-pub(crate) async fn tenant(core: &Core, slug: &str) -> Result<Arc<gatehouse_core::Tenant>, CoreError> {
+pub(crate) async fn tenant(
+    core: &Core,
+    slug: &str,
+) -> Result<Arc<gatehouse_core::Tenant>, CoreError> {
     core.require_tenant(&TenantSlug::parse(slug)?).await
 }
 

@@ -12,9 +12,10 @@ use serde_json::{Map, Value};
 pub fn user(doc: &Map<String, Value>) -> Result<Record, String> {
     let id = field(doc, "_id").and_then(oid).ok_or("no _id")?;
     let mut email = match string(doc, "email") {
-        Some(raw) => Some(Email::parse(raw).map_err(|_| {
-            format!("email '{}' is not a valid address", super::clip(raw))
-        })?),
+        Some(raw) => Some(
+            Email::parse(raw)
+                .map_err(|_| format!("email '{}' is not a valid address", super::clip(raw)))?,
+        ),
         None => None,
     };
     let username = string(doc, "username")
@@ -27,7 +28,9 @@ pub fn user(doc: &Map<String, Value>) -> Result<Record, String> {
             match &email {
                 None => email = Email::parse(u.as_str()).ok(),
                 Some(e) if e.as_str() != u.key() => {
-                    return Err("the username is an email address other than the account's own".into())
+                    return Err(
+                        "the username is an email address other than the account's own".into(),
+                    )
                 }
                 Some(_) => {}
             }
@@ -122,7 +125,10 @@ mod tests {
         assert_eq!(u.email.as_deref(), Some("abc@example.com"));
         assert_eq!(u.username.as_deref(), Some("Abc@Example.com"));
         assert_eq!(u.scopes, "user,admin");
-        assert_eq!((u.plan.as_str(), u.is_active, u.created_at), ("pro", true, 1_577_836_800_000));
+        assert_eq!(
+            (u.plan.as_str(), u.is_active, u.created_at),
+            ("pro", true, 1_577_836_800_000)
+        );
         for bad in [
             json!({"_id": "x", "username": "a", "password": hash, "scope": "admin"}),
             json!({"_id": "x", "username": "a@b.io", "email": "c@d.io", "password": hash}),

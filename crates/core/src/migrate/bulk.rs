@@ -57,10 +57,7 @@ pub(super) async fn write(imp: &mut Importer<'_>, batch: Vec<(u64, Record)>) -> 
             let project = imp
                 .would_exist("project", &m.project_id)
                 .then(|| m.project_id.clone());
-            let user = m
-                .user_id
-                .clone()
-                .filter(|u| imp.would_exist("user", u));
+            let user = m.user_id.clone().filter(|u| imp.would_exist("user", u));
             project.into_iter().chain(user)
         })
         .collect();
@@ -93,7 +90,11 @@ pub(super) async fn write(imp: &mut Importer<'_>, batch: Vec<(u64, Record)>) -> 
             return Ok(());
         }
     };
-    let label = if kind == Kind::User { "user" } else { "project" };
+    let label = if kind == Kind::User {
+        "user"
+    } else {
+        "project"
+    };
     for id in &out.present {
         if kind != Kind::Member {
             imp.remember(label, id);
@@ -135,7 +136,10 @@ fn write_users(
         })
         .collect();
     let ids: Vec<&str> = rows.iter().map(|(_, r)| r.id.as_str()).collect();
-    let emails: Vec<&str> = rows.iter().filter_map(|(_, r)| r.email.as_deref()).collect();
+    let emails: Vec<&str> = rows
+        .iter()
+        .filter_map(|(_, r)| r.email.as_deref())
+        .collect();
     let names: Vec<&str> = rows
         .iter()
         .filter_map(|(_, r)| r.username_key.as_deref())
@@ -178,8 +182,10 @@ fn write_users(
                 .filter(|(_, owner)| *owner != row.id)
         };
         if let Some((email, owner)) = taken(&row.email, &email_owner) {
-            out.refused
-                .push((line, format!("email {email} belongs to another account ({owner})")));
+            out.refused.push((
+                line,
+                format!("email {email} belongs to another account ({owner})"),
+            ));
             continue;
         }
         if let Some((name, owner)) = taken(&row.username_key, &name_owner) {
@@ -310,7 +316,10 @@ fn write_members(
         })
         .collect();
     let pids: Vec<&str> = rows.iter().map(|(_, r)| r.project_id.as_str()).collect();
-    let uids: Vec<&str> = rows.iter().filter_map(|(_, r)| r.user_id.as_deref()).collect();
+    let uids: Vec<&str> = rows
+        .iter()
+        .filter_map(|(_, r)| r.user_id.as_deref())
+        .collect();
     let ids: Vec<&str> = rows.iter().map(|(_, r)| r.id.as_str()).collect();
     let set = |v: Vec<String>| v.into_iter().collect::<HashSet<String>>();
     let known_projects = set(projects::table

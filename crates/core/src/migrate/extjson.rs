@@ -57,12 +57,21 @@ mod tests {
 
     #[test]
     fn both_modes_read_alike() {
-        assert_eq!(oid(&json!({"$oid": "5f1b2c3d4e5f6a7b8c9d0e1f"})).unwrap(), "5f1b2c3d4e5f6a7b8c9d0e1f");
+        assert_eq!(
+            oid(&json!({"$oid": "5f1b2c3d4e5f6a7b8c9d0e1f"})).unwrap(),
+            "5f1b2c3d4e5f6a7b8c9d0e1f"
+        );
         assert_eq!(oid(&json!("abc")).unwrap(), "abc");
         assert_eq!(oid(&json!(5)), None);
         let ms = 1_577_836_800_123;
-        assert_eq!(date_ms(&json!({"$date": "2020-01-01T00:00:00.123Z"})), Some(ms));
-        assert_eq!(date_ms(&json!({"$date": {"$numberLong": "1577836800123"}})), Some(ms));
+        assert_eq!(
+            date_ms(&json!({"$date": "2020-01-01T00:00:00.123Z"})),
+            Some(ms)
+        );
+        assert_eq!(
+            date_ms(&json!({"$date": {"$numberLong": "1577836800123"}})),
+            Some(ms)
+        );
         assert_eq!(date_ms(&json!({"$date": 1_577_836_800_123_i64})), Some(ms));
         assert_eq!(date_ms(&json!("2020-01-01T01:00:00.123+01:00")), Some(ms));
         assert_eq!(date_ms(&json!("yesterday")), None);

@@ -36,7 +36,11 @@ pub(crate) fn load_all(
         });
         match key {
             Ok(key) => out.entry(row.tenant_id).or_default().push(key),
-            Err(_) => log::error!("legacy key {} of tenant {} is corrupt", row.kid, row.tenant_id),
+            Err(_) => log::error!(
+                "legacy key {} of tenant {} is corrupt",
+                row.kid,
+                row.tenant_id
+            ),
         }
     }
     Ok(out)
@@ -64,9 +68,7 @@ impl Core {
         };
         let row = LegacyKeyRow {
             tenant_id: tenant.id.clone(),
-            secret: self
-                .sealer
-                .seal(&stored, &legacy_key_aad(&tenant.id, &kid)),
+            secret: self.sealer.seal(&stored, &legacy_key_aad(&tenant.id, &kid)),
             kid: kid.clone(),
             alg: alg.as_str().to_owned(),
             created_at: self.now_ms(),

@@ -69,7 +69,10 @@ pub enum Record {
     User(Box<UserRow>),
     Project(ProjectRow),
     Member(MemberRow),
-    Setting { name: String, value: String },
+    Setting {
+        name: String,
+        value: String,
+    },
     /// The header line of an export: nothing to write.
     Header,
 }
@@ -151,7 +154,11 @@ impl ImportReport {
                 parts.push(format!(
                     "{name}: {} {}, {} updated, {} skipped (already there), {} refused",
                     c.imported,
-                    if self.dry_run { "to import" } else { "imported" },
+                    if self.dry_run {
+                        "to import"
+                    } else {
+                        "imported"
+                    },
                     c.updated,
                     c.skipped,
                     c.refused
@@ -363,7 +370,10 @@ fn checked(record: Record) -> Result<Record, String> {
         if is_object_id(id) {
             Ok(())
         } else {
-            Err(format!("{what} '{}' is not an ObjectId (24 hex digits)", clip(id)))
+            Err(format!(
+                "{what} '{}' is not an ObjectId (24 hex digits)",
+                clip(id)
+            ))
         }
     };
     match &record {

@@ -274,10 +274,16 @@ mod tests {
         let many = all("[\n{\"a\":1},\n{\"b\":\n2}\n]", 100);
         assert_eq!(
             many,
-            vec![(2, Some("{\"a\":1}".into())), (3, Some("{\"b\":\n2}".into()))]
+            vec![
+                (2, Some("{\"a\":1}".into())),
+                (3, Some("{\"b\":\n2}".into()))
+            ]
         );
         assert_eq!(all("[]", 100), vec![]);
-        let long = all(&format!("[{{\"a\":\"{}\"}},{{\"b\":1}}]", "z".repeat(40)), 20);
+        let long = all(
+            &format!("[{{\"a\":\"{}\"}},{{\"b\":1}}]", "z".repeat(40)),
+            20,
+        );
         assert_eq!(long, vec![(1, None), (1, Some("{\"b\":1}".into()))]);
     }
 }

@@ -110,9 +110,12 @@ pub fn project(doc: &Doc) -> Result<Record, String> {
 /// (`uuid_user`: a guest, or a customer's external user).
 pub fn member(doc: &Doc) -> Result<Record, String> {
     let raw_role = string(doc, "role").ok_or("no role")?;
-    let role = Role::parse(raw_role)
-        .ok_or_else(|| format!("unknown role '{}'", super::clip(raw_role)))?;
-    let (member_key, user_id) = match (field(doc, "id_user").and_then(oid), string(doc, "uuid_user")) {
+    let role =
+        Role::parse(raw_role).ok_or_else(|| format!("unknown role '{}'", super::clip(raw_role)))?;
+    let (member_key, user_id) = match (
+        field(doc, "id_user").and_then(oid),
+        string(doc, "uuid_user"),
+    ) {
         (Some(user), _) => (format!("user:{user}"), Some(user)),
         (None, _) if role.is_agent() => return Err(format!("a {raw_role} needs id_user")),
         (None, Some(uuid)) if role == Role::Guest => (format!("guest:{uuid}"), None),
@@ -182,11 +185,26 @@ mod tests {
             d.extend(doc(extra));
             member(&d)
         };
-        let Ok(Record::Member(m)) = with(json!({"id_user": "5f1b2c3d4e5f6a7b8c9d0e1f", "role": "owner"})) else { panic!() };
-        assert_eq!((m.member_key.as_str(), m.role.as_str(), m.active), ("user:5f1b2c3d4e5f6a7b8c9d0e1f", "owner", true));
-        let Ok(Record::Member(g)) = with(json!({"uuid_user": "u-1", "role": "guest", "status": "disabled"})) else { panic!() };
+        let Ok(Record::Member(m)) =
+            with(json!({"id_user": "5f1b2c3d4e5f6a7b8c9d0e1f", "role": "owner"}))
+        else {
+            panic!()
+        };
+        assert_eq!(
+            (m.member_key.as_str(), m.role.as_str(), m.active),
+            ("user:5f1b2c3d4e5f6a7b8c9d0e1f", "owner", true)
+        );
+        let Ok(Record::Member(g)) =
+            with(json!({"uuid_user": "u-1", "role": "guest", "status": "disabled"}))
+        else {
+            panic!()
+        };
         assert_eq!((g.member_key.as_str(), g.active), ("guest:u-1", false));
-        let Ok(Record::Member(e)) = with(json!({"uuid_user": "ext-9", "role": "user", "trashed": true})) else { panic!() };
+        let Ok(Record::Member(e)) =
+            with(json!({"uuid_user": "ext-9", "role": "user", "trashed": true}))
+        else {
+            panic!()
+        };
         assert_eq!((e.member_key.as_str(), e.active), ("ext:ext-9", false));
         assert!(with(json!({"uuid_user": "u", "role": "agent"})).is_err());
         assert!(with(json!({"id_user": "5f1b2c3d4e5f6a7b8c9d0e1f", "role": "boss"})).is_err());

@@ -35,7 +35,12 @@ pub enum LegacyKeyMaterial {
 impl LegacyKey {
     /// The key from its stored form (`stored`: the hex of the HS256 secret, or the RS256 public key
     /// as a JWK).
-    pub fn from_stored(kid: String, alg: KeyAlg, stored: &str, created_at: i64) -> CoreResult<Self> {
+    pub fn from_stored(
+        kid: String,
+        alg: KeyAlg,
+        stored: &str,
+        created_at: i64,
+    ) -> CoreResult<Self> {
         let corrupt = || CoreError::Internal(format!("legacy key {kid} does not parse"));
         let decoding = match alg {
             KeyAlg::Hs256 => DecodingKey::from_secret(&hex::decode(stored).map_err(|_| corrupt())?),
@@ -146,7 +151,12 @@ mod tests {
             claims[k] = v.clone();
         }
         let header = Header::new(jsonwebtoken::Algorithm::HS256);
-        encode(&header, &claims, &EncodingKey::from_secret(secret.as_bytes())).unwrap()
+        encode(
+            &header,
+            &claims,
+            &EncodingKey::from_secret(secret.as_bytes()),
+        )
+        .unwrap()
     }
 
     #[test]
@@ -180,8 +190,12 @@ mod tests {
         let key = LegacyKey::from_stored("k".into(), alg, &stored, 0).unwrap();
         let claims = json!({"_id": "x", "aud": AUD, "sub": "user"});
         let header = Header::new(jsonwebtoken::Algorithm::RS256);
-        let token = encode(&header, &claims, &EncodingKey::from_rsa_pem(pem.as_bytes()).unwrap())
-            .unwrap();
+        let token = encode(
+            &header,
+            &claims,
+            &EncodingKey::from_rsa_pem(pem.as_bytes()).unwrap(),
+        )
+        .unwrap();
         assert!(verify_legacy(&[key.clone()], &token, Some(AUD), NOW).is_ok());
         // An HS256 token keyed with the public JWK text is refused: the key decides the algorithm.
         let forged = tiledesk_token(&stored, json!({}));
