@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Import rate (issue 13): COUNT users in tiledesk-server's `mongoexport` shape (JSON lines, relaxed
 # Extended JSON) through `gatehouse import tiledesk`, on SQLite and PostgreSQL, then the export of
-# the same tenant. Every record carries one fixed real `$2a$10$` hash (of "bench-password"), so
-# making the file costs no bcrypt; the importer never hashes anyway.
+# the same tenant. Every record carries one fixed, well-formed `$2a$10$` hash, so making the file
+# costs no bcrypt (the importer never hashes anyway; the hash is checked for shape only).
 #
 #   bench/import.sh [COUNT]      COUNT defaults to 1,000,000
 # Environment: BENCH_PROFILE (release; `dev` for a quick debug figure), BENCH_PG
