@@ -16,6 +16,7 @@ mod edge;
 mod forward_auth;
 mod foundation;
 mod hostile_input;
+mod import;
 mod input_normalisation;
 mod mail;
 mod multinode;

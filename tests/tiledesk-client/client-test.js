@@ -3,6 +3,7 @@
 // creates an agent, a project and a custom token, and passes them in through the environment:
 //   GATEHOUSE_API_URL  base URL including the prefix, e.g. http://127.0.0.1:8080/v3
 //   AGENT_EMAIL, AGENT_PASSWORD, PROJECT_ID, CUSTOM_TOKEN, EXTERNAL_ID
+//   EXPECT_USER_ID (optional: the agent's _id, for an agent imported from tiledesk-server)
 // Prints one line a check and exits non-zero on the first failure.
 'use strict';
 
@@ -44,6 +45,12 @@ async function main() {
   check('authEmailPassword returns a JWT token',
     signin.success === true && signin.token.startsWith('JWT ') && claimsOf(signin.token).sub === 'user', signin);
   check('authEmailPassword returns the user', signin.user.email === env('AGENT_EMAIL'), signin.user);
+  // Set by the import test: the agent came from a tiledesk-server export and keeps its _id.
+  if (process.env.EXPECT_USER_ID) {
+    check('the imported _id came back',
+      signin.user._id === process.env.EXPECT_USER_ID && claimsOf(signin.token)._id === process.env.EXPECT_USER_ID,
+      signin.user);
+  }
 
   let refused = null;
   try {

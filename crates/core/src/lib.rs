@@ -13,6 +13,7 @@ pub mod mail;
 pub mod master_key;
 pub mod metrics;
 pub mod operator;
+pub mod migrate;
 pub mod password;
 pub mod projects;
 pub mod ratelimit;

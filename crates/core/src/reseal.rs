@@ -5,9 +5,9 @@
 //! current one, after which the previous key is no longer needed.
 
 use crate::error::{CoreError, CoreResult};
-use crate::sealed::{project_secret_aad, setting_aad, signing_key_aad, Sealer};
+use crate::sealed::{legacy_key_aad, project_secret_aad, setting_aad, signing_key_aad, Sealer};
 use crate::service::Core;
-use crate::storage::schema::{projects, signing_keys, tenant_settings};
+use crate::storage::schema::{legacy_keys, projects, signing_keys, tenant_settings};
 use crate::storage::AnyConnection;
 use diesel::prelude::*;
 
@@ -102,6 +102,30 @@ fn pass(conn: &mut AnyConnection, sealer: &Sealer, mode: Reseal) -> CoreResult<R
                     .filter(tenant_settings::value.eq(&stored)),
             )
             .set(tenant_settings::value.eq(sealer.seal(opened.plain.expose(), &aad)))
+            .execute(conn)?;
+        }
+    }
+    let legacy: Vec<(String, String, String)> = legacy_keys::table
+        .select((
+            legacy_keys::tenant_id,
+            legacy_keys::kid,
+            legacy_keys::secret,
+        ))
+        .load(conn)?;
+    for (tid, kid, stored) in legacy {
+        let aad = legacy_key_aad(&tid, &kid);
+        let opened = sealer
+            .open(&stored, &aad)
+            .map_err(|e| wrong_key(format!("legacy key {kid} of tenant {tid}"), e))?;
+        done.checked += 1;
+        if rewrite(&stored, opened.stale, mode) {
+            done.rewritten += diesel::update(
+                legacy_keys::table
+                    .filter(legacy_keys::tenant_id.eq(&tid))
+                    .filter(legacy_keys::kid.eq(&kid))
+                    .filter(legacy_keys::secret.eq(&stored)),
+            )
+            .set(legacy_keys::secret.eq(sealer.seal(opened.plain.expose(), &aad)))
             .execute(conn)?;
         }
     }

@@ -198,6 +198,11 @@ pub fn signing_key_aad(tenant_id: &str, kid: &str) -> String {
     format!("signing_keys:{tenant_id}:{kid}")
 }
 
+/// The AAD of an imported legacy key (`legacy_keys`).
+pub fn legacy_key_aad(tenant_id: &str, kid: &str) -> String {
+    format!("legacy_keys:{tenant_id}:{kid}")
+}
+
 /// The AAD of a project's `jwtSecret`.
 pub fn project_secret_aad(tenant_id: &str, project_id: &str) -> String {
     format!("projects.jwt_secret:{tenant_id}:{project_id}")

@@ -513,13 +513,17 @@ impl Core {
         jwt: &str,
         audience: Option<&str>,
     ) -> CoreResult<Claims> {
-        let claims = token::verify(
-            &tenant.id,
-            &tenant.keys,
-            jwt,
-            audience,
-            self.clock.now_secs(),
-        )?;
+        let claims = if token::names_no_key(jwt) {
+            self.verify_legacy_token(tenant, jwt, audience)?
+        } else {
+            token::verify(
+                &tenant.id,
+                &tenant.keys,
+                jwt,
+                audience,
+                self.clock.now_secs(),
+            )?
+        };
         self.refuse_revoked(tenant, &claims)?;
         Ok(claims)
     }

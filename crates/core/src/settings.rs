@@ -39,6 +39,7 @@ pub const KEYS: &[&str] = &[
     "RESET_CODE_TTL_SECONDS",
     "MAIL_PER_EMAIL_PER_HOUR",
     "MAIL_PER_IP_PER_HOUR",
+    "LEGACY_TOKENS_UNTIL",
 ];
 
 #[derive(Debug, Clone, PartialEq)]
@@ -73,6 +74,9 @@ pub struct Settings {
     pub signin_tarpit_max_ms: u64,
     /// Tiledesk: answer "Wrong password" for unknown accounts too, instead of "User not found".
     pub signin_hide_unknown_account: bool,
+    /// Tokens of an imported legacy key (no `kid`, see `token::legacy`) verify until this time
+    /// (Unix seconds); `None`: no cut-off yet.
+    pub legacy_tokens_until: Option<i64>,
     /// Where the tenant's mail goes out (`smtp://` or `smtps://`, credentials in the URL); stored
     /// sealed. `None`: mail is not configured, and the routes that send mail say so.
     pub smtp_url: Option<crate::secret::Secret<String>>,
@@ -154,6 +158,7 @@ impl Default for Settings {
             reset_code_ttl_seconds: 3600,
             mail_per_email_per_hour: 5,
             mail_per_ip_per_hour: 20,
+            legacy_tokens_until: None,
         }
     }
 }
@@ -270,6 +275,20 @@ fn signup_paths(key: &str, value: &str) -> Result<Vec<SignupPath>, CoreError> {
         }
     }
     Ok(paths)
+}
+
+/// An RFC 3339 time (`2027-03-31T00:00:00Z`) as Unix seconds.
+fn rfc3339(key: &str, value: &str) -> Result<i64, CoreError> {
+    chrono::DateTime::parse_from_rfc3339(value.trim())
+        .map(|t| t.timestamp())
+        .map_err(|_| {
+            CoreError::invalid(
+                "value",
+                format!(
+                    "{key} must be an RFC 3339 time such as 2027-03-31T00:00:00Z, not '{value}'"
+                ),
+            )
+        })
 }
 
 /// An issuer is a URL without query or fragment (OpenID Connect Discovery 1.0, section 2), so
@@ -419,6 +438,7 @@ impl Settings {
                 self.mail_per_email_per_hour = int_in(key, value, 0, 100_000)?
             }
             "MAIL_PER_IP_PER_HOUR" => self.mail_per_ip_per_hour = int_in(key, value, 0, 100_000)?,
+            "LEGACY_TOKENS_UNTIL" => self.legacy_tokens_until = Some(rfc3339(key, value)?),
             _ => {
                 return Err(CoreError::invalid(
                     "key",
@@ -582,6 +602,26 @@ mod tests {
             Settings::validate("CUSTOM_TOKEN_REQUIRE_EXP", "TRUE").unwrap(),
             "TRUE"
         );
+    }
+
+    #[test]
+    fn the_legacy_token_cut_off_is_an_rfc3339_time() {
+        assert_eq!(Settings::default().legacy_tokens_until, None);
+        let mut pairs = BTreeMap::new();
+        pairs.insert(
+            "LEGACY_TOKENS_UNTIL".to_string(),
+            Settings::validate("LEGACY_TOKENS_UNTIL", " 2027-01-01T01:00:00+01:00 ").unwrap(),
+        );
+        assert_eq!(
+            Settings::from_stored(&pairs).legacy_tokens_until,
+            Some(1_798_761_600)
+        );
+        for bad in ["", "tomorrow", "2027-01-01", "1798761600"] {
+            assert!(
+                Settings::validate("LEGACY_TOKENS_UNTIL", bad).is_err(),
+                "{bad}"
+            );
+        }
     }
 
     #[test]

@@ -308,6 +308,8 @@ pub(crate) fn load_all(conn: &mut AnyConnection, sealer: &Sealer) -> CoreResult<
         }
     }
 
+    let mut legacy_of = crate::migrate::legacy_keys::load_all(conn, sealer)?;
+
     let mut out = Vec::with_capacity(rows.len());
     for row in rows {
         let Ok(slug) = TenantSlug::parse(&row.slug) else {
@@ -326,7 +328,8 @@ pub(crate) fn load_all(conn: &mut AnyConnection, sealer: &Sealer) -> CoreResult<
                 .collect(),
             settings: Settings::from_stored(&opened),
             stored_settings: stored,
-            keys: KeyRing::new(keys_of.remove(&row.id).unwrap_or_default()),
+            keys: KeyRing::new(keys_of.remove(&row.id).unwrap_or_default())
+                .with_legacy(legacy_of.remove(&row.id).unwrap_or_default()),
             hosts,
             slug,
             name: row.name,

@@ -51,6 +51,11 @@ pub enum Command {
     /// The master key that seals signing keys and project secrets at rest.
     #[command(subcommand)]
     Secrets(SecretsCmd),
+    /// Bring users, projects and members in from tiledesk-server, Appmixer or a Gatehouse export.
+    #[command(subcommand)]
+    Import(crate::cli_migrate::ImportCmd),
+    /// Write a tenant's users (with hashes), projects, members and settings as JSON lines.
+    Export(crate::cli_migrate::ExportArgs),
     /// A tenant's audit log, newest first.
     Audit(crate::audit_cli::AuditArgs),
     /// Operator API keys (the operator API and console on `server.admin_bind`).
@@ -152,6 +157,9 @@ pub enum TenantCmd {
         #[arg(long = "set", value_name = "KEY=VALUE")]
         settings: Vec<String>,
     },
+    /// Import the signing key of the tiledesk-server this tenant replaces, so its tokens (no kid,
+    /// no exp) keep verifying until LEGACY_TOKENS_UNTIL.
+    ImportKey(crate::cli_migrate::ImportKeyArgs),
 }
 
 #[derive(Debug, Args)]
@@ -335,7 +343,10 @@ fn describe(e: &CoreError) -> String {
     }
 }
 
-async fn tenant(core: &Core, slug: &str) -> Result<Arc<gatehouse_core::Tenant>, CoreError> {
+pub(crate) async fn tenant(
+    core: &Core,
+    slug: &str,
+) -> Result<Arc<gatehouse_core::Tenant>, CoreError> {
     core.require_tenant(&TenantSlug::parse(slug)?).await
 }
 
@@ -442,6 +453,11 @@ async fn admin(core: &Core, command: Command, defaults: Defaults) -> Result<(), 
             println!("{slug}: deleted");
         }
         Command::Operator(OperatorCmd::Key(cmd)) => operator_key(core, cmd).await?,
+        Command::Import(command) => crate::cli_migrate::import(core, command).await?,
+        Command::Export(args) => crate::cli_migrate::export(core, args).await?,
+        Command::Tenant(TenantCmd::ImportKey(args)) => {
+            crate::cli_migrate::import_key(core, args).await?
+        }
         Command::Tenant(TenantCmd::RetireKey { slug, kid }) => {
             let t = tenant(core, &slug).await?;
             core.retire_key(&t, &kid).await?;

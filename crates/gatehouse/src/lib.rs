@@ -7,6 +7,7 @@ pub mod app;
 pub mod audit_cli;
 pub mod body_deadline;
 pub mod cli;
+pub mod cli_migrate;
 pub mod client_limit;
 pub mod config;
 pub mod cors;

@@ -184,3 +184,15 @@ pub struct OutboxRow {
     pub created_at: i64,
     pub updated_at: i64,
 }
+}
+
+#[derive(Debug, Clone, Queryable, Selectable, Insertable)]
+#[diesel(table_name = legacy_keys)]
+pub struct LegacyKeyRow {
+    pub tenant_id: String,
+    pub kid: String,
+    pub alg: String,
+    /// Sealed (see `sealed`): the hex of the HS256 secret, or the RS256 public key as a JWK.
+    pub secret: String,
+    pub created_at: i64,
+}

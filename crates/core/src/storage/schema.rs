@@ -174,3 +174,15 @@ diesel::table! {
         updated_at -> BigInt,
     }
 }
+    }
+}
+
+diesel::table! {
+    legacy_keys (tenant_id, kid) {
+        tenant_id -> Text,
+        kid -> Text,
+        alg -> Text,
+        secret -> Text,
+        created_at -> BigInt,
+    }
+}

@@ -214,16 +214,30 @@ impl SigningKey {
     }
 }
 
-/// A tenant's keys, newest first.
+/// A tenant's keys, newest first, and the legacy keys it imported (which only verify).
 #[derive(Debug, Clone, Default)]
 pub struct KeyRing {
     keys: Vec<SigningKey>,
+    legacy: Vec<super::LegacyKey>,
 }
 
 impl KeyRing {
     pub fn new(mut keys: Vec<SigningKey>) -> KeyRing {
         keys.sort_by_key(|k| std::cmp::Reverse(k.created_at));
-        KeyRing { keys }
+        KeyRing {
+            keys,
+            legacy: Vec::new(),
+        }
+    }
+
+    /// The ring with the tenant's imported legacy keys (see `token::legacy`).
+    pub fn with_legacy(mut self, legacy: Vec<super::LegacyKey>) -> KeyRing {
+        self.legacy = legacy;
+        self
+    }
+
+    pub fn legacy(&self) -> &[super::LegacyKey] {
+        &self.legacy
     }
 
     pub fn all(&self) -> &[SigningKey] {

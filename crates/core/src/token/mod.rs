@@ -5,8 +5,10 @@
 //! leeway, so it is tested without sleeping.
 
 mod keys;
+mod legacy;
 
 pub use keys::{KeyAlg, KeyRing, PublicJwk, SigningKey};
+pub use legacy::{names_no_key, verify_legacy, LegacyKey, LegacyKeyMaterial};
 
 use crate::error::{AuthFailure, CoreError, CoreResult};
 use jsonwebtoken::{decode, decode_header, encode, Algorithm, DecodingKey, Header, Validation};
