@@ -64,7 +64,7 @@ pub(super) async fn write(imp: &mut Importer<'_>, batch: Vec<(u64, Record)>) -> 
     let result = imp
         .core
         .db
-        .run(move |c| {
+        .run_system(move |c| {
             c.transaction(|c| {
                 let mut out = Outcome::default();
                 let mut batch = batch;

@@ -96,7 +96,7 @@ impl Core {
         };
         let stored = row.clone();
         self.db
-            .run(move |c| {
+            .run_system(move |c| {
                 diesel::insert_into(operator_keys::table)
                     .values(stored)
                     .execute(c)
@@ -115,7 +115,7 @@ impl Core {
     /// Every key, active and revoked, oldest first.
     pub async fn operator_keys(&self) -> CoreResult<Vec<OperatorKey>> {
         self.db
-            .run(|c| {
+            .run_system(|c| {
                 let rows: Vec<OperatorKeyRow> = operator_keys::table
                     .select(OperatorKeyRow::as_select())
                     .order((operator_keys::created_at.asc(), operator_keys::key_id.asc()))
@@ -131,7 +131,7 @@ impl Core {
         let name = checked_name(name)?;
         let now = self.now_ms();
         self.db
-            .run(move |c| {
+            .run_system(move |c| {
                 let n = diesel::update(
                     operator_keys::table
                         .filter(operator_keys::name.eq(&name))
@@ -154,7 +154,7 @@ impl Core {
         let (id, hash) = (id.to_owned(), hash_secret(secret));
         let row: Option<OperatorKeyRow> = self
             .db
-            .run(move |c| {
+            .run_system(move |c| {
                 Ok(operator_keys::table
                     .filter(operator_keys::key_id.eq(&id))
                     .select(OperatorKeyRow::as_select())
@@ -176,7 +176,7 @@ impl Core {
     pub async fn operator_key_active(&self, key_id: &str) -> CoreResult<bool> {
         let id = key_id.to_owned();
         self.db
-            .run(move |c| {
+            .run_system(move |c| {
                 let n: i64 = operator_keys::table
                     .filter(operator_keys::key_id.eq(&id))
                     .filter(operator_keys::revoked_at.is_null())

@@ -39,7 +39,7 @@ impl Core {
             }
             let (sealer, now) = (self.sealer.clone(), self.now_ms());
             self.db
-                .run(move |c| {
+                .run_system(move |c| {
                     c.transaction(|c| {
                         for spec in &specs {
                             let id = crate::ids::object_id(now / 1000);

@@ -184,7 +184,6 @@ pub struct OutboxRow {
     pub created_at: i64,
     pub updated_at: i64,
 }
-}
 
 #[derive(Debug, Clone, Queryable, Selectable, Insertable)]
 #[diesel(table_name = legacy_keys)]

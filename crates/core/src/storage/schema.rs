@@ -174,8 +174,6 @@ diesel::table! {
         updated_at -> BigInt,
     }
 }
-    }
-}
 
 diesel::table! {
     legacy_keys (tenant_id, kid) {
