@@ -205,9 +205,17 @@ fn operations() -> Vec<(&'static str, &'static str, Value)> {
                 "responses": {"200": answer("Deleted", user_doc_answer()), "401": unauthorized(), "403": answer("A token from a custom-token exchange", fail())}
             }),
         ),
-        ("/auth/pendinginvitationsnoauth/{id}", "get", pending_invitation()),
+        (
+            "/auth/pendinginvitationsnoauth/{id}",
+            "get",
+            pending_invitation(),
+        ),
         // auth.js mounts it at the API root too (`router.get('/pendinginvitationsnoauth/:id')`).
-        ("/pendinginvitationsnoauth/{id}", "get", pending_invitation()),
+        (
+            "/pendinginvitationsnoauth/{id}",
+            "get",
+            pending_invitation(),
+        ),
         (
             "/projects",
             "get",
