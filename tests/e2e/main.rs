@@ -14,6 +14,7 @@ mod forward_auth;
 mod foundation;
 mod hostile_input;
 mod input_normalisation;
+mod isolation_matrix;
 mod multinode;
 mod resilience;
 mod revocation;
