@@ -103,9 +103,8 @@ fn keys() -> &'static Keys {
             let Value::Object(claims) = claims else {
                 unreachable!()
             };
-            issued.push(
-                token::sign_with(key, "home", claims, 600, NOW * 1000, None).expect("signs"),
-            );
+            issued
+                .push(token::sign_with(key, "home", claims, 600, NOW * 1000, None).expect("signs"));
         }
         let custom_secret = b"a project secret".to_vec();
         let custom = jsonwebtoken::encode(
@@ -217,8 +216,7 @@ pub fn host_resolution(data: &[u8]) {
     let names = ["host", "x-forwarded-host", "x-forwarded-for", "forwarded"];
     for (name, value) in names.iter().zip(rest.split(|&b| b == 0)) {
         if let Ok(v) = HeaderValue::from_bytes(value) {
-            head.headers
-                .append(HeaderName::from_static(*name), v);
+            head.headers.append(HeaderName::from_static(*name), v);
         }
     }
     let host = host_of(&head, trust);
