@@ -25,7 +25,7 @@ impl FromRequest for JsonBody {
     type Future = LocalBoxFuture<'static, ApiResult<Self>>;
 
     fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
-        let content_type_ok = takes_json(req);
+        let content_type_ok = takes_json(req.headers().get(header::CONTENT_TYPE));
         let bytes = web::Bytes::from_request(req, payload);
         Box::pin(async move {
             if !content_type_ok {
@@ -44,8 +44,8 @@ impl FromRequest for JsonBody {
 
 /// No content type at all is read as JSON (clients of this API send nothing else); any other type
 /// than `application/json` or a `+json` type is refused.
-fn takes_json(req: &HttpRequest) -> bool {
-    let Some(value) = req.headers().get(header::CONTENT_TYPE) else {
+fn takes_json(content_type: Option<&header::HeaderValue>) -> bool {
+    let Some(value) = content_type else {
         return true;
     };
     let Ok(value) = value.to_str() else {
@@ -54,8 +54,21 @@ fn takes_json(req: &HttpRequest) -> bool {
     let mut parts = value.split(';');
     let essence = parts.next().unwrap_or("").trim().to_ascii_lowercase();
     // Bodies are read as UTF-8: another charset is refused rather than misread.
-    parts.all(utf8_or_no_charset) && essence == "application/json"
-        || (essence.starts_with("application/") && essence.ends_with("+json"))
+    let json = essence == "application/json"
+        || (essence.starts_with("application/") && essence.ends_with("+json"));
+    json && parts.all(utf8_or_no_charset)
+}
+
+/// A body as a route receives it, from its `Content-Type` and bytes, without a request: the
+/// entry point the property tests and fuzz targets drive. Limits on size are the extractor's.
+pub fn parse_body(
+    content_type: Option<&header::HeaderValue>,
+    bytes: &[u8],
+) -> ApiResult<Map<String, Value>> {
+    if !takes_json(content_type) {
+        return Err(ApiError::UnsupportedMediaType);
+    }
+    JsonBody::parse(bytes).map(|b| b.0)
 }
 
 /// A content-type parameter other than `charset`, or a charset that is UTF-8 (or its subset ASCII).

@@ -11,8 +11,12 @@ mod views;
 
 /// For the forward-auth door: which verified tokens are Appmixer user tokens.
 pub use auth::user_id_of;
+/// For the property tests and fuzz targets: a body parsed as the routes parse it.
+pub use body::parse_body;
 pub use errors::ApiError;
 pub use openapi::openapi_paths;
+/// Every route this facade mounts, `(method, path)`: the registry its OpenAPI paths are checked against.
+pub use routes::ROUTES;
 
 /// The password minimum when the tenant sets no `PASSWORD_MIN_LENGTH`: Appmixer documents five
 /// characters, and its own examples use `abc321`.

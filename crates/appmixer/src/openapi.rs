@@ -41,7 +41,7 @@ fn op(summary: &str, secured: bool, request: Option<Value>, responses: &[(&str, 
     }
     let mut o = json!({"summary": summary, "tags": ["appmixer"], "responses": all});
     if secured {
-        o["security"] = json!([{"bearer": []}]);
+        o["security"] = json!([{"appmixerBearer": []}]);
     }
     if let Some(r) = request {
         o["requestBody"] = r;
@@ -99,7 +99,7 @@ pub fn openapi_paths() -> Value {
         "/user/logout": {"post": {
             "summary": "End the presented token, or with ?all=true every token of the caller issued so far, on every node",
             "tags": ["appmixer"],
-            "security": [{"bearer": []}],
+            "security": [{"appmixerBearer": []}],
             "parameters": [{"name": "all", "in": "query", "required": false,
                 "schema": {"type": "boolean", "default": false}}],
             "responses": {"200": empty.clone(), "400": boom("\"all\" must be a boolean"),
@@ -131,7 +131,7 @@ pub fn openapi_paths() -> Value {
                     "schema": s}
             ],
             "summary": "List the tenant's users (admin)", "tags": ["appmixer"],
-            "security": [{"bearer": []}],
+            "security": [{"appmixerBearer": []}],
             "responses": {"200": ok("Users", json!({"type": "array", "items": user_schema()})),
                 "400": boom("Bad limit, offset, filter or sort"), "401": boom("Missing, invalid or expired token"),
                 "403": boom("Insufficient scope")}
@@ -201,5 +201,29 @@ mod tests {
             assert!(op["summary"].is_string(), "{method} {path}");
         }
         assert_eq!(paths.as_object().map(|p| p.len()), Some(13));
+    }
+
+    /// The document and the router say the same (the isolation matrix reads the document to find
+    /// every route that takes a token), and every security requirement names a declared scheme.
+    #[test]
+    fn the_document_lists_exactly_the_mounted_routes() {
+        let paths = openapi_paths();
+        let mut documented = std::collections::BTreeSet::new();
+        for (path, item) in paths.as_object().into_iter().flatten() {
+            for (method, op) in item.as_object().into_iter().flatten() {
+                if method == "parameters" {
+                    continue;
+                }
+                documented.insert((method.clone(), path.clone()));
+                for req in op["security"].as_array().into_iter().flatten() {
+                    assert_eq!(req, &json!({"appmixerBearer": []}), "{method} {path}");
+                }
+            }
+        }
+        let mounted = crate::routes::ROUTES
+            .iter()
+            .map(|(m, p)| ((*m).to_owned(), (*p).to_owned()))
+            .collect();
+        assert_eq!(documented, mounted);
     }
 }

@@ -8,7 +8,8 @@ use crate::config::{BootstrapTenant, Config, HashingConfig};
 use crate::forwarded::Trust;
 use crate::gateway_error::gateway_error;
 use crate::telemetry::HttpMetrics;
-use actix_web::dev::Server;
+use actix_web::body::MessageBody;
+use actix_web::dev::{Server, ServiceFactory, ServiceRequest, ServiceResponse};
 use actix_web::http::StatusCode;
 use actix_web::middleware::{from_fn, NormalizePath};
 use actix_web::{web, App, HttpRequest, HttpServer};
@@ -133,6 +134,108 @@ fn bootstrap_spec(b: &BootstrapTenant) -> Result<TenantSpec, CoreError> {
     Ok(spec)
 }
 
+/// What every worker's `App` shares: the core and the gateway's own state. Cloning is cheap (each
+/// part is reference-counted).
+#[derive(Clone)]
+pub struct AppParts {
+    core: web::Data<Core>,
+    metrics: web::Data<HttpMetrics>,
+    in_flight: web::Data<InFlight>,
+    trust: Trust,
+    body_limits: BodyLimits,
+    verify_metrics: web::Data<crate::wellknown::VerifyMetrics>,
+    wellknown: web::Data<crate::wellknown::WellKnownOptions>,
+}
+
+impl AppParts {
+    pub fn new(config: &Config, core: Arc<Core>, registry: prometheus::Registry) -> AppParts {
+        AppParts {
+            core: web::Data::from(core),
+            in_flight: web::Data::from(InFlight::new(config.server.max_in_flight_per_ip)),
+            trust: Trust {
+                forwarded_host: config.server.trust_forwarded_host,
+                forwarded_for: config.server.trust_forwarded_for,
+                hops: config.server.trusted_hops.max(1),
+            },
+            body_limits: BodyLimits {
+                timeout: Duration::from_secs(config.server.body_timeout_seconds.max(1)),
+                max_bytes: config.server.max_body_bytes,
+            },
+            verify_metrics: web::Data::new(crate::wellknown::VerifyMetrics::new(&registry)),
+            wellknown: web::Data::new(crate::wellknown::WellKnownOptions {
+                max_age_secs: config.tenants.refresh_seconds.max(1),
+            }),
+            metrics: web::Data::new(HttpMetrics::new(registry)),
+        }
+    }
+}
+
+/// The whole gateway as one actix `App`: both facades, the dialect-neutral door and the
+/// operations endpoints behind every middleware. `serve` runs it on each worker; the property
+/// tests and fuzz targets drive it in-process (`actix_web::test::init_service`).
+pub fn app(
+    p: &AppParts,
+) -> App<
+    impl ServiceFactory<
+        ServiceRequest,
+        Config = (),
+        Response = ServiceResponse<impl MessageBody>,
+        Error = actix_web::Error,
+        InitError = (),
+    >,
+> {
+    // `wrap` nests outwards: the last one listed sees the request first.
+    App::new()
+        .app_data(p.core.clone())
+        .app_data(p.metrics.clone())
+        .app_data(p.in_flight.clone())
+        .app_data(web::Data::new(p.trust))
+        .app_data(web::Data::new(p.body_limits))
+        .app_data(p.verify_metrics.clone())
+        .app_data(p.wellknown.clone())
+        .configure(crate::ops::configure)
+        .configure(crate::wellknown::configure)
+        .configure(|cfg| gatehouse_tiledesk::configure(cfg, crate::tenancy::gate))
+        .configure(|cfg| gatehouse_appmixer::configure(cfg, crate::tenancy::gate))
+        .default_service(web::to(no_route))
+        .wrap(from_fn(crate::body_deadline::read_body_within_deadline))
+        .wrap(from_fn(crate::client_limit::limit_in_flight_per_ip))
+        .wrap(actix_web::middleware::Compat::new(crate::cors::cors(
+            p.core.clone().into_inner(),
+            p.trust,
+        )))
+        .wrap(from_fn(crate::cors::preflight_no_content))
+        .wrap(from_fn(crate::tenancy::resolve_tenant))
+        .wrap(from_fn(crate::head::serve_head_as_get))
+        .wrap(from_fn(crate::telemetry::observe))
+        // Outermost, so routes and every decision see one path (Express ignores a
+        // trailing slash; `//` is merged).
+        .wrap(NormalizePath::trim())
+}
+
+/// `open_core`, then the bootstrap tenants and a loaded view: a core ready to serve. The change
+/// feed and the refresher are the caller's (`Application` starts them; in-process tests need not).
+pub async fn prepare_core(
+    config: &Config,
+    clock: SharedClock,
+    registry: prometheus::Registry,
+) -> Result<Arc<Core>, String> {
+    let app_role = Some(config.database.app_role.clone());
+    let core = open_core_as(config, clock, registry, app_role)
+        .await
+        .map_err(|e| e.to_string())?;
+    for b in &config.tenants.bootstrap {
+        let spec = bootstrap_spec(b).map_err(|e| format!("bootstrap tenant '{}': {e}", b.slug))?;
+        core.ensure_tenant(spec)
+            .await
+            .map_err(|e| format!("bootstrap tenant '{}': {e}", b.slug))?;
+    }
+    // In the background: start-up never waits on a tenant's cost.
+    core.prewarm_hashing();
+    core.reload_view().await.map_err(|e| e.to_string())?;
+    Ok(core)
+}
+
 pub struct Application {
     port: u16,
     server: Server,
@@ -157,20 +260,7 @@ impl Application {
         clock: SharedClock,
     ) -> Result<Application, String> {
         let registry = prometheus::Registry::new();
-        let app_role = Some(config.database.app_role.clone());
-        let core = open_core_as(&config, clock, registry.clone(), app_role)
-            .await
-            .map_err(|e| e.to_string())?;
-        for b in &config.tenants.bootstrap {
-            let spec =
-                bootstrap_spec(b).map_err(|e| format!("bootstrap tenant '{}': {e}", b.slug))?;
-            core.ensure_tenant(spec)
-                .await
-                .map_err(|e| format!("bootstrap tenant '{}': {e}", b.slug))?;
-        }
-        // In the background: start-up never waits on a tenant's cost.
-        core.prewarm_hashing();
-        core.reload_view().await.map_err(|e| e.to_string())?;
+        let core = prepare_core(&config, clock, registry.clone()).await?;
         gatehouse_core::view::listen::spawn(core.clone());
         spawn_refresher(core.clone(), config.tenants.refresh_seconds);
         spawn_audit_pruner(core.clone());
@@ -179,26 +269,10 @@ impl Application {
         let listener = TcpListener::bind(&config.server.bind)
             .map_err(|e| format!("cannot listen on {}: {e}", config.server.bind))?;
         let port = listener.local_addr().map_err(|e| e.to_string())?.port();
-        let trust = Trust {
-            forwarded_host: config.server.trust_forwarded_host,
-            forwarded_for: config.server.trust_forwarded_for,
-            hops: config.server.trusted_hops.max(1),
-        };
-        let body_limits = BodyLimits {
-            timeout: Duration::from_secs(config.server.body_timeout_seconds.max(1)),
-            max_bytes: config.server.max_body_bytes,
-        };
-        let in_flight = web::Data::from(InFlight::new(config.server.max_in_flight_per_ip));
-        let core_data = web::Data::from(core.clone());
-        let core_cors = core.clone();
-        let verify_metrics = web::Data::new(crate::wellknown::VerifyMetrics::new(&registry));
-        let wellknown = web::Data::new(crate::wellknown::WellKnownOptions {
-            max_age_secs: config.tenants.refresh_seconds.max(1),
-        });
-        let metrics = web::Data::new(HttpMetrics::new(registry));
+        let parts = AppParts::new(&config, core.clone(), registry);
         let metrics_server = crate::metrics_listener::bind(
             &config.server.metrics_bind,
-            metrics.clone(),
+            parts.metrics.clone(),
             config.server.shutdown_timeout_seconds,
         )?;
         let admin_server = crate::admin_listener::bind(
@@ -209,44 +283,16 @@ impl Application {
             },
             config.server.shutdown_timeout_seconds,
         )?;
-        let mut server = HttpServer::new(move || {
-            // `wrap` nests outwards: the last one listed sees the request first.
-            App::new()
-                .app_data(core_data.clone())
-                .app_data(metrics.clone())
-                .app_data(in_flight.clone())
-                .app_data(web::Data::new(trust))
-                .app_data(web::Data::new(body_limits))
-                .app_data(verify_metrics.clone())
-                .app_data(wellknown.clone())
-                .configure(crate::ops::configure)
-                .configure(crate::wellknown::configure)
-                .configure(|cfg| gatehouse_tiledesk::configure(cfg, crate::tenancy::gate))
-                .configure(|cfg| gatehouse_appmixer::configure(cfg, crate::tenancy::gate))
-                .default_service(web::to(no_route))
-                .wrap(from_fn(crate::body_deadline::read_body_within_deadline))
-                .wrap(from_fn(crate::client_limit::limit_in_flight_per_ip))
-                .wrap(actix_web::middleware::Compat::new(crate::cors::cors(
-                    core_cors.clone(),
-                    trust,
-                )))
-                .wrap(from_fn(crate::cors::preflight_no_content))
-                .wrap(from_fn(crate::tenancy::resolve_tenant))
-                .wrap(from_fn(crate::head::serve_head_as_get))
-                .wrap(from_fn(crate::telemetry::observe))
-                // Outermost, so routes and every decision see one path (Express ignores a
-                // trailing slash; `//` is merged).
-                .wrap(NormalizePath::trim())
-        })
-        .shutdown_timeout(config.server.shutdown_timeout_seconds)
-        .max_connections(config.server.max_connections_per_worker.max(1))
-        // Each worker's blocking pool: a database call or a hash at most, each already bounded
-        // (by the connection pool and the hashing threads); more threads would only wait.
-        .worker_max_blocking_threads(
-            config.database.effective_pool_size() as usize + config.hashing.effective_threads(),
-        )
-        .listen(listener)
-        .map_err(|e| e.to_string())?;
+        let mut server = HttpServer::new(move || app(&parts))
+            .shutdown_timeout(config.server.shutdown_timeout_seconds)
+            .max_connections(config.server.max_connections_per_worker.max(1))
+            // Each worker's blocking pool: a database call or a hash at most, each already bounded
+            // (by the connection pool and the hashing threads); more threads would only wait.
+            .worker_max_blocking_threads(
+                config.database.effective_pool_size() as usize + config.hashing.effective_threads(),
+            )
+            .listen(listener)
+            .map_err(|e| e.to_string())?;
         if config.server.workers > 0 {
             server = server.workers(config.server.workers);
         }

@@ -23,8 +23,8 @@ enum Encoding {
     Unsupported,
 }
 
-fn encoding_of(req: &HttpRequest) -> Encoding {
-    let Some(raw) = req.headers().get(header::CONTENT_TYPE) else {
+fn encoding_of(content_type: Option<&header::HeaderValue>) -> Encoding {
+    let Some(raw) = content_type else {
         return Encoding::Missing;
     };
     let Ok(raw) = raw.to_str() else {
@@ -101,12 +101,21 @@ fn parse(encoding: Encoding, bytes: &[u8]) -> Result<Body, TiledeskError> {
     }
 }
 
+/// A body as a route receives it, from its `Content-Type` and bytes, without a request: the
+/// entry point the property tests and fuzz targets drive. Limits on size are the extractor's.
+pub fn parse_body(
+    content_type: Option<&header::HeaderValue>,
+    bytes: &[u8],
+) -> Result<Map<String, Value>, TiledeskError> {
+    parse(encoding_of(content_type), bytes).map(|b| b.0)
+}
+
 impl FromRequest for Body {
     type Error = TiledeskError;
     type Future = LocalBoxFuture<'static, Result<Self, Self::Error>>;
 
     fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
-        let encoding = encoding_of(req);
+        let encoding = encoding_of(req.headers().get(header::CONTENT_TYPE));
         let bytes = web::Bytes::from_request(req, payload);
         Box::pin(async move {
             let bytes = bytes.await.map_err(|e| {

@@ -15,8 +15,13 @@ mod render;
 mod routes;
 mod token;
 
+/// For the property tests and fuzz targets: a body parsed as the routes parse it.
+pub use body::parse_body;
 pub use errors::TiledeskError;
 pub use openapi::openapi_paths;
+/// Every route this facade mounts under each of `PATH_PREFIXES`, `(method, path)`: the registry its
+/// OpenAPI paths are checked against.
+pub use routes::ROUTES;
 /// For the forward-auth door: which verified tokens are Tiledesk agent tokens.
 pub use token::agent_id;
 

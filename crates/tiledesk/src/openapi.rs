@@ -79,6 +79,15 @@ fn user_doc_answer() -> Value {
     }})
 }
 
+fn pending_invitation() -> Value {
+    json!({
+        "summary": "A pending invitation: Gatehouse has none, so always 404",
+        "tags": ["tiledesk"],
+        "parameters": [{"name": "id", "in": "path", "required": true, "schema": {"type": "string"}}],
+        "responses": {"404": answer("Object not found.", fail())}
+    })
+}
+
 /// `(path under the prefix, method, operation)`.
 fn operations() -> Vec<(&'static str, &'static str, Value)> {
     let common = |mut op: Value| {
@@ -275,12 +284,13 @@ fn operations() -> Vec<(&'static str, &'static str, Value)> {
         (
             "/auth/pendinginvitationsnoauth/{id}",
             "get",
-            json!({
-                "summary": "A pending invitation: Gatehouse has none, so always 404",
-                "tags": ["tiledesk"],
-                "parameters": [{"name": "id", "in": "path", "required": true, "schema": {"type": "string"}}],
-                "responses": {"404": answer("Object not found.", fail())}
-            }),
+            pending_invitation(),
+        ),
+        // auth.js mounts it at the API root too (`router.get('/pendinginvitationsnoauth/:id')`).
+        (
+            "/pendinginvitationsnoauth/{id}",
+            "get",
+            pending_invitation(),
         ),
         (
             "/projects",
@@ -381,5 +391,27 @@ mod tests {
         assert!(paths["/v1/auth/pendinginvitationsnoauth/{id}"]
             .get("get")
             .is_some());
+    }
+
+    /// The document and the router say the same: every mounted route is documented under each
+    /// prefix, and nothing is documented that is not mounted (the isolation matrix reads the
+    /// document to find every route that takes a token).
+    #[test]
+    fn the_document_lists_exactly_the_mounted_routes() {
+        let paths = super::openapi_paths();
+        let mut documented = std::collections::BTreeSet::new();
+        for (path, item) in paths.as_object().into_iter().flatten() {
+            for method in item.as_object().into_iter().flatten().map(|(m, _)| m) {
+                documented.insert((method.clone(), path.clone()));
+            }
+        }
+        let mut mounted = std::collections::BTreeSet::new();
+        for prefix in crate::PATH_PREFIXES {
+            for (method, path) in crate::routes::ROUTES {
+                let full = format!("{}{path}", prefix.trim_end_matches('/'));
+                mounted.insert(((*method).to_owned(), full));
+            }
+        }
+        assert_eq!(documented, mounted);
     }
 }

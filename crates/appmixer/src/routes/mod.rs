@@ -14,51 +14,50 @@ use actix_web::middleware::from_fn;
 use actix_web::{web, HttpResponse};
 use gatehouse_core::Api;
 
-pub fn configure(cfg: &mut web::ServiceConfig, gate: crate::Gate) {
-    let gated =
-        |s: actix_web::Scope| s.wrap(from_fn(move |req, next| gate(Api::Appmixer, req, next)));
-    cfg.service(gated(
-        scope("/user")
-            .service(
-                resource("")
-                    .route(web::get().to(account::me))
-                    .route(web::post().to(account::create)),
-            )
-            .service(resource("/auth").route(web::post().to(signin::signin)))
-            .service(resource("/logout").route(web::post().to(account::logout)))
-            .service(resource("/change-password").route(web::post().to(account::change_password)))
-            .service(resource("/reset-password").route(web::post().to(users::reset_password)))
-            .service(resource("/forgot-password").route(web::post().to(forgot_password::request))),
-    ))
-    .service(gated(scope("/forgot-password").service(
-        resource("/reset").route(web::post().to(forgot_password::reset)),
-    )))
-    .service(gated(
-        scope("/users")
-            .service(resource("").route(web::get().to(users::list)))
-            .service(resource("/count").route(web::get().to(users::count)))
-            .service(
-                resource("/{id}")
-                    .route(web::get().to(users::get))
-                    .route(web::put().to(users::update))
-                    .route(web::delete().to(users::delete)),
-            )
-            .service(
-                resource("/{id}/delete-status/{ticket}").route(web::get().to(users::delete_status)),
-            ),
-    ))
-    .service(gated(
-        scope("/audit").service(resource("").route(web::get().to(audit::list))),
-    ))
-    .service(gated(
-        scope("/config")
-            .service(
-                resource("")
-                    .route(web::get().to(config::list))
-                    .route(web::post().to(config::set)),
-            )
-            .service(resource("/{key}").route(web::delete().to(config::unset))),
-    ));
+/// Declares the route table once: `configure` mounts it (each scope behind the gate) and
+/// `ROUTES` lists it, so the OpenAPI document (and the isolation matrix that reads it) is checked
+/// against what is really mounted.
+macro_rules! facade {
+    ($($scope:literal { $($res:literal => { $($method:ident $handler:path),+ })+ })+) => {
+        /// `(method, path)` of every route `configure` mounts.
+        pub const ROUTES: &[(&str, &str)] = &[$($($((stringify!($method), concat!($scope, $res)),)+)+)+];
+
+        pub fn configure(cfg: &mut web::ServiceConfig, gate: crate::Gate) {
+            let gated = |s: actix_web::Scope| {
+                s.wrap(from_fn(move |req, next| gate(Api::Appmixer, req, next)))
+            };
+            $(cfg.service(gated(
+                scope($scope)$(.service(resource($res)$(.route(web::$method().to($handler)))+))+
+            ));)+
+        }
+    };
+}
+
+facade! {
+    "/user" {
+        "" => { get account::me, post account::create }
+        "/auth" => { post signin::signin }
+        "/logout" => { post account::logout }
+        "/change-password" => { post account::change_password }
+        "/reset-password" => { post users::reset_password }
+        "/forgot-password" => { post forgot_password::request }
+    }
+    "/forgot-password" {
+        "/reset" => { post forgot_password::reset }
+    }
+    "/users" {
+        "" => { get users::list }
+        "/count" => { get users::count }
+        "/{id}" => { get users::get, put users::update, delete users::delete }
+        "/{id}/delete-status/{ticket}" => { get users::delete_status }
+    }
+    "/audit" {
+        "" => { get audit::list }
+    }
+    "/config" {
+        "" => { get config::list, post config::set }
+        "/{key}" => { delete config::unset }
+    }
 }
 
 fn scope(prefix: &str) -> actix_web::Scope {

@@ -12,48 +12,37 @@ mod users;
 
 use actix_web::web;
 
-pub fn register(cfg: &mut web::ServiceConfig) {
-    cfg.route("/auth/signup", web::post().to(signup::signup))
-        .route("/auth/signin", web::post().to(signin::signin))
-        .route("/auth/logout", web::post().to(logout::logout))
-        .route(
-            "/auth/signinAnonymously",
-            web::post().to(anonymous::signin_anonymously),
-        )
-        .route(
-            "/auth/signinWithCustomToken",
-            web::post().to(custom_token::signin_with_custom_token),
-        )
-        .route(
-            "/auth/pendinginvitationsnoauth/{id}",
-            web::get().to(invitations::pending_invitation),
-        )
-        .route(
-            "/pendinginvitationsnoauth/{id}",
-            web::get().to(invitations::pending_invitation),
-        )
-        .route("/auth/requestresetpsw", web::put().to(mail::request_reset))
-        .route(
-            "/auth/checkpswresetkey/{key}",
-            web::get().to(mail::check_reset_key),
-        )
-        .route("/auth/resetpsw/{key}", web::put().to(mail::reset))
-        .route(
-            "/auth/verifyemail/{uid}/{code}",
-            web::put().to(mail::verify_email),
-        )
-        .route(
-            "/users/resendverifyemail",
-            web::get().to(mail::resend_verify_email),
-        )
-        .route("/users", web::get().to(users::current))
-        .route("/users", web::put().to(users::update_profile))
-        .route("/users", web::delete().to(users::delete_account))
-        .route("/users/changepsw", web::put().to(users::change_password))
-        .route("/projects", web::get().to(projects::list))
-        .route("/projects", web::post().to(projects::create))
-        .route(
-            "/{project_id}/keys/generate",
-            web::post().to(projects::generate_key),
-        );
+/// Declares the route table once: `register` mounts it and `ROUTES` lists it, so the OpenAPI
+/// document (and the isolation matrix that reads it) is checked against what is really mounted.
+macro_rules! routes {
+    ($($method:ident $path:literal => $handler:path),+ $(,)?) => {
+        /// `(method, path under the prefix)` of every route `register` mounts.
+        pub const ROUTES: &[(&str, &str)] = &[$((stringify!($method), $path)),+];
+
+        pub fn register(cfg: &mut web::ServiceConfig) {
+            $(cfg.route($path, web::$method().to($handler));)+
+        }
+    };
+}
+
+routes! {
+    post "/auth/signup" => signup::signup,
+    post "/auth/signin" => signin::signin,
+    post "/auth/logout" => logout::logout,
+    post "/auth/signinAnonymously" => anonymous::signin_anonymously,
+    post "/auth/signinWithCustomToken" => custom_token::signin_with_custom_token,
+    get "/auth/pendinginvitationsnoauth/{id}" => invitations::pending_invitation,
+    get "/pendinginvitationsnoauth/{id}" => invitations::pending_invitation,
+    put "/auth/requestresetpsw" => mail::request_reset,
+    get "/auth/checkpswresetkey/{key}" => mail::check_reset_key,
+    put "/auth/resetpsw/{key}" => mail::reset,
+    put "/auth/verifyemail/{uid}/{code}" => mail::verify_email,
+    get "/users/resendverifyemail" => mail::resend_verify_email,
+    get "/users" => users::current,
+    put "/users" => users::update_profile,
+    delete "/users" => users::delete_account,
+    put "/users/changepsw" => users::change_password,
+    get "/projects" => projects::list,
+    post "/projects" => projects::create,
+    post "/{project_id}/keys/generate" => projects::generate_key,
 }
