@@ -13,6 +13,7 @@
 //!   config.secret` (or `GLOBAL_SECRET_OR_PRIVATE_KEY` with `GLOBAL_SECRET_ALGORITHM`), and
 //!   `userJson` the user selected with 'email firstname lastname password emailverified id', less
 //!   the password: no `kid`, no `exp`.
+//!
 //! Appmixer's user records: `_id`, `username`, `email`, `password` (bcrypt), `scope`, `plan`,
 //! `created` (docs.appmixer.com, "Get all users": `[{id, username, email, scope, plan, created}]`).
 

@@ -257,7 +257,7 @@ struct Line {
 async fn snapshot(app: &TestApp) -> BTreeMap<String, Vec<String>> {
     app.core
         .db()
-        .run(|c| {
+        .run_system(|c| {
             use diesel::{sql_query, RunQueryDsl};
             let mut out = BTreeMap::new();
             match c {

@@ -17,7 +17,6 @@ use crate::token::{self, Claims, KeyAlg, SigningKey};
 use crate::validated::TenantSlug;
 use crate::view::change::{self, Change};
 use crate::view::View;
-use diesel::Connection;
 use std::net::IpAddr;
 use std::sync::Arc;
 
@@ -409,7 +408,7 @@ impl Core {
         let out = self
             .db
             .run_as(access, move |c| {
-                c.transaction(|c| {
+                crate::storage::db::write_transaction(c, |c| {
                     let out = write(c)?;
                     change::append(c, &feed)?;
                     Ok(out)

@@ -118,7 +118,9 @@ impl Core {
         query: AuditQuery,
     ) -> CoreResult<Vec<AuditEvent>> {
         let tid = tenant.id.clone();
-        self.db.run_system(move |c| store::query(c, &tid, &query)).await
+        self.db
+            .run_system(move |c| store::query(c, &tid, &query))
+            .await
     }
 
     /// Deletes every tenant's events older than its `AUDIT_RETENTION_DAYS`; returns how many.

@@ -12,7 +12,7 @@ use crate::error::{CoreError, CoreResult};
 use crate::storage::models::AuditRow;
 use crate::storage::Db;
 use prometheus::{IntCounterVec, Opts, Registry};
-use std::sync::mpsc::{self, Receiver, RecvTimeoutError, SyncSender, TrySendError};
+use std::sync::mpsc::{self, Receiver, SyncSender, TrySendError};
 use std::time::{Duration, Instant};
 
 /// Events that may wait in memory for the writer.
@@ -102,10 +102,8 @@ fn write_loop(db: &Db, rx: &Receiver<Message>, counts: &IntCounterVec) {
             }
             let left = deadline.saturating_duration_since(Instant::now());
             next = if batch.len() < AUDIT_BATCH && acks.is_empty() && !left.is_zero() {
-                match rx.recv_timeout(left) {
-                    Ok(message) => Some(message),
-                    Err(RecvTimeoutError::Timeout | RecvTimeoutError::Disconnected) => None,
-                }
+                // A timeout or a closed queue both end the batch.
+                rx.recv_timeout(left).ok()
             } else {
                 None
             };

@@ -210,7 +210,7 @@ impl Core {
         self.check_reset_code(tenant, code).await?;
         let hash = self
             .hasher
-            .hash(&tenant.id, new, tenant.settings.bcrypt_cost)
+            .hash(&tenant.id, new, tenant.settings.hash_policy())
             .await?;
         let (tid, code, now) = (tenant.id.clone(), code.to_owned(), self.now_ms());
         let (user, change) = self
@@ -228,6 +228,10 @@ impl Core {
             })
             .await?;
         self.publish(&[change]).await?;
+        let record = crate::audit::Record::success(crate::audit::kind::PASSWORD_RESET)
+            .user(user.id.clone())
+            .detail("reset code");
+        self.audit(tenant, record);
         Ok(user)
     }
 

@@ -138,7 +138,9 @@ impl Core {
     /// Mails of the tenant in the outbox in `state` (`queued`, `sent` or `dead`).
     pub async fn outbox_count(&self, tenant_id: &str, state: &'static str) -> CoreResult<i64> {
         let tid = tenant_id.to_owned();
-        self.db.run_system(move |c| outbox::count(c, &tid, state)).await
+        self.db
+            .run_system(move |c| outbox::count(c, &tid, state))
+            .await
     }
 }
 

@@ -538,6 +538,33 @@ impl r2d2::HandleError<diesel::r2d2::Error> for QuietErrors {
     }
 }
 
+/// A transaction that writes. On SQLite it begins `IMMEDIATE`, taking the write lock first: a
+/// deferred transaction that reads and then writes fails at once with "database is locked" when
+/// another connection (the audit writer, another request) committed in between, because the busy
+/// timeout cannot help a stale snapshot; waiting for the lock up front can. Transactions nested
+/// inside `f` become savepoints, as usual.
+pub fn write_transaction<T>(
+    conn: &mut AnyConnection,
+    f: impl FnOnce(&mut AnyConnection) -> CoreResult<T>,
+) -> CoreResult<T> {
+    use diesel::connection::{AnsiTransactionManager, TransactionManager};
+    if !matches!(conn, AnyConnection::Sqlite(_)) {
+        return conn.transaction(f);
+    }
+    if let AnyConnection::Sqlite(c) = &mut *conn {
+        AnsiTransactionManager::begin_transaction_sql(c, "BEGIN IMMEDIATE")?;
+    }
+    let out = f(conn);
+    if let AnyConnection::Sqlite(c) = &mut *conn {
+        let ended = match out {
+            Ok(_) => <AnsiTransactionManager as TransactionManager<SqliteConnection>>::commit_transaction(c),
+            Err(_) => <AnsiTransactionManager as TransactionManager<SqliteConnection>>::rollback_transaction(c),
+        };
+        ended?;
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -196,7 +196,7 @@ mod tests {
             &EncodingKey::from_rsa_pem(pem.as_bytes()).unwrap(),
         )
         .unwrap();
-        assert!(verify_legacy(&[key.clone()], &token, Some(AUD), NOW).is_ok());
+        assert!(verify_legacy(std::slice::from_ref(&key), &token, Some(AUD), NOW).is_ok());
         // An HS256 token keyed with the public JWK text is refused: the key decides the algorithm.
         let forged = tiledesk_token(&stored, json!({}));
         assert!(verify_legacy(&[key], &forged, Some(AUD), NOW).is_err());

@@ -40,6 +40,8 @@ fn client_ip(req: &HttpRequest) -> IpAddr {
 }
 
 /// Checks the double-submit token and counts the attempt; the refusal page when either fails.
+// The refusal is the page to answer; it is built once per refused sign-in, not on a hot path.
+#[allow(clippy::result_large_err)]
 fn admit(req: &HttpRequest, core: &Core, csrf: &str) -> Result<(), HttpResponse> {
     let cookie_token = req.cookie(SIGNIN_COOKIE).map(|c| c.value().to_owned());
     if !cookie_token.is_some_and(|c| same(&c, csrf)) {
