@@ -118,6 +118,9 @@ pub fn openapi_paths() -> Value {
         "/forgot-password/reset": {"post": op("Set a new password with a mailed code (once; earlier tokens end)", false,
             Some(body(&["code", "password"], json!({"code": s, "password": s}))),
             &[("200", empty), ("400", boom("Invalid password")), ("404", boom("Code not found"))])},
+        "/audit": {"get": op("The tenant's audit events, newest first (admin scope); query `since` (e.g. 24h or an RFC 3339 time), `user`, `kind`, `limit`", true, None,
+            &[("200", json!({"description": "The events", "content": {"application/json": {"schema": {"type": "array", "items": {"type": "object"}}}}})),
+              ("400", boom("Invalid query")), ("403", boom("Insufficient scope"))])},
         "/users": {"get": {
             "parameters": [
                 {"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 1000, "default": 100}},
@@ -195,12 +198,13 @@ mod tests {
             ("/config/{key}", "delete"),
             ("/user/forgot-password", "post"),
             ("/forgot-password/reset", "post"),
+            ("/audit", "get"),
         ] {
             let op = &paths[path][method];
             assert!(op["responses"]["200"].is_object(), "{method} {path}");
             assert!(op["summary"].is_string(), "{method} {path}");
         }
-        assert_eq!(paths.as_object().map(|p| p.len()), Some(13));
+        assert_eq!(paths.as_object().map(|p| p.len()), Some(14));
     }
 
     /// The document and the router say the same (the isolation matrix reads the document to find
