@@ -671,6 +671,17 @@ async fn an_export_imports_into_another_tenant_and_across_backends(app: TestApp)
     // Into another tenant of the same deployment.
     let text = export_then_import(&app, &app, "acme", dir.path());
     assert!(!text.contains("\"password\""), "only hashes leave");
+    // Each side is on record (issue 13.6): the export in demo's audit log, the import in acme's.
+    for (slug, kind) in [("demo", "export"), ("acme", "import")] {
+        let o = app.cli(&["audit", "--tenant", slug, "--kind", kind, "--json"]);
+        assert!(o.status.success(), "{}", stderr(&o));
+        let out = String::from_utf8_lossy(&o.stdout).to_string();
+        assert_eq!(
+            out.matches(&format!("\"kind\":\"{kind}\"")).count(),
+            1,
+            "{out}"
+        );
+    }
     everyone_signs_in_with_the_same_id(&app, ACME, &ids).await;
     let acme = app.tenant("acme").await;
     assert_eq!(

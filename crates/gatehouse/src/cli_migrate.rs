@@ -3,6 +3,7 @@
 //! `migrate` module.
 
 use clap::{Args, Subcommand};
+use gatehouse_core::audit::{kind, Outcome, Record};
 use gatehouse_core::migrate::{Format, ImportOptions, ImportReport, Importer};
 use gatehouse_core::token::LegacyKeyMaterial;
 use gatehouse_core::{Core, CoreError, Tenant};
@@ -163,7 +164,19 @@ pub async fn import(core: &Core, command: ImportCmd) -> Result<(), CoreError> {
     for (path, format) in files {
         read_file(&mut imp, &path, format).await?;
     }
-    report(&imp.finish().await?)
+    let done = imp.finish().await?;
+    if !options.dry_run {
+        let outcome = if done.refused() > 0 {
+            Outcome::Failure
+        } else {
+            Outcome::Success
+        };
+        core.audit(
+            &tenant,
+            Record::new(kind::IMPORT, outcome).detail(done.summary()),
+        );
+    }
+    report(&done)
 }
 
 pub async fn export(core: &Core, args: ExportArgs) -> Result<(), CoreError> {
@@ -193,6 +206,7 @@ pub async fn export(core: &Core, args: ExportArgs) -> Result<(), CoreError> {
         "exported {} users, {} projects, {} members, {} settings of {}",
         done.users, done.projects, done.members, done.settings, tenant.slug
     );
+    core.audit(&tenant, Record::success(kind::EXPORT).detail(line.clone()));
     // The export itself may be on stdout: the summary then goes to stderr.
     match args.out {
         Some(path) => println!("{line} to {}", path.display()),
