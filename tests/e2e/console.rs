@@ -46,6 +46,19 @@ async fn path_of(c: &Client) -> String {
     c.current_url().await.expect("url").path().to_owned()
 }
 
+/// The page's path once it is `want`, or whatever it is after 10 s: a click starts a navigation
+/// that the browser may not have finished when the click returns.
+async fn path_becomes(c: &Client, want: &str) -> String {
+    for _ in 0..100 {
+        let now = path_of(c).await;
+        if now == want {
+            return now;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    path_of(c).await
+}
+
 async fn screenshot(c: &Client, name: &str) {
     if let Ok(dir) = std::env::var("GATEHOUSE_CONSOLE_SCREENSHOTS") {
         let png = c.screenshot().await.expect("screenshot");
@@ -63,12 +76,15 @@ async fn an_operator_and_a_tenant_admin_use_the_console_in_a_browser(app: TestAp
 
     // Signed out, the console sends the browser to sign in.
     c.goto(&console("/console")).await.unwrap();
-    assert_eq!(path_of(&c).await, "/console/signin");
+    assert_eq!(path_becomes(&c, "/console/signin").await, "/console/signin");
     screenshot(&c, "signin.png").await;
     fill(&c, "#operator-key", key.expose()).await;
     click(&c, "#operator-signin button").await;
     assert_eq!(text_of(&c, "#who").await, "operator console");
-    assert_eq!(path_of(&c).await, "/console/tenants");
+    assert_eq!(
+        path_becomes(&c, "/console/tenants").await,
+        "/console/tenants"
+    );
 
     // Create a tenant with a host.
     fill(&c, "#new-slug", "browserco").await;
@@ -76,7 +92,10 @@ async fn an_operator_and_a_tenant_admin_use_the_console_in_a_browser(app: TestAp
     fill(&c, "#new-hosts", "browserco.test").await;
     click(&c, "#create-tenant-submit").await;
     assert!(text_of(&c, "#flash").await.contains("browserco created"));
-    assert_eq!(path_of(&c).await, "/console/tenants/browserco");
+    assert_eq!(
+        path_becomes(&c, "/console/tenants/browserco").await,
+        "/console/tenants/browserco"
+    );
     assert_eq!(text_of(&c, "#signup-state").await, "open");
     app.set("browserco", "BCRYPT_COST", "4").await;
 
@@ -206,12 +225,15 @@ async fn an_operator_and_a_tenant_admin_use_the_console_in_a_browser(app: TestAp
 
     // Sign out; the tenant admin signs in and sees only their tenant.
     click(&c, "#signout").await;
-    assert_eq!(path_of(&c).await, "/console/signin");
+    assert_eq!(path_becomes(&c, "/console/signin").await, "/console/signin");
     fill(&c, "#admin-tenant", "browserco").await;
     fill(&c, "#admin-email", "boss@browserco.test").await;
     fill(&c, "#admin-password", "boss-pass-1").await;
     click(&c, "#tenant-signin button").await;
-    assert_eq!(path_of(&c).await, "/console/tenants/browserco");
+    assert_eq!(
+        path_becomes(&c, "/console/tenants/browserco").await,
+        "/console/tenants/browserco"
+    );
     assert!(text_of(&c, "#who").await.contains("admin of browserco"));
     screenshot(&c, "tenant-admin.png").await;
     let page = c.source().await.unwrap();
@@ -221,7 +243,10 @@ async fn an_operator_and_a_tenant_admin_use_the_console_in_a_browser(app: TestAp
     );
     // The tenants list is not theirs to see, nor is another tenant.
     c.goto(&console("/console/tenants")).await.unwrap();
-    assert_eq!(path_of(&c).await, "/console/tenants/browserco");
+    assert_eq!(
+        path_becomes(&c, "/console/tenants/browserco").await,
+        "/console/tenants/browserco"
+    );
     c.goto(&console("/console/tenants/demo/settings"))
         .await
         .unwrap();
