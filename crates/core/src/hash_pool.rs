@@ -26,6 +26,11 @@ pub struct HashingLimits {
     pub max_argon2_memory_kib: u32,
     /// The most argon2 iterations a tenant may ask for.
     pub max_argon2_iterations: u32,
+    /// How much lower the hashing threads' CPU priority is than the server's (Linux `nice`
+    /// increment, 0 to 19). When hashes keep every core busy, the async workers (token checks,
+    /// everything that is not a hash) still get a core at once; with nothing else to run, the
+    /// hashing threads get the whole machine as before.
+    pub nice: i32,
 }
 
 impl Default for HashingLimits {
@@ -37,8 +42,51 @@ impl Default for HashingLimits {
             max_cost: 14,
             max_argon2_memory_kib: 65_536,
             max_argon2_iterations: 10,
+            nice: DEFAULT_NICE,
         }
     }
+}
+
+/// The default of `[hashing] nice`.
+pub const DEFAULT_NICE: i32 = 10;
+
+/// The threads hashes run on: `limits.threads` of them, each lowered by `limits.nice` when it
+/// starts. Admission (`HashPool`) lets at most that many hashes in at once, so a job never waits
+/// here for a thread.
+pub(crate) fn hashing_threads(limits: &HashingLimits) -> CoreResult<rayon::ThreadPool> {
+    let nice = limits.nice.clamp(0, 19);
+    rayon::ThreadPoolBuilder::new()
+        .num_threads(limits.threads.max(1))
+        .thread_name(|i| format!("gatehouse-hash-{i}"))
+        .start_handler(move |_| lower_priority(nice))
+        // A job that panics drops its reply channel, so its caller gets an error; the process and
+        // the thread go on (rayon's default would abort).
+        .panic_handler(|_| log::error!("a hashing job panicked"))
+        .build()
+        .map_err(|e| CoreError::Internal(format!("cannot start the hashing threads: {e}")))
+}
+
+/// Lowers the calling thread's CPU priority by `nice` (Linux: `setpriority` on a thread id applies
+/// to that thread alone). Raising it back would need privileges, so these threads do only hashing.
+fn lower_priority(nice: i32) {
+    #[cfg(target_os = "linux")]
+    if nice > 0 {
+        // SAFETY: gettid and setpriority take plain integers and touch no memory of ours.
+        let done = unsafe {
+            let tid = libc::gettid();
+            let now = libc::getpriority(libc::PRIO_PROCESS, tid as libc::id_t);
+            libc::setpriority(
+                libc::PRIO_PROCESS,
+                tid as libc::id_t,
+                now.saturating_add(nice),
+            )
+        };
+        if done != 0 {
+            log::warn!("hashing threads keep the server's CPU priority: setpriority failed");
+        }
+    }
+    #[cfg(not(target_os = "linux"))]
+    let _ = nice;
 }
 
 impl HashingLimits {

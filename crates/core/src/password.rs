@@ -56,6 +56,8 @@ pub struct Hasher {
 
 struct Inner {
     pool: HashPool,
+    /// Where admitted hashes run (see `hash_pool::hashing_threads`).
+    threads: rayon::ThreadPool,
     limits: HashingLimits,
     metrics: CoreMetrics,
     /// One dummy hash per policy, so that a sign-in for an unknown account spends the same time.
@@ -75,16 +77,17 @@ pub enum Verified {
 }
 
 impl Hasher {
-    pub fn new(limits: HashingLimits, metrics: CoreMetrics) -> Self {
-        Hasher {
+    pub fn new(limits: HashingLimits, metrics: CoreMetrics) -> CoreResult<Self> {
+        Ok(Hasher {
             inner: Arc::new(Inner {
                 pool: HashPool::new(&limits),
+                threads: crate::hash_pool::hashing_threads(&limits)?,
                 limits,
                 metrics,
                 dummies: Mutex::new(HashMap::new()),
                 arenas: Arenas::default(),
             }),
-        }
+        })
     }
 
     /// The cost a bcrypt hash is actually made at: the tenant's, but never above the operator's
@@ -136,14 +139,16 @@ impl Hasher {
         let admission = admission?;
         metrics.hash_in_flight.inc();
         metrics.hash_jobs.inc();
-        let result = tokio::task::spawn_blocking(move || {
+        let (reply, result) = tokio::sync::oneshot::channel();
+        self.inner.threads.spawn(move || {
             let out = job();
             drop(admission);
-            out
-        })
-        .await;
+            // The caller may have gone (its request was cancelled); the hash is simply dropped.
+            let _ = reply.send(out);
+        });
+        let result = result.await;
         metrics.hash_in_flight.dec();
-        result.map_err(|e| CoreError::Internal(format!("hashing task failed: {e}")))
+        result.map_err(|_| CoreError::Internal("a hashing job failed".into()))
     }
 
     pub async fn hash(
@@ -398,7 +403,7 @@ mod tests {
             threads: 2,
             ..HashingLimits::default()
         };
-        Hasher::new(limits, CoreMetrics::new(&Registry::new()))
+        Hasher::new(limits, CoreMetrics::new(&Registry::new())).expect("hashing threads")
     }
 
     #[tokio::test]
@@ -498,7 +503,7 @@ mod tests {
             max_cost: 5,
             ..HashingLimits::default()
         };
-        let h = Hasher::new(limits, CoreMetrics::new(&Registry::new()));
+        let h = Hasher::new(limits, CoreMetrics::new(&Registry::new())).expect("hashing threads");
         let pw = Password::new("correct horse", 8).unwrap();
         // A tenant whose stored BCRYPT_COST is 31 hashes at the cap, not for days.
         let hash = h.hash("t", &pw, HashPolicy::bcrypt(31)).await.unwrap();
@@ -609,7 +614,7 @@ mod tests {
             max_argon2_iterations: 2,
             ..HashingLimits::default()
         };
-        let h = Hasher::new(limits, CoreMetrics::new(&Registry::new()));
+        let h = Hasher::new(limits, CoreMetrics::new(&Registry::new())).expect("hashing threads");
         let asked = HashPolicy::Argon2id {
             memory_kib: 1 << 20,
             iterations: 50,

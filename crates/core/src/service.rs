@@ -86,7 +86,7 @@ impl Core {
         let metrics = CoreMetrics::new(&options.registry);
         let db_for_audit = db.clone();
         Ok(Core {
-            hasher: Hasher::new(options.hashing, metrics.clone()),
+            hasher: Hasher::new(options.hashing, metrics.clone())?,
             db,
             view: View::new(options.clock.clone(), &options.registry),
             clock: options.clock,

@@ -111,7 +111,14 @@ fn hashing_limits(h: &HashingConfig) -> Result<HashingLimits, CoreError> {
             format!("must be from 1 to 100, not {}", h.max_argon2_iterations),
         ));
     }
+    if !(0..=19).contains(&h.nice) {
+        return Err(CoreError::invalid(
+            "hashing.nice",
+            format!("must be from 0 to 19, not {}", h.nice),
+        ));
+    }
     Ok(HashingLimits {
+        nice: h.nice,
         threads: h.effective_threads(),
         tenant_share: h.tenant_share,
         queue_timeout: Duration::from_millis(h.queue_timeout_ms.max(1)),
@@ -286,11 +293,9 @@ impl Application {
         let mut server = HttpServer::new(move || app(&parts))
             .shutdown_timeout(config.server.shutdown_timeout_seconds)
             .max_connections(config.server.max_connections_per_worker.max(1))
-            // Each worker's blocking pool: a database call or a hash at most, each already bounded
-            // (by the connection pool and the hashing threads); more threads would only wait.
-            .worker_max_blocking_threads(
-                config.database.effective_pool_size() as usize + config.hashing.effective_threads(),
-            )
+            // Each worker's blocking pool runs database calls, bounded by the connection pool;
+            // more threads would only wait. Hashes have their own threads (`[hashing]`).
+            .worker_max_blocking_threads(config.database.effective_pool_size() as usize)
             .listen(listener)
             .map_err(|e| e.to_string())?;
         if config.server.workers > 0 {

@@ -199,6 +199,8 @@ pub struct HashingConfig {
     pub max_argon2_memory_kib: u32,
     /// The most ARGON2_ITERATIONS a tenant may ask for.
     pub max_argon2_iterations: u32,
+    /// How much lower the hashing threads' CPU priority is (0 to 19; 0 keeps the server's).
+    pub nice: i32,
 }
 
 impl Default for HashingConfig {
@@ -210,6 +212,7 @@ impl Default for HashingConfig {
             tenant_share: 0,
             max_argon2_memory_kib: 65_536,
             max_argon2_iterations: 10,
+            nice: gatehouse_core::hash_pool::DEFAULT_NICE,
         }
     }
 }
