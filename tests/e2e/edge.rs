@@ -252,6 +252,12 @@ async fn cors_preflights_are_answered_204_with_methods_and_requested_headers(app
         "/user/auth",
         "/users/count",
         "/config",
+        // The mail routes (issue 12) and the audit read (issue 13) sit behind the same layer.
+        "/v1/auth/requestresetpsw",
+        "/v3/auth/resetpsw/some-code",
+        "/user/forgot-password",
+        "/forgot-password/reset",
+        "/audit",
     ] {
         let r = preflight(&app, DEMO, path, ORIGIN).await;
         assert_eq!(r.status().as_u16(), 204, "{path}");
@@ -299,6 +305,13 @@ async fn cors_allow_origin_is_on_normal_and_error_responses(app: TestApp) {
                 .body("{bad json"),
         ),
         with_origin(app.request(Method::GET, DEMO, "/v1/no-such-route")),
+        // Refusals of the mail and audit routes reach the page too.
+        with_origin(app.request(Method::GET, DEMO, "/audit")),
+        with_origin(
+            app.request(Method::POST, DEMO, "/forgot-password/reset")
+                .json(&json!({"code": "not-a-code", "password": PASSWORD})),
+        ),
+        with_origin(app.request(Method::GET, DEMO, "/v1/auth/checkpswresetkey/not-a-code")),
     ];
     let mut statuses = Vec::new();
     for rb in sends {
@@ -315,6 +328,9 @@ async fn cors_allow_origin_is_on_normal_and_error_responses(app: TestApp) {
     // Appmixer refuses a wrong password with Boom's 403; Tiledesk with 401.
     assert_eq!(statuses[..4], [200, 200, 403, 401], "{statuses:?}");
     assert!(statuses[5] >= 400 && statuses[5] < 500, "{statuses:?}");
+    for s in &statuses[7..] {
+        assert!((400..500).contains(s), "{statuses:?}");
+    }
 }
 
 on_both!(cors_allow_origin_is_on_normal_and_error_responses);

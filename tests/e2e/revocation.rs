@@ -282,6 +282,40 @@ async fn a_user_disabled_from_the_cli_is_refused_by_every_node(a: TestApp) {
 
 on_both!(a_user_disabled_from_the_cli_is_refused_by_every_node);
 
+/// The operator API's disable (`POST /admin/v1/tenants/{slug}/users/{id}/disable`, issue 15) goes
+/// through the same core call as the CLI's: the node that took it refuses the user's tokens on the
+/// very next request (no waiting), and a second node within the bound.
+async fn a_user_disabled_through_the_operator_api_is_refused_here_at_once_and_on_another_node(
+    a: TestApp,
+) {
+    let b = second_node(&a).await;
+    let email = signup(&a, "opdisabled").await;
+    let (am, td) = (
+        appmixer_token(&a, &email).await,
+        tiledesk_token(&a, &email).await,
+    );
+    assert_eq!(appmixer_status(&a, &am).await, 200);
+    assert_eq!(appmixer_status(&b, &am).await, 200);
+    assert_eq!(tiledesk_status(&b, &td).await, 200);
+    let id = claims_of(&am)["id"].as_str().unwrap().to_owned();
+    let key = a.operator_key("staleness").await;
+    let r = a
+        .admin(
+            Method::POST,
+            &format!("/admin/v1/tenants/demo/users/{id}/disable"),
+            None,
+            Some(&key),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(appmixer_status(&a, &am).await, 401, "at once on this node");
+    assert_eq!(tiledesk_status(&a, &td).await, 401, "at once on this node");
+    assert!(refused_within_the_bound(&b, &am).await, "node B");
+    assert!(eventually(10, || async { tiledesk_status(&b, &td).await == 401 }).await);
+}
+
+on_both!(a_user_disabled_through_the_operator_api_is_refused_here_at_once_and_on_another_node);
+
 /// The admin API has no "disable" (neither dialect's original has one); deleting is its way to
 /// take an account away, and what it changes must hold on this node at once.
 async fn a_user_deleted_through_the_admin_api_is_refused_here_at_once_and_on_another_node(

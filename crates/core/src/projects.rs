@@ -8,6 +8,7 @@ use crate::sealed::{project_secret_aad, Sealer};
 use crate::secret::Secret;
 use crate::service::Core;
 use crate::signup_policy::SignupPath;
+use crate::storage::db::write_transaction;
 use crate::storage::models::{MemberRow, ProjectRow};
 use crate::storage::schema::{project_members, projects};
 use crate::storage::AnyConnection;
@@ -268,7 +269,7 @@ impl Core {
         let owner = MemberOf::User(owner.id.clone());
         self.db
             .run_tenant(&tenant.id, move |c| {
-                c.transaction(|c| {
+                write_transaction(c, |c| {
                     diesel::insert_into(projects::table)
                         .values(&row)
                         .execute(c)?;
@@ -353,7 +354,7 @@ impl Core {
         let (tid, pid, now) = (tenant.id.clone(), project_id.to_owned(), self.now_ms());
         self.db
             .run_tenant(&tenant.id, move |c| {
-                c.transaction(|c| {
+                write_transaction(c, |c| {
                     find_project(c, &tid, &pid)?;
                     upsert_member(c, &tid, &pid, &who, role, &profile, now).map(Member::from)
                 })
@@ -393,7 +394,7 @@ impl Core {
         let created = self
             .db
             .run_tenant(&tenant.id, move |c| {
-                c.transaction(|c| {
+                write_transaction(c, |c| {
                     let user = crate::users::insert_new(c, &tid, new, None, now)?;
                     let who = MemberOf::User(user.id.clone());
                     let member = upsert_member(c, &tid, &pid, &who, role, &Value::Null, now)?;

@@ -7,6 +7,7 @@
 use crate::error::{CoreError, CoreResult};
 use crate::sealed::{legacy_key_aad, project_secret_aad, setting_aad, signing_key_aad, Sealer};
 use crate::service::Core;
+use crate::storage::db::write_transaction;
 use crate::storage::schema::{legacy_keys, projects, signing_keys, tenant_settings};
 use crate::storage::AnyConnection;
 use diesel::prelude::*;
@@ -141,7 +142,7 @@ impl Core {
     pub async fn reseal_secrets(&self, mode: Reseal) -> CoreResult<Resealed> {
         let sealer = self.sealer.clone();
         self.db
-            .run_system(move |c| c.transaction(|c| pass(c, &sealer, mode)))
+            .run_system(move |c| write_transaction(c, |c| pass(c, &sealer, mode)))
             .await
     }
 

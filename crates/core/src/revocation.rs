@@ -6,6 +6,7 @@
 use crate::audit::{kind, Record};
 use crate::error::{CoreError, CoreResult};
 use crate::service::Core;
+use crate::storage::db::write_transaction;
 use crate::storage::models::RevokedRow;
 use crate::storage::schema::users;
 use crate::storage::AnyConnection;
@@ -96,7 +97,7 @@ impl Core {
         );
         self.db
             .run_tenant(&tenant.id, move |c| {
-                c.transaction(|c| {
+                write_transaction(c, |c| {
                     change::store_revoked(c, row)?;
                     change::append(c, &feed)
                 })
@@ -125,7 +126,7 @@ impl Core {
         let change = self
             .db
             .run_tenant(&tenant.id, move |c| {
-                c.transaction(|c| end_user_tokens(c, &tid, &uid, now))
+                write_transaction(c, |c| end_user_tokens(c, &tid, &uid, now))
             })
             .await?;
         self.view

@@ -5,6 +5,7 @@
 use crate::error::{CoreError, CoreResult};
 use crate::ids::object_id;
 use crate::service::Core;
+use crate::storage::db::write_transaction;
 use crate::storage::models::UserRow;
 use crate::storage::schema::users;
 use crate::storage::AnyConnection;
@@ -124,7 +125,7 @@ fn seed_row(spec: &SeedSpec, n: u64, tid: &str, hash: &str, now: i64) -> CoreRes
 /// The bulk path for users: multi-row INSERTs in one transaction. All or none of `rows` go in;
 /// a duplicate email or username is `Conflict` (the unique keys decide, as for one user).
 pub(crate) fn insert_users(conn: &mut AnyConnection, rows: &[UserRow]) -> CoreResult<()> {
-    conn.transaction(|c| {
+    write_transaction(conn, |c| {
         for chunk in rows.chunks(ROWS_PER_INSERT) {
             // MultiConnection has no multi-row INSERT (its SQL dialect cannot say DEFAULT), so
             // this one statement names its backend; the SQL is the same on both.

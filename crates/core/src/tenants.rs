@@ -4,6 +4,7 @@
 use crate::error::{found_one, CoreError, CoreResult};
 use crate::sealed::{signing_key_aad, Sealer};
 use crate::settings::Settings;
+use crate::storage::db::write_transaction;
 use crate::storage::models::{HostRow, KeyRow, SettingRow, TenantRow};
 use crate::storage::schema::{signing_keys, tenant_hosts, tenant_settings, tenants};
 use crate::storage::AnyConnection;
@@ -570,7 +571,7 @@ pub(crate) fn create(
     first_key: &SigningKey,
     now_ms: i64,
 ) -> CoreResult<String> {
-    conn.transaction(|conn| {
+    write_transaction(conn, |conn| {
         if tenant_id_of(conn, &spec.slug)?.is_some() {
             return Err(CoreError::Conflict("tenant already exists"));
         }
@@ -602,7 +603,7 @@ pub(crate) fn update(
     spec: &TenantSpec,
     now_ms: i64,
 ) -> CoreResult<()> {
-    conn.transaction(|conn| {
+    write_transaction(conn, |conn| {
         let mut changes = diesel::update(tenants::table.filter(tenants::id.eq(tenant_id)))
             .set((
                 tenants::apis.eq(apis_column(&spec.apis)),

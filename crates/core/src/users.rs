@@ -9,6 +9,7 @@ use crate::lockout;
 use crate::password::Verified;
 use crate::revocation::{end_user_tokens, user_changed};
 use crate::service::Core;
+use crate::storage::db::write_transaction;
 use crate::storage::models::UserRow;
 use crate::storage::schema::users;
 use crate::storage::AnyConnection;
@@ -458,7 +459,7 @@ impl Core {
         let (user, change) = self
             .db
             .run_tenant(&tenant.id, move |c| {
-                c.transaction(|c| {
+                write_transaction(c, |c| {
                     let mut row = find_by_id(c, &tid, &id)?;
                     if let Some(email) = patch.email {
                         if Some(email.as_str()) != row.email.as_deref() {
@@ -515,7 +516,7 @@ impl Core {
         let (user, change) = self
             .db
             .run_tenant(&tenant.id, move |c| {
-                c.transaction(|c| {
+                write_transaction(c, |c| {
                     let mut row = find_by_id(c, &tid, &id)?;
                     if let Some(first) = patch.firstname {
                         row.firstname = first;
@@ -557,7 +558,7 @@ impl Core {
         let change = self
             .db
             .run_tenant(&tenant.id, move |c| {
-                c.transaction(|c| {
+                write_transaction(c, |c| {
                     found_one(diesel::delete(user_by_id(&tid, &uid)).execute(c)?, "user")?;
                     diesel::delete(
                         project_members::table
@@ -629,7 +630,7 @@ impl Core {
         let change = self
             .db
             .run_tenant(&tenant.id, move |c| {
-                c.transaction(|c| store_password(c, &tid, &id, hash, now))
+                write_transaction(c, |c| store_password(c, &tid, &id, hash, now))
             })
             .await?;
         self.publish(&[change]).await
@@ -664,7 +665,7 @@ impl Core {
         let (user, change) = self
             .db
             .run_tenant(&tenant.id, move |c| {
-                c.transaction(|c| {
+                write_transaction(c, |c| {
                     let n = diesel::update(user_by_id(&tid, &id))
                         .set((users::disabled.eq(disabled), users::updated_at.eq(now)))
                         .execute(c)?;
@@ -739,7 +740,7 @@ pub(crate) fn insert_new(
 /// The tokens minted for the account before it was claimed (custom-token agent tokens) end with the
 /// claim: they were issued to whoever held the project's secret, not to the email's owner.
 fn claim_passwordless(conn: &mut AnyConnection, new: &UserRow) -> CoreResult<(User, Change)> {
-    conn.transaction(|c| {
+    write_transaction(conn, |c| {
         // Only an account named by an email can be password-less (custom-token agents).
         let Some(email) = new.email.as_deref() else {
             return Err(CoreError::Conflict("user already exists"));

@@ -119,7 +119,7 @@ impl Core {
     ) -> CoreResult<Vec<AuditEvent>> {
         let tid = tenant.id.clone();
         self.db
-            .run_system(move |c| store::query(c, &tid, &query))
+            .run_tenant(&tenant.id, move |c| store::query(c, &tid, &query))
             .await
     }
 

@@ -2,6 +2,7 @@
 
 use super::{AuditContext, Record};
 use crate::error::CoreResult;
+use crate::storage::db::write_transaction;
 use crate::storage::models::AuditRow;
 use crate::storage::schema::audit_events as events;
 use crate::storage::AnyConnection;
@@ -91,7 +92,7 @@ pub(super) fn row(tenant_id: &str, at: i64, record: Record, ctx: AuditContext) -
 
 /// Inserts a batch in one transaction.
 pub(super) fn insert(conn: &mut AnyConnection, rows: &[AuditRow]) -> CoreResult<()> {
-    conn.transaction(|c| {
+    write_transaction(conn, |c| {
         for chunk in rows.chunks(100) {
             // MultiConnection has no multi-row INSERT (see `seed::insert_users`): this statement
             // names its backend; the SQL is the same on both.

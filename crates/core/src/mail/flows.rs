@@ -7,6 +7,7 @@ use super::templates::{self, MailVars};
 use crate::error::{CoreError, CoreResult};
 use crate::ratelimit::{Subject, HOUR_MS};
 use crate::service::Core;
+use crate::storage::db::write_transaction;
 use crate::storage::schema::users;
 use crate::tenants::Tenant;
 use crate::users::User;
@@ -167,8 +168,8 @@ impl Core {
             self.sealer.clone(),
         );
         self.db
-            .run_system(move |c| {
-                c.transaction(|c| {
+            .run_tenant(&tenant.id, move |c| {
+                write_transaction(c, |c| {
                     let new = NewCode {
                         tenant_id: &tid,
                         user_id: &uid,
@@ -189,7 +190,7 @@ impl Core {
     pub async fn check_reset_code(&self, tenant: &Tenant, code: &str) -> CoreResult<User> {
         let (tid, code, now) = (tenant.id.clone(), code.to_owned(), self.now_ms());
         self.db
-            .run_system(move |c| {
+            .run_tenant(&tenant.id, move |c| {
                 let row = codes::find(c, &tid, Purpose::Reset, &code, now)?;
                 crate::users::load_state(c, &tid, &row.user_id)?
                     .map(|s| s.user)
@@ -215,8 +216,8 @@ impl Core {
         let (tid, code, now) = (tenant.id.clone(), code.to_owned(), self.now_ms());
         let (user, change) = self
             .db
-            .run_system(move |c| {
-                c.transaction(|c| {
+            .run_tenant(&tenant.id, move |c| {
+                write_transaction(c, |c| {
                     let row = codes::consume(c, &tid, Purpose::Reset, &code, now)?;
                     codes::end_all(c, &tid, &row.user_id, Purpose::Reset)?;
                     let change = crate::users::store_password(c, &tid, &row.user_id, hash, now)?;
@@ -274,8 +275,8 @@ impl Core {
         );
         let (user, change) = self
             .db
-            .run_system(move |c| {
-                c.transaction(|c| {
+            .run_tenant(&tenant.id, move |c| {
+                write_transaction(c, |c| {
                     let row = codes::find(c, &tid, Purpose::Verify, &code, now)?;
                     if row.user_id != uid {
                         return Err(CoreError::Forbidden(VERIFY_OTHER_USER));
@@ -328,7 +329,7 @@ impl Core {
         let ttl = tenant.settings.reset_code_ttl_seconds;
         let stored = code.clone();
         self.db
-            .run_system(move |c| {
+            .run_tenant(&tenant.id, move |c| {
                 let new = NewCode {
                     tenant_id: &tid,
                     user_id: &uid,
@@ -336,7 +337,7 @@ impl Core {
                     purpose: Purpose::Reset,
                     code: &stored,
                 };
-                c.transaction(|c| codes::store(c, &new, now, ttl))
+                write_transaction(c, |c| codes::store(c, &new, now, ttl))
             })
             .await?;
         Ok((code, url))

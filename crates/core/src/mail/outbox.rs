@@ -5,6 +5,7 @@
 
 use crate::error::{CoreError, CoreResult};
 use crate::sealed::Sealer;
+use crate::storage::db::write_transaction;
 use crate::storage::models::OutboxRow;
 use crate::storage::schema::mail_outbox;
 use crate::storage::AnyConnection;
@@ -75,7 +76,7 @@ pub(crate) fn claim(
     lease_ms: i64,
     batch: i64,
 ) -> CoreResult<Vec<OutboxRow>> {
-    conn.transaction(|conn| {
+    write_transaction(conn, |conn| {
         // One query per backend: the selection's backend is fixed by the connection it runs on.
         macro_rules! due {
             () => {

@@ -139,7 +139,7 @@ impl Core {
     pub async fn outbox_count(&self, tenant_id: &str, state: &'static str) -> CoreResult<i64> {
         let tid = tenant_id.to_owned();
         self.db
-            .run_system(move |c| outbox::count(c, &tid, state))
+            .run_tenant(tenant_id, move |c| outbox::count(c, &tid, state))
             .await
     }
 }

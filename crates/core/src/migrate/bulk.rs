@@ -9,6 +9,7 @@ use super::{Importer, Kind, Record};
 use crate::error::{CoreError, CoreResult};
 use crate::revocation::user_changed;
 use crate::sealed::{project_secret_aad, Sealer};
+use crate::storage::db::write_transaction;
 use crate::storage::models::{MemberRow, ProjectRow, UserRow};
 use crate::storage::schema::{project_members, projects, users};
 use crate::storage::AnyConnection;
@@ -64,8 +65,8 @@ pub(super) async fn write(imp: &mut Importer<'_>, batch: Vec<(u64, Record)>) -> 
     let result = imp
         .core
         .db
-        .run_system(move |c| {
-            c.transaction(|c| {
+        .run_tenant(&tid.clone(), move |c| {
+            write_transaction(c, |c| {
                 let mut out = Outcome::default();
                 let mut batch = batch;
                 for (_, r) in &mut batch {

@@ -245,7 +245,7 @@ impl Core {
             let (tid, from) = (tenant.id.clone(), after.clone());
             let page: Vec<UserRow> = self
                 .db
-                .run_system(move |c| {
+                .run_tenant(&tenant.id, move |c| {
                     Ok(users::table
                         .filter(users::tenant_id.eq(&tid))
                         .filter(users::id.gt(&from))
@@ -266,7 +266,7 @@ impl Core {
         let (tid, sealer) = (tenant.id.clone(), self.sealer.clone());
         let (projects, members) = self
             .db
-            .run_system(move |c| {
+            .run_tenant(&tenant.id, move |c| {
                 let ps: Vec<ProjectRow> = projects::table
                     .filter(projects::tenant_id.eq(&tid))
                     .order(projects::id)

@@ -4,10 +4,10 @@
 
 use crate::error::CoreResult;
 use crate::service::Core;
+use crate::storage::db::write_transaction;
 use crate::tenants::{self, TenantSpec};
 use crate::token::SigningKey;
 use crate::validated::TenantSlug;
-use diesel::Connection;
 use std::collections::BTreeMap;
 
 /// Tenants per transaction.
@@ -40,7 +40,7 @@ impl Core {
             let (sealer, now) = (self.sealer.clone(), self.now_ms());
             self.db
                 .run_system(move |c| {
-                    c.transaction(|c| {
+                    write_transaction(c, |c| {
                         for spec in &specs {
                             let id = crate::ids::object_id(now / 1000);
                             let key = SigningKey::generate(now);

@@ -548,7 +548,16 @@ pub fn write_transaction<T>(
     f: impl FnOnce(&mut AnyConnection) -> CoreResult<T>,
 ) -> CoreResult<T> {
     use diesel::connection::{AnsiTransactionManager, TransactionManager};
-    if !matches!(conn, AnyConnection::Sqlite(_)) {
+    let outermost_on_sqlite = match &mut *conn {
+        AnyConnection::Sqlite(c) => <AnsiTransactionManager as TransactionManager<
+            SqliteConnection,
+        >>::transaction_manager_status_mut(c)
+        .transaction_depth()?
+        .is_none(),
+        _ => false,
+    };
+    // PostgreSQL needs no lock up front, and inside a transaction this one is a savepoint.
+    if !outermost_on_sqlite {
         return conn.transaction(f);
     }
     if let AnyConnection::Sqlite(c) = &mut *conn {
