@@ -14,7 +14,7 @@ SECONDS_EACH="${1:-30}"
 shift || true
 TARGETS=("$@")
 if [ "${#TARGETS[@]}" -eq 0 ]; then
-  TARGETS=(tiledesk_body appmixer_body token_verify host_resolution)
+  TARGETS=(tiledesk_body appmixer_body token_verify host_resolution tiledesk_import appmixer_import)
 fi
 # Its own target directory: these objects are instrumented, the main workspace's are not.
 export CARGO_TARGET_DIR="$PWD/target"
