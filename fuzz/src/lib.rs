@@ -1,14 +1,18 @@
 //! What each fuzz target checks, over the crates' own pure entry points (nothing here re-implements
 //! a parser): JSON bodies as each dialect's routes read them, token verification with a tenant's
-//! keys, and Host -> tenant resolution. A panic, or an assertion below failing, is a crash that
+//! keys, Host -> tenant resolution, and export files as `gatehouse import tiledesk|appmixer` reads
+//! them. A panic, or an assertion below failing, is a crash that
 //! libFuzzer saves under `fuzz/artifacts/<target>/`.
 
 use actix_web::dev::RequestHead;
 use actix_web::http::header::{HeaderName, HeaderValue};
 use gatehouse::forwarded::{host_of, Trust};
+use gatehouse_core::ids::is_object_id;
+use gatehouse_core::migrate::reader::RecordReader;
+use gatehouse_core::migrate::{self, Format, Record};
 use gatehouse_core::tenants::{normalize_host, HostPattern, TenantDirectory};
 use gatehouse_core::token::{self, CustomTokenRules, KeyAlg, KeyRing, SigningKey};
-use gatehouse_core::{Api, Settings, Tenant, TenantSlug};
+use gatehouse_core::{Api, Email, Settings, Tenant, TenantSlug, Username};
 use serde_json::{json, Map, Value};
 use std::sync::OnceLock;
 
@@ -231,4 +235,100 @@ pub fn host_resolution(data: &[u8]) {
         "{host:?} resolved to tenant {}",
         t.slug.as_str()
     );
+}
+
+/// A tiledesk-server export file (JSON lines or one `--jsonArray`), each record read as a user, a
+/// project and a membership, as `gatehouse import tiledesk` reads its three collections.
+pub fn tiledesk_import(data: &[u8]) {
+    import(
+        data,
+        &[
+            Format::TiledeskUsers,
+            Format::TiledeskProjects,
+            Format::TiledeskMembers,
+        ],
+    );
+}
+
+/// As `tiledesk_import`, for Appmixer's user records.
+pub fn appmixer_import(data: &[u8]) {
+    import(data, &[Format::AppmixerUsers]);
+}
+
+/// The file split by the importer's bounded reader (a small buffer and limit, so records cross
+/// buffer boundaries and the too-long path is reached), then each record through the importer's
+/// own per-record parser: a record that passes the shared checks, or a short reason; never a panic.
+fn import(data: &[u8], formats: &[Format]) {
+    let mut reader = RecordReader::with_limit(std::io::BufReader::with_capacity(64, data), 1024);
+    let lines = 1 + data.iter().filter(|&&b| b == b'\n').count() as u64;
+    let mut last = 1;
+    while let Some(raw) = reader.next_record().expect("reading memory cannot fail") {
+        assert!(
+            (last..=lines).contains(&raw.line),
+            "record on line {} after line {last}, in {lines} lines",
+            raw.line
+        );
+        last = raw.line;
+        let Some(bytes) = raw.bytes else { continue };
+        for &format in formats {
+            match migrate::parse_record(format, &bytes) {
+                Ok(record) => check_record(&record),
+                Err(reason) => assert!(
+                    !reason.is_empty() && reason.len() <= 512,
+                    "a refusal must say why, briefly: {reason:?}"
+                ),
+            }
+        }
+    }
+    assert!(reader.position() <= data.len() as u64);
+}
+
+/// What an accepted record promises the bulk writer and, later, sign-in.
+fn check_record(record: &Record) {
+    let json = |text: &str| {
+        serde_json::from_str::<Value>(text)
+            .unwrap_or_else(|e| panic!("stored JSON {text:?} does not parse: {e}"))
+    };
+    match record {
+        Record::User(u) => {
+            assert!(is_object_id(&u.id), "user id {:?}", u.id);
+            let hash = u
+                .password_hash
+                .as_deref()
+                .expect("an imported user has a hash");
+            assert!(migrate::known_hash(hash), "hash {hash:?}");
+            assert!(u.email.is_some() || u.username.is_some());
+            // Sign-in parses what the user types the same way: what is stored must be that form.
+            if let Some(email) = &u.email {
+                let again = Email::parse(email).map(|e| e.as_str().to_owned());
+                assert_eq!(again.ok().as_ref(), Some(email), "email {email:?}");
+            }
+            if let Some(name) = &u.username {
+                let key = Username::parse(name).map(|n| n.key());
+                assert_eq!(key.ok(), u.username_key, "username {name:?}");
+            }
+            assert!(json(&u.metadata).is_object() && json(&u.profile).is_object());
+            if let Some(vendor) = &u.vendor {
+                let v = json(vendor);
+                assert!(v.is_string() || v.is_array(), "vendor {vendor}");
+            }
+            assert!(!u.scopes.is_empty());
+        }
+        Record::Project(p) => {
+            assert!(is_object_id(&p.id), "project id {:?}", p.id);
+            assert!(!p.name.trim().is_empty() && !p.jwt_secret.is_empty());
+        }
+        Record::Member(m) => {
+            assert!(is_object_id(&m.id) && is_object_id(&m.project_id));
+            assert!(
+                m.user_id.is_none()
+                    || m.member_key == format!("user:{}", m.user_id.as_deref().unwrap_or_default())
+            );
+            let profile = json(&m.profile);
+            assert!(profile.is_object() || profile.is_null());
+        }
+        Record::Setting { .. } | Record::Header => {
+            panic!("a dialect import made a Gatehouse record")
+        }
+    }
 }
