@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The operator console and API at scale (issue 15): 10,000 tenants and 100,000 users in one of
 # them, then the latency of the console's tenants page (a search and the first page), the API's
-# tenant list, and user search in the 100,000-user tenant (console page and API), on SQLite and
+# tenant list, and user search in the 100,000-user tenant (console page and API; also its worst
+# cases: a prefix every user has, and the last page), on SQLite and
 # PostgreSQL. Prints a markdown table (median and p95 of N requests each, curl's time_total).
 #
 #   bench/operator.sh                 BENCH_PROFILE=dev by default (say so when quoting figures)
@@ -101,6 +102,10 @@ TOML
   echo "| $backend: console user search \`q=user9999\` ($USERS users) | $(timed "$a/console/tenants/t-00042/users?q=user9999" -b "$jar") |"
   echo "| $backend: API user search \`q=user9999\` | $(timed "$a/admin/v1/tenants/t-00042/users?q=user9999" -H "Authorization: Bearer $key") |"
   echo "| $backend: API users, first page (no q) | $(timed "$a/admin/v1/tenants/t-00042/users" -H "Authorization: Bearer $key") |"
+  # The worst cases of a prefix search and of offset pages: a prefix every user has (all
+  # $USERS rows match and are sorted for the first page), and the last page of the list.
+  echo "| $backend: API user search \`q=user\` (matches all $USERS) | $(timed "$a/admin/v1/tenants/t-00042/users?q=user" -H "Authorization: Bearer $key") |"
+  echo "| $backend: API users, last page (\`offset=$((USERS - 50))\`, no q) | $(timed "$a/admin/v1/tenants/t-00042/users?offset=$((USERS - 50))" -H "Authorization: Bearer $key") |"
   echo "| $backend: server RSS after the run | $(ps -o rss= -p "${PIDS[-1]}" | awk '{printf "%.0f MiB", $1/1024}') | |"
   kill "${PIDS[-1]}" 2>/dev/null || true
   wait "${PIDS[-1]}" 2>/dev/null || true

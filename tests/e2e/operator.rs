@@ -682,3 +682,215 @@ async fn the_admin_and_public_listeners_serve_apart(app: TestApp) {
 }
 
 on_both!(the_admin_and_public_listeners_serve_apart);
+
+/// The users the operator API finds for `q` in `slug` (every page, `limit` at a time), as emails;
+/// fails on a duplicate across pages.
+async fn search_all(app: &TestApp, key: &str, slug: &str, q: &str, limit: usize) -> Vec<String> {
+    let q: String = url::form_urlencoded::byte_serialize(q.as_bytes()).collect();
+    let mut found = Vec::new();
+    let mut offset = Some(0);
+    while let Some(o) = offset {
+        let path = format!("/admin/v1/tenants/{slug}/users?q={q}&limit={limit}&offset={o}");
+        let r = app.admin(Method::GET, &path, None, Some(key)).await;
+        assert_eq!(r.status, 200, "{path}: {}", r.body);
+        let page = r.json();
+        let items = page["items"].as_array().unwrap();
+        assert!(items.len() <= limit, "{}", r.body);
+        for u in items {
+            let who = u["email"]
+                .as_str()
+                .or(u["username"].as_str())
+                .unwrap()
+                .to_owned();
+            assert!(!found.contains(&who), "{who} on two pages of {q}");
+            found.push(who);
+        }
+        offset = page["next_offset"].as_u64();
+        assert!(offset.is_none() || items.len() == limit, "{}", r.body);
+    }
+    found
+}
+
+/// User search (`GET .../users?q=`, the console's users page): email or username begins with q,
+/// case-insensitively (unicode too); `%`, `_`, `\` and quotes are plain characters; pages of a
+/// search meet with no duplicate and no gap; another tenant's users never appear.
+async fn user_search_matches_a_prefix_of_email_or_username(app: TestApp) {
+    let key = app.operator_key("search").await;
+    let k = key.as_str();
+    let demo = app.core.tenant_by_slug("demo").unwrap();
+    let acme = app.core.tenant_by_slug("acme").unwrap();
+    let seed = |t: &std::sync::Arc<gatehouse_core::Tenant>, prefix: &str, count: u64| {
+        let spec = gatehouse_core::seed::SeedSpec {
+            count,
+            first: 0,
+            prefix: prefix.into(),
+            domain: "seed.test".into(),
+            password: gatehouse_core::Password::new("pass-word-1", 8).unwrap(),
+            cost: 4,
+        };
+        let (core, t) = (app.core.clone(), t.clone());
+        async move { core.seed_users(&t, spec, |_| {}).await.unwrap() }
+    };
+    // 120 users page0..page119 here, and the same names in another tenant.
+    seed(&demo, "page", 120).await;
+    seed(&acme, "page", 30).await;
+    let made = |email: &str, username: Option<&str>| {
+        let input = gatehouse_core::operator::OperatorNewUser {
+            email: email.into(),
+            password: gatehouse_core::secret::Secret::new("pass-word-1".into()),
+            username: username.map(str::to_owned),
+            scopes: Vec::new(),
+            firstname: String::new(),
+            lastname: String::new(),
+        };
+        let (core, t) = (app.core.clone(), demo.clone());
+        async move { core.operator_create_user(&t, input).await.unwrap() }
+    };
+    made("a%b@meta.test", Some("pct")).await;
+    made("a_b@meta.test", Some("under")).await;
+    made("axb@meta.test", Some("plain")).await;
+    made("o'hara@meta.test", Some("Back\\Slash")).await;
+    made("zoë.élan@ünï.test", Some("Ärger")).await;
+    made("someone@meta.test", Some("Page-Turner")).await;
+
+    // Pages of 50 across a search of 121 (the 120 seeded and the username Page-Turner).
+    let all = search_all(&app, k, "demo", "page", 50).await;
+    assert_eq!(all.len(), 121, "{all:?}");
+    for n in 0..120 {
+        assert!(
+            all.contains(&format!("page{n}@seed.test")),
+            "page{n} missing"
+        );
+    }
+    assert!(all.contains(&"someone@meta.test".to_owned()), "{all:?}");
+    // Pages of 7 give the same set, in the same order.
+    assert_eq!(search_all(&app, k, "demo", "page", 7).await, all);
+    // Oldest first, as the unsearched list: the seeded batch, then the one made after.
+    assert_eq!(all.last().unwrap(), "someone@meta.test");
+
+    // A prefix, not a substring; case does not matter.
+    let mut p11 = search_all(&app, k, "demo", "PAGE11", 50).await;
+    p11.sort();
+    let mut want: Vec<String> = std::iter::once(11)
+        .chain(110..120)
+        .map(|n| format!("page{n}@seed.test"))
+        .collect();
+    want.sort();
+    assert_eq!(p11, want);
+    assert!(search_all(&app, k, "demo", "age1", 50).await.is_empty());
+    assert!(search_all(&app, k, "demo", "seed.test", 50)
+        .await
+        .is_empty());
+    assert_eq!(
+        search_all(&app, k, "demo", " Page119@SEED.test ", 50).await,
+        ["page119@seed.test"]
+    );
+
+    // LIKE's wildcards and SQL's quotes are the characters themselves.
+    assert_eq!(
+        search_all(&app, k, "demo", "a%", 50).await,
+        ["a%b@meta.test"]
+    );
+    assert_eq!(
+        search_all(&app, k, "demo", "a_", 50).await,
+        ["a_b@meta.test"]
+    );
+    assert!(search_all(&app, k, "demo", "%", 50).await.is_empty());
+    assert!(search_all(&app, k, "demo", "_", 50).await.is_empty());
+    assert_eq!(
+        search_all(&app, k, "demo", "o'h", 50).await,
+        ["o'hara@meta.test"]
+    );
+    assert_eq!(
+        search_all(&app, k, "demo", "back\\s", 50).await,
+        ["o'hara@meta.test"]
+    );
+    assert!(search_all(&app, k, "demo", "back\\\\", 50).await.is_empty());
+    assert!(search_all(&app, k, "demo", "' OR 1=1 --", 50)
+        .await
+        .is_empty());
+
+    // Unicode: lower-cased beyond ASCII, on email and username alike.
+    assert_eq!(
+        search_all(&app, k, "demo", "ZOË.É", 50).await,
+        ["zoë.élan@ünï.test"]
+    );
+    assert_eq!(
+        search_all(&app, k, "demo", "ärg", 50).await,
+        ["zoë.élan@ünï.test"]
+    );
+    assert!(search_all(&app, k, "demo", "zoe", 50).await.is_empty());
+
+    // Another tenant's users never appear; its own search sees only its own.
+    assert_eq!(search_all(&app, k, "acme", "page", 50).await.len(), 30);
+    assert!(search_all(&app, k, "acme", "a%", 50).await.is_empty());
+    assert!(search_all(&app, k, "globex", "page", 50).await.is_empty());
+
+    // A NUL is refused (PostgreSQL cannot compare it), not searched for.
+    let r = app
+        .admin(
+            Method::GET,
+            "/admin/v1/tenants/demo/users?q=a%00b",
+            None,
+            Some(k),
+        )
+        .await;
+    assert_eq!(r.status, 400, "{}", r.body);
+
+    // The console's users page runs the same search.
+    within_one_rate_window_for(10).await;
+    let sid = console_session(&app, k).await;
+    let page = app
+        .send(
+            app.client
+                .get(app.admin_url("/console/tenants/demo/users?q=A%25"))
+                .header("cookie", &sid),
+        )
+        .await;
+    assert_eq!(page.status, 200, "{}", page.body);
+    assert!(
+        page.body.contains("a%b@meta.test")
+            && !page.body.contains("a_b@meta.test")
+            && !page.body.contains("axb@meta.test"),
+        "{}",
+        page.body
+    );
+}
+
+on_both!(user_search_matches_a_prefix_of_email_or_username);
+
+/// A console session signed in with the operator key `key`: its `gh_console=...` cookie.
+async fn console_session(app: &TestApp, key: &str) -> String {
+    let res = app
+        .client
+        .get(app.admin_url("/console/signin"))
+        .send()
+        .await
+        .unwrap();
+    let csrf = res
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .find_map(|c| c.strip_prefix("gh_console_signin="))
+        .and_then(|c| c.split(';').next())
+        .expect("a sign-in cookie")
+        .to_owned();
+    let res = app
+        .client
+        .post(app.admin_url("/console/signin/operator"))
+        .header("cookie", format!("gh_console_signin={csrf}"))
+        .form(&[("csrf", csrf.as_str()), ("key", key)])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status().as_u16(), 303);
+    res.headers()
+        .get_all("set-cookie")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .find(|c| c.starts_with("gh_console="))
+        .and_then(|c| c.split(';').next())
+        .expect("a session cookie")
+        .to_owned()
+}

@@ -1,5 +1,5 @@
-//! Listing a tenant's users for an admin: a page of them, narrowed by a pattern and by exact
-//! filters (scope, vendor, plan, state, email, username) and put in the order asked for.
+//! Listing a tenant's users for an admin: a page of them, narrowed by a pattern (or a prefix) and
+//! by exact filters (scope, vendor, plan, state, email, username) and put in the order asked for.
 
 use crate::error::CoreResult;
 use crate::service::Core;
@@ -32,13 +32,19 @@ pub enum SortKey {
     Username,
 }
 
-/// A page of users: `pattern` matches email or username, case-insensitively; every filter must
-/// hold; `sort` orders it (then by creation and id, so pages never overlap). Default: oldest first.
+/// A page of users: `pattern` is found anywhere in the email or username, `prefix` begins one of
+/// them (both case-insensitively, wildcards literal); every filter must hold; `sort` orders it
+/// (then by creation and id, so pages never overlap). Default: oldest first.
+///
+/// `pattern` reads every row of the tenant (no B-tree index narrows `LIKE '%x%'`); `prefix` reads
+/// only the rows it matches, through the `(tenant_id, email)` and `(tenant_id, username_key)`
+/// indexes, so it is the one to use on large tenants (the operator API's and console's search).
 #[derive(Debug, Clone)]
 pub struct UserQuery {
     pub limit: i64,
     pub offset: i64,
     pub pattern: Option<String>,
+    pub prefix: Option<String>,
     pub filters: Vec<UserFilter>,
     /// The key, and `true` for descending.
     pub sort: Option<(SortKey, bool)>,
@@ -50,6 +56,9 @@ impl UserQuery {
     fn storable(&self) -> CoreResult<()> {
         if let Some(p) = &self.pattern {
             storable("pattern", p)?;
+        }
+        if let Some(p) = &self.prefix {
+            storable("q", p)?;
         }
         for f in &self.filters {
             match f {
@@ -71,6 +80,7 @@ impl UserQuery {
             limit,
             offset,
             pattern: None,
+            prefix: None,
             filters: Vec::new(),
             sort: None,
         }
@@ -93,6 +103,40 @@ fn escape_like(s: &str) -> String {
         out.push(ch);
     }
     out
+}
+
+/// The strings that begin with `p` are exactly those from `p` up to (not including) the returned
+/// bound, in code-point order, which is byte order of UTF-8: SQLite's BINARY collation and the
+/// `C` collation the email and username_key columns have on PostgreSQL (migration 000031). `None`:
+/// no bound (`p` is empty or only U+10FFFF). A range, not `LIKE 'p%'`, because SQLite's LIKE is
+/// case-insensitive for ASCII alone and neither backend narrows a bound LIKE pattern by an index.
+fn prefix_bound(p: &str) -> Option<String> {
+    let mut chars: Vec<char> = p.chars().collect();
+    while let Some(last) = chars.pop() {
+        let next = match last {
+            '\u{D7FF}' => Some('\u{E000}'),
+            c => char::from_u32(c as u32 + 1),
+        };
+        if let Some(next) = next {
+            chars.push(next);
+            return Some(chars.into_iter().collect());
+        }
+    }
+    None
+}
+
+/// Email or username (both stored lower-cased) begins with `p` (lower-cased here).
+fn prefixed(q: Query, p: &str) -> Query {
+    let lo = p.to_lowercase();
+    match prefix_bound(&lo) {
+        Some(hi) => q.filter(
+            users::email
+                .ge(lo.clone())
+                .and(users::email.lt(hi.clone()))
+                .or(users::username_key.ge(lo).and(users::username_key.lt(hi))),
+        ),
+        None => q.filter(users::email.ge(lo.clone()).or(users::username_key.ge(lo))),
+    }
 }
 
 fn filtered(q: Query, filter: UserFilter) -> Query {
@@ -121,9 +165,17 @@ fn filtered(q: Query, filter: UserFilter) -> Query {
     }
 }
 
-fn ordered(q: Query, sort: Option<(SortKey, bool)>) -> Query {
+/// `by_match`: the rows are found through a prefix's indexes, so the default order must not be
+/// taken from the `users_by_created` index (`created_at + 0` is no indexed column): else SQLite,
+/// which has no statistics to weigh the two, walks every user of the tenant in creation order
+/// testing each against the prefix. Sorting the matches is the cheaper side unless nearly every
+/// user matches (see bench/README.md, "The operator console at scale").
+fn ordered(q: Query, sort: Option<(SortKey, bool)>, by_match: bool) -> Query {
     use SortKey as K;
     match sort {
+        None | Some((K::Created, false)) if by_match => {
+            q.order(((users::created_at + 0_i64).asc(), users::id.asc()))
+        }
         None | Some((K::Created, false)) => q.order((users::created_at.asc(), users::id.asc())),
         Some((K::Created, true)) => q.order((users::created_at.desc(), users::id.desc())),
         // SQLite and PostgreSQL place NULLs at opposite ends: say where, so both agree (last
@@ -167,10 +219,14 @@ impl Core {
                             .or(users::username_key.like(like).escape('\\')),
                     );
                 }
+                let prefix = query.prefix.as_deref().map(str::trim).unwrap_or("");
+                if !prefix.is_empty() {
+                    q = prefixed(q, prefix);
+                }
                 for f in query.filters {
                     q = filtered(q, f);
                 }
-                let rows: Vec<UserRow> = ordered(q, query.sort)
+                let rows: Vec<UserRow> = ordered(q, query.sort, !prefix.is_empty())
                     .select(UserRow::as_select())
                     .limit(query.limit)
                     .offset(query.offset)
@@ -188,5 +244,28 @@ mod tests {
     #[test]
     fn like_wildcards_are_literal() {
         assert_eq!(contains("a%b_c\\"), "%a\\%b\\_c\\\\%");
+    }
+
+    #[test]
+    fn a_prefix_bound_is_the_next_string_in_code_point_order() {
+        assert_eq!(prefix_bound("user9").as_deref(), Some("user:"));
+        assert_eq!(prefix_bound("a%").as_deref(), Some("a&"));
+        assert_eq!(prefix_bound("\u{D7FF}").as_deref(), Some("\u{E000}"));
+        assert_eq!(prefix_bound("é").as_deref(), Some("ê"));
+        assert_eq!(prefix_bound("b\u{10FFFF}").as_deref(), Some("c"));
+        assert_eq!(prefix_bound("\u{10FFFF}"), None);
+        assert_eq!(prefix_bound(""), None);
+    }
+
+    #[test]
+    fn a_prefix_bound_holds_exactly_the_strings_that_begin_with_it() {
+        let p = "us\u{10FFFF}";
+        let hi = prefix_bound(p).unwrap();
+        for s in ["us\u{10FFFF}", "us\u{10FFFF}x", "us\u{10FFFF}\u{10FFFF}"] {
+            assert!(s >= p && s < hi.as_str(), "{s:?}");
+        }
+        for s in ["us", "usz", "ut", "us\u{10FFFE}"] {
+            assert!(!(s >= p && s < hi.as_str()), "{s:?}");
+        }
     }
 }

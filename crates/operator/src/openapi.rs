@@ -38,6 +38,16 @@ fn op(summary: &str, ok: &str, body: Option<&str>, params: &[&str]) -> Value {
     v
 }
 
+/// `op` with its `q` parameter described (what the search matches).
+fn searching(mut v: Value, q: &str) -> Value {
+    if let Some(params) = v["parameters"].as_array_mut() {
+        for p in params.iter_mut().filter(|p| p["name"] == "q") {
+            p["description"] = json!(q);
+        }
+    }
+    v
+}
+
 pub fn document() -> Value {
     let t = &["slug"];
     let tk = &["slug", "key"];
@@ -86,7 +96,8 @@ pub fn document() -> Value {
             "/admin/v1/openapi.json": {"get": {"tags": ["operator"], "summary": "This document",
                 "responses": {"200": {"description": "OpenAPI 3 document"}}}},
             "/admin/v1/tenants": {
-                "get": op("List tenants (search slug, name and hosts with q)", "200 a page: items, total, limit, offset", None, &[]),
+                "get": searching(op("List tenants (search slug, name and hosts with q)", "200 a page: items, total, limit, offset", None, &[]),
+                    "Tenants whose slug, name or one of whose hosts contains q, case-insensitively; in slug order."),
                 "post": op("Create a tenant", "201 the tenant", Some("NewTenant"), &[])},
             "/admin/v1/tenants/{slug}": {
                 "get": op("Show a tenant", "200 the tenant with its settings and keys", None, t),
@@ -103,7 +114,8 @@ pub fn document() -> Value {
             "/admin/v1/tenants/{slug}/keys/{kid}": {
                 "delete": op("Retire a signing key", "204 retired", None, tkid)},
             "/admin/v1/tenants/{slug}/users": {
-                "get": op("Search users by email or username", "200 a page: items, limit, offset, next_offset", None, t),
+                "get": searching(op("Search users by email or username", "200 a page: items, limit, offset, next_offset", None, t),
+                    "Users whose email or username begins with q (a prefix, not a substring), case-insensitively (unicode lower case), every character literal (% and _ are not wildcards); surrounding spaces are ignored. Oldest first; absent or empty: every user."),
                 "post": op("Create an active user (e.g. the tenant's first admin)", "201 the user", Some("NewUser"), t)},
             "/admin/v1/tenants/{slug}/users/{id}": {
                 "get": op("Show a user", "200 the user", None, tu),

@@ -23,7 +23,7 @@ pub async fn list(
     let t = tenant_of(&core, &slug).await?;
     let (limit, offset) = (query.limit()?, query.offset());
     let mut q = UserQuery::page(limit as i64, offset as i64);
-    q.pattern = query.q.clone();
+    q.prefix = query.q.clone();
     let users = core.list_users(&t, q).await?;
     let next = (users.len() == limit).then_some(offset + limit);
     let items: Vec<_> = users.iter().map(views::user).collect();

@@ -404,7 +404,7 @@ pub async fn users(
             let s = signed_in(&req, &core, &sessions).await?;
             let t = managed_tenant(&core, &s, &slug).await?;
             let mut q = UserQuery::page(PAGE as i64, params.offset as i64);
-            q.pattern = Some(params.q.trim().to_owned()).filter(|p| !p.is_empty());
+            q.prefix = Some(params.q.trim().to_owned()).filter(|p| !p.is_empty());
             let users = core.list_users(&t, q).await.map_err(Refusal::from_core)?;
             let mut ctx = s.context(&sessions, Some(&*t));
             ctx["q"] = json!(params.q);
