@@ -255,6 +255,9 @@ struct Line {
 
 /// Every row of every table (but diesel's own), each as one text line, sorted per table.
 async fn snapshot(app: &TestApp) -> BTreeMap<String, Vec<String>> {
+    // The audit log is written by a batching thread: what earlier requests recorded must be in
+    // its table before the rows are read, or a later flush would look like a change.
+    app.core.flush_audit().await.expect("audit flushed");
     app.core
         .db()
         .run_system(|c| {
