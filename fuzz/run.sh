@@ -30,6 +30,12 @@ LOCKED=()
 if git ls-files --error-unmatch Cargo.lock >/dev/null 2>&1; then
   LOCKED=(--locked)
 fi
+# A dependency added to the main workspace changes this lock too: say how to mend it.
+if [ ${#LOCKED[@]} -gt 0 ] && ! cargo metadata --locked --format-version 1 >/dev/null 2>&1; then
+  echo "fuzz: fuzz/Cargo.lock is out of date with the crates' dependencies; run" \
+    "'cargo metadata --manifest-path fuzz/Cargo.toml --format-version 1 >/dev/null' and commit fuzz/Cargo.lock" >&2
+  exit 1
+fi
 start=$(date +%s)
 cargo build --release "${LOCKED[@]}" --target "$HOST" --bins
 echo "fuzz: built in $(($(date +%s) - start))s"
