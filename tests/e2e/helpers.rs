@@ -204,7 +204,17 @@ pub async fn fresh_db(backend: Backend, dir: &tempfile::TempDir) -> Option<Strin
             .await
             .expect("create database task");
             let (prefix, _) = base.rsplit_once('/').expect("postgres URL ends in /DB");
-            Some(format!("{prefix}/{name}"))
+            // Without TLS unless the URL asks for it: apps of finished tests keep background
+            // threads (the audit writer, the change listener) with connections open, and libpq's
+            // OpenSSL state torn down at process exit under such a thread crashed the test binary
+            // after every test had passed (CI, SIGSEGV at exit). Production connections are
+            // unchanged: this is the test server on 127.0.0.1.
+            let params = if base.contains("sslmode=") {
+                ""
+            } else {
+                "?sslmode=disable"
+            };
+            Some(format!("{prefix}/{name}{params}"))
         }
     }
 }
