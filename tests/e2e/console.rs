@@ -31,15 +31,25 @@ async fn click(c: &Client, css: &str) {
         .expect("clicked");
 }
 
+/// The text of the first element matching `css`, once there is one. A navigation a click started
+/// may replace the page between finding the element and reading it (a stale element): then it is
+/// found again on the new page.
 async fn text_of(c: &Client, css: &str) -> String {
-    c.wait()
-        .at_most(Duration::from_secs(10))
-        .for_element(Locator::Css(css))
-        .await
-        .unwrap_or_else(|e| panic!("{css}: {e}"))
-        .text()
-        .await
-        .expect("text")
+    let mut last = None;
+    for _ in 0..20 {
+        let el = c
+            .wait()
+            .at_most(Duration::from_secs(10))
+            .for_element(Locator::Css(css))
+            .await
+            .unwrap_or_else(|e| panic!("{css}: {e}"));
+        match el.text().await {
+            Ok(text) => return text,
+            Err(e) => last = Some(e),
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("{css}: {last:?}")
 }
 
 async fn path_of(c: &Client) -> String {
