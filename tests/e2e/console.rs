@@ -22,13 +22,23 @@ async fn fill(c: &Client, css: &str, text: &str) {
     el.send_keys(text).await.expect("typed");
 }
 
+/// Clicks the first element matching `css`; found again if a navigation made it stale first.
 async fn click(c: &Client, css: &str) {
-    c.find(Locator::Css(css))
-        .await
-        .unwrap_or_else(|e| panic!("{css}: {e}"))
-        .click()
-        .await
-        .expect("clicked");
+    let mut last = None;
+    for _ in 0..20 {
+        let el = c
+            .wait()
+            .at_most(Duration::from_secs(10))
+            .for_element(Locator::Css(css))
+            .await
+            .unwrap_or_else(|e| panic!("{css}: {e}"));
+        match el.click().await {
+            Ok(()) => return,
+            Err(e) => last = Some(e),
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("{css}: {last:?}")
 }
 
 /// The text of the first element matching `css`, once there is one. A navigation a click started
