@@ -385,7 +385,10 @@ async fn real_claims(app: &TestApp, host: &str, slug: &str) -> (String, Value) {
         .core
         .verify_token(&*app.tenant(slug).await, &token, None)
         .unwrap();
-    (token, Value::Object(claims))
+    (
+        token,
+        Value::Object(std::sync::Arc::unwrap_or_clone(claims)),
+    )
 }
 
 async fn an_hs256_token_keyed_with_an_eddsa_tenants_public_key_is_refused(app: TestApp) {

@@ -6,8 +6,10 @@ use crate::context::Ctx;
 use crate::errors::{ApiError, ApiResult};
 use gatehouse_core::token::Claims;
 use gatehouse_core::users::User;
+use gatehouse_core::view::CheckedUser;
 use gatehouse_core::{AuthFailure, CoreError, Scope, Tenant};
 use serde_json::Value;
+use std::sync::Arc;
 
 /// Signs a token for `user`, carrying its current scopes.
 pub fn issue(ctx: &Ctx, tenant: &Tenant, user: &User) -> ApiResult<String> {
@@ -47,12 +49,12 @@ pub fn user_id_of(claims: &Claims) -> Option<&str> {
 
 /// The user behind the request's token: 401 without one or with a bad or expired one, 404 when
 /// the user is gone, 401 when the user is disabled.
-pub async fn caller(ctx: &Ctx) -> ApiResult<User> {
+pub async fn caller(ctx: &Ctx) -> ApiResult<CheckedUser> {
     Ok(caller_and_claims(ctx).await?.0)
 }
 
 /// `caller`, with the token's claims (logout needs its `jti` and `exp`).
-pub async fn caller_and_claims(ctx: &Ctx) -> ApiResult<(User, Claims)> {
+pub async fn caller_and_claims(ctx: &Ctx) -> ApiResult<(CheckedUser, Arc<Claims>)> {
     let jwt = bearer(ctx)?;
     let claims = ctx.core.verify_token(&ctx.tenant, jwt, None)?;
     let id = user_id_of(&claims).ok_or_else(|| unauthorized(AuthFailure::InvalidToken))?;
@@ -62,7 +64,7 @@ pub async fn caller_and_claims(ctx: &Ctx) -> ApiResult<(User, Claims)> {
 
 /// The caller, who must hold one of `scopes`. Scopes are read from the stored user rather than the
 /// token, so taking a scope away takes effect at once.
-pub async fn caller_with_scope(ctx: &Ctx, scopes: &[Scope]) -> ApiResult<User> {
+pub async fn caller_with_scope(ctx: &Ctx, scopes: &[Scope]) -> ApiResult<CheckedUser> {
     let user = caller(ctx).await?;
     if scopes.iter().any(|s| user.has_scope(s.as_str())) {
         Ok(user)
@@ -72,6 +74,6 @@ pub async fn caller_with_scope(ctx: &Ctx, scopes: &[Scope]) -> ApiResult<User> {
 }
 
 /// The caller of an admin route.
-pub async fn admin(ctx: &Ctx) -> ApiResult<User> {
+pub async fn admin(ctx: &Ctx) -> ApiResult<CheckedUser> {
     caller_with_scope(ctx, &[Scope::admin()]).await
 }

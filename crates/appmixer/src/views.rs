@@ -37,18 +37,35 @@ pub fn signed_in(u: &User) -> Value {
     with_optional(v, u)
 }
 
-/// `GET /user`: the caller's own record.
-pub fn profile(u: &User) -> Value {
-    let v = json!({
-        "id": u.id,
-        "username": username(u),
-        "isActive": u.is_active,
-        "email": u.email,
-        "scope": u.scopes,
-        "plan": u.plan,
-        "metadata": u.metadata,
-    });
-    with_optional(v, u)
+/// `GET /user`: the caller's own record. The hottest answer of the dialect (every page load of
+/// an Appmixer front end asks it), so it is written straight from the user, without building a
+/// `Value` first: the same fields, in the same (sorted) order `json!` gives the other views.
+#[derive(serde::Serialize)]
+pub struct Profile<'a> {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    email: Option<&'a str>,
+    id: &'a str,
+    #[serde(rename = "isActive")]
+    is_active: bool,
+    metadata: &'a Value,
+    plan: &'a str,
+    scope: &'a [String],
+    username: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    vendor: Option<&'a Value>,
+}
+
+pub fn profile(u: &User) -> Profile<'_> {
+    Profile {
+        email: u.email.as_deref(),
+        id: &u.id,
+        is_active: u.is_active,
+        metadata: &u.metadata,
+        plan: &u.plan,
+        scope: &u.scopes,
+        username: username(u),
+        vendor: u.vendor.as_ref(),
+    }
 }
 
 /// One row of `GET /users`.
@@ -67,9 +84,63 @@ pub fn listed(u: &User) -> Value {
 
 /// `GET`/`PUT /users/{id}`: the profile and when the account was made.
 pub fn detail(u: &User) -> Value {
-    let mut v = profile(u);
+    let mut v = serde_json::to_value(profile(u)).unwrap_or_default();
     if let Some(obj) = v.as_object_mut() {
         obj.insert("created".into(), iso8601(u.created_at).into());
     }
     v
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn user(email: Option<&str>, vendor: Option<Value>) -> User {
+        User {
+            id: "5f1c0a0b0c0d0e0f10111213".into(),
+            email: email.map(Into::into),
+            username: Some("ana \u{e9}\"<".into()),
+            firstname: "Ana".into(),
+            lastname: "B".into(),
+            email_verified: false,
+            scopes: vec!["user".into(), "admin".into()],
+            plan: "free".into(),
+            metadata: json!({ "z": 1, "a": { "y": [1, "x"], "b": null } }),
+            is_active: true,
+            disabled: false,
+            has_password: true,
+            profile: Default::default(),
+            created_at: 0,
+            updated_at: 0,
+            vendor,
+        }
+    }
+
+    /// `profile` is written by a struct for speed: it must give what the `json!` form of the
+    /// other views gives, byte for byte, with and without the optional fields.
+    #[test]
+    fn the_profile_struct_writes_what_the_value_form_wrote() {
+        for u in [
+            user(Some("ana@example.com"), None),
+            user(None, Some(json!(["v1", "v2"]))),
+            user(Some("a@b.c"), Some(json!("v"))),
+        ] {
+            let reference = with_optional(
+                json!({
+                    "id": u.id,
+                    "username": username(&u),
+                    "isActive": u.is_active,
+                    "email": u.email,
+                    "scope": u.scopes,
+                    "plan": u.plan,
+                    "metadata": u.metadata,
+                }),
+                &u,
+            );
+            assert_eq!(
+                serde_json::to_string(&profile(&u)).unwrap(),
+                serde_json::to_string(&reference).unwrap()
+            );
+        }
+    }
 }

@@ -7,6 +7,7 @@ pub mod clock;
 pub mod context;
 pub mod error;
 pub mod hash_pool;
+pub mod heap;
 pub mod ids;
 pub mod lockout;
 pub mod mail;

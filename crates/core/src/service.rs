@@ -66,6 +66,8 @@ pub struct Core {
     pub(crate) metrics: CoreMetrics,
     /// What token checks read instead of the database (users, revocations); see `view`.
     pub(crate) view: View,
+    /// Tokens whose signatures this node checked lately (see `token::VerifiedTokens`).
+    pub(crate) verified: token::VerifiedTokens,
     pub(crate) sealer: Arc<Sealer>,
     /// The audit log's batching writer (see `audit`).
     pub(crate) auditor: crate::audit::AuditWriter,
@@ -89,6 +91,7 @@ impl Core {
             hasher: Hasher::new(options.hashing, metrics.clone())?,
             db,
             view: View::new(options.clock.clone(), &options.registry),
+            verified: token::VerifiedTokens::new(&options.registry),
             clock: options.clock,
             directory: TenantDirectory::new(patterns),
             limiter: RateLimiter::default(),
@@ -504,18 +507,19 @@ impl Core {
             .collect()
     }
 
-    /// Verifies a token this tenant issued (see `token::verify`) and that it was not revoked
-    /// (from memory). The user behind it is checked by `token_user`.
+    /// Verifies a token this tenant issued (see `token::verify`; a token seen before is answered
+    /// by `token::VerifiedTokens`) and that it was not revoked (from memory). The user behind it
+    /// is checked by `token_user`. The claims are shared with the cache: reading them copies nothing.
     pub fn verify_token(
         &self,
         tenant: &Tenant,
         jwt: &str,
         audience: Option<&str>,
-    ) -> CoreResult<Claims> {
+    ) -> CoreResult<Arc<Claims>> {
         let claims = if token::names_no_key(jwt) {
-            self.verify_legacy_token(tenant, jwt, audience)?
+            Arc::new(self.verify_legacy_token(tenant, jwt, audience)?)
         } else {
-            token::verify(
+            self.verified.verify(
                 &tenant.id,
                 &tenant.keys,
                 jwt,

@@ -142,24 +142,34 @@ pub(crate) fn validated_hosts(raw: &[String]) -> CoreResult<Vec<String>> {
 
 /// `Host` as the directory keys it: port dropped, lower-cased, no trailing dot.
 pub fn normalize_host(raw: &str) -> String {
+    normalized_host(raw).into_owned()
+}
+
+/// `normalize_host`, copying only when the host must change case (every request resolves one).
+pub fn normalized_host(raw: &str) -> std::borrow::Cow<'_, str> {
     let h = raw.trim();
     let without_port = if let Some(rest) = h.strip_prefix('[') {
         // [v6]:port
         match rest.split_once(']') {
-            Some((addr, _)) => format!("[{addr}]"),
-            None => h.to_owned(),
+            Some((addr, _)) => &h[..addr.len() + 2],
+            None => h,
         }
     } else {
         match h.rsplit_once(':') {
             Some((name, port))
                 if !name.contains(':') && port.bytes().all(|b| b.is_ascii_digit()) =>
             {
-                name.to_owned()
+                name
             }
-            _ => h.to_owned(),
+            _ => h,
         }
     };
-    without_port.trim_end_matches('.').to_ascii_lowercase()
+    let host = without_port.trim_end_matches('.');
+    if host.bytes().any(|b| b.is_ascii_uppercase()) {
+        std::borrow::Cow::Owned(host.to_ascii_lowercase())
+    } else {
+        std::borrow::Cow::Borrowed(host)
+    }
 }
 
 /// A configured host pattern such as `api.{tenant}.example.com`.
@@ -258,9 +268,9 @@ impl TenantDirectory {
     /// Exact hosts win; then the patterns, in order. A pattern reaches only tenants with no host
     /// of their own: a tenant given explicit hosts is served on those alone.
     pub fn resolve(&self, host: &str) -> Option<Arc<Tenant>> {
-        let host = normalize_host(host);
+        let host = normalized_host(host);
         let snap = self.current();
-        if let Some(t) = snap.by_host.get(&host) {
+        if let Some(t) = snap.by_host.get(host.as_ref()) {
             return Some(t.clone());
         }
         self.patterns
@@ -664,6 +674,16 @@ mod tests {
         );
         assert_eq!(normalize_host("[::1]:8080"), "[::1]");
         assert_eq!(normalize_host("127.0.0.1"), "127.0.0.1");
+        // Already normal: no copy.
+        assert!(matches!(
+            normalized_host("auth.acme.test:8080"),
+            std::borrow::Cow::Borrowed("auth.acme.test")
+        ));
+        assert!(matches!(
+            normalized_host("[::1]:8080"),
+            std::borrow::Cow::Borrowed("[::1]")
+        ));
+        assert_eq!(normalized_host(" Auth.Acme.Test. "), "auth.acme.test");
     }
 
     #[test]

@@ -28,22 +28,12 @@ async fn audit_context(
     req: ServiceRequest,
     next: Next<BoxBody>,
 ) -> Result<ServiceResponse<BoxBody>, Error> {
-    let header = |name: &str| {
-        req.headers()
-            .get(name)
-            .and_then(|v| v.to_str().ok())
-            .map(str::to_owned)
-    };
+    let header = |name: &str| req.headers().get(name).and_then(|v| v.to_str().ok());
     let ip = req
         .peer_addr()
         .map(|a| a.ip())
         .unwrap_or(std::net::IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED));
-    let context = AuditContext::http(
-        ip,
-        header("user-agent").as_deref(),
-        header("x-request-id").as_deref(),
-        "operator",
-    );
+    let context = AuditContext::http(ip, header("user-agent"), header("x-request-id"), "operator");
     context.scope(next.call(req)).await
 }
 

@@ -11,7 +11,7 @@ use crate::telemetry::HttpMetrics;
 use actix_web::body::MessageBody;
 use actix_web::dev::{Server, ServiceFactory, ServiceRequest, ServiceResponse};
 use actix_web::http::StatusCode;
-use actix_web::middleware::{from_fn, NormalizePath};
+use actix_web::middleware::from_fn;
 use actix_web::{web, App, HttpRequest, HttpServer};
 use gatehouse_core::master_key::{self, KeySources};
 use gatehouse_core::reseal::Reseal;
@@ -217,7 +217,7 @@ pub fn app(
         .wrap(from_fn(crate::telemetry::observe))
         // Outermost, so routes and every decision see one path (Express ignores a
         // trailing slash; `//` is merged).
-        .wrap(NormalizePath::trim())
+        .wrap(crate::normalize::TrimPath)
 }
 
 /// `open_core`, then the bootstrap tenants and a loaded view: a core ready to serve. The change
@@ -249,6 +249,7 @@ pub struct Application {
     metrics: Option<(u16, Server)>,
     admin: Option<(u16, Server)>,
     core: Arc<Core>,
+    listener: Option<gatehouse_core::view::listen::Listener>,
 }
 
 /// What no route matched: the unknown-tenant refusal when no tenant serves the host, else 404.
@@ -268,9 +269,10 @@ impl Application {
     ) -> Result<Application, String> {
         let registry = prometheus::Registry::new();
         let core = prepare_core(&config, clock, registry.clone()).await?;
-        gatehouse_core::view::listen::spawn(core.clone());
+        let change_listener = gatehouse_core::view::listen::spawn(core.clone());
         spawn_refresher(core.clone(), config.tenants.refresh_seconds);
         spawn_audit_pruner(core.clone());
+        spawn_heap_trimmer(&registry, config.server.heap_trim_seconds);
         gatehouse_core::mail::sender::spawn(&core);
 
         let listener = TcpListener::bind(&config.server.bind)
@@ -307,6 +309,7 @@ impl Application {
             metrics: metrics_server,
             admin: admin_server,
             core,
+            listener: change_listener,
         })
     }
 
@@ -334,7 +337,9 @@ impl Application {
     }
 
     /// Serves until SIGTERM/SIGINT, then stops accepting and lets in-flight requests finish.
-    /// The metrics and admin listeners stop with it.
+    /// The metrics and admin listeners stop with it; then the background work that holds
+    /// database connections on threads of its own (the change listener, the audit writer, after
+    /// writing what it holds) ends, so that none is in the middle of a call when the process exits.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
         let side: Vec<_> = [self.metrics, self.admin]
             .into_iter()
@@ -348,6 +353,12 @@ impl Application {
         let served = self.server.await;
         for handle in side {
             handle.stop(true).await;
+        }
+        if let Some(listener) = self.listener {
+            let _ = tokio::task::spawn_blocking(move || listener.stop()).await;
+        }
+        if let Err(e) = self.core.stop_audit().await {
+            log::warn!("audit events of the last requests may be lost: {e}");
         }
         served
     }
@@ -368,6 +379,29 @@ fn spawn_refresher(core: Arc<Core>, refresh_seconds: u64) {
             }
             if let Err(e) = core.refresh_tenants().await {
                 log::warn!("tenant refresh failed, keeping the last directory: {e}");
+            }
+        }
+    });
+}
+
+/// Every `seconds` (0: never): gives the heap's free pages back to the system and records the
+/// heap's figures (see gatehouse_core::heap), on a blocking thread.
+fn spawn_heap_trimmer(registry: &prometheus::Registry, seconds: u64) {
+    if seconds == 0 {
+        return;
+    }
+    let heap = gatehouse_core::heap::HeapMetrics::new(registry);
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(Duration::from_secs(seconds));
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tick.tick().await;
+            let heap = heap.clone();
+            if tokio::task::spawn_blocking(move || heap.trim_and_record())
+                .await
+                .is_err()
+            {
+                log::warn!("trimming the heap failed");
             }
         }
     });

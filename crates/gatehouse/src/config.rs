@@ -103,6 +103,14 @@ pub struct ServerConfig {
     /// Open connections per worker thread; keep workers x this under the open-file limit.
     #[serde(default = "default_max_connections_per_worker")]
     pub max_connections_per_worker: usize,
+    /// Every this many seconds the heap's free pages are given back to the system (glibc's
+    /// `malloc_trim`; see gatehouse_core::heap); 0 turns it off.
+    #[serde(default = "default_heap_trim_seconds")]
+    pub heap_trim_seconds: u64,
+}
+
+fn default_heap_trim_seconds() -> u64 {
+    gatehouse_core::heap::TRIM_EVERY.as_secs()
 }
 
 fn default_shutdown() -> u64 {

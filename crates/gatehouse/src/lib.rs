@@ -15,6 +15,7 @@ pub mod forwarded;
 pub mod gateway_error;
 pub mod head;
 pub mod metrics_listener;
+pub mod normalize;
 pub mod openapi;
 pub mod ops;
 pub mod telemetry;

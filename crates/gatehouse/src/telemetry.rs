@@ -68,23 +68,25 @@ pub async fn observe(
         (None, pattern) if crate::wellknown::serves(pattern) => "wellknown",
         (None, _) => "gateway",
     };
-    let status = res.status().as_u16();
+    let status = res.status();
     if let Some(m) = metrics {
-        let status_label = status.to_string();
         m.requests
-            .with_label_values(&[facade, &route, &status_label])
+            .with_label_values(&[facade, &route, status.as_str()])
             .inc();
         m.latency
             .with_label_values(&[facade, &route])
             .observe(elapsed.as_secs_f64());
     }
-    let tenant = request
-        .extensions()
-        .get::<RequestContext>()
-        .map_or_else(|| "-".to_owned(), |c| c.tenant.slug.to_string());
-    log::info!(
-        "tenant={tenant} {method} {route} status={status} time_ms={:.1}",
-        elapsed.as_secs_f64() * 1000.0
-    );
+    if log::log_enabled!(log::Level::Info) {
+        let tenant = request
+            .extensions()
+            .get::<RequestContext>()
+            .map_or_else(|| "-".to_owned(), |c| c.tenant.slug.to_string());
+        log::info!(
+            "tenant={tenant} {method} {route} status={} time_ms={:.1}",
+            status.as_u16(),
+            elapsed.as_secs_f64() * 1000.0
+        );
+    }
     Ok(res)
 }

@@ -45,16 +45,11 @@ pub async fn resolve_tenant(
             req.extensions_mut().insert(Unresolved { host });
         }
     }
-    let header = |name: &str| {
-        req.headers()
-            .get(name)
-            .and_then(|v| v.to_str().ok())
-            .map(str::to_owned)
-    };
+    let header = |name: &str| req.headers().get(name).and_then(|v| v.to_str().ok());
     let audit = AuditContext::http(
         client_ip,
-        header("user-agent").as_deref(),
-        header("x-request-id").as_deref(),
+        header("user-agent"),
+        header("x-request-id"),
         "gateway",
     );
     req.extensions_mut().insert(audit.clone());

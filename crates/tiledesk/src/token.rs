@@ -6,9 +6,11 @@ use crate::errors::TiledeskError;
 use actix_web::http::header;
 use actix_web::{FromRequest, HttpRequest};
 use gatehouse_core::token::Claims;
-use gatehouse_core::users::{Login, User};
+use gatehouse_core::users::Login;
+use gatehouse_core::view::CheckedUser;
 use gatehouse_core::{Core, CoreError, Email, Password, Tenant};
 use serde_json::Value;
+use std::sync::Arc;
 
 /// The `sub` of a Tiledesk token: who holds it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -83,11 +85,11 @@ pub fn strip_scheme(value: &str) -> Option<&str> {
 
 /// An agent, authenticated by a Tiledesk token of this tenant.
 pub struct Agent {
-    pub user: User,
+    pub user: CheckedUser,
     /// Set when the token came from a custom-token exchange: it acts for that project only.
     pub bound_project: Option<String>,
     /// The token's claims (logout ends this token by its `jti`).
-    pub claims: Claims,
+    pub claims: Arc<Claims>,
 }
 
 impl Agent {
@@ -142,9 +144,9 @@ async fn basic_agent(
         })?;
     // No token: nothing for a logout to end but "all" (which needs no claims).
     Ok(Agent {
-        user,
+        user: user.into(),
         bound_project: None,
-        claims: Claims::new(),
+        claims: Arc::default(),
     })
 }
 
@@ -169,13 +171,14 @@ pub async fn agent(
         .token_user(tenant, &claims, id)
         .await
         .map_err(TiledeskError::token_failure)?;
+    let bound_project = claims
+        .get(BOUND_PROJECT)
+        .and_then(Value::as_str)
+        .map(str::to_owned);
     Ok(Agent {
         user,
-        bound_project: claims
-            .get(BOUND_PROJECT)
-            .and_then(Value::as_str)
-            .map(str::to_owned),
-        claims: claims.clone(),
+        bound_project,
+        claims,
     })
 }
 

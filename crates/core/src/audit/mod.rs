@@ -9,7 +9,7 @@ mod since;
 mod store;
 mod writer;
 
-pub use context::AuditContext;
+pub use context::{AuditContext, AuditFields};
 pub use since::parse_since;
 pub use store::{AuditEvent, AuditQuery, AUDIT_QUERY_MAX};
 pub use writer::{AuditWriter, AUDIT_BATCH, AUDIT_LINGER, AUDIT_QUEUE};
@@ -101,7 +101,7 @@ impl Core {
     /// waits and never fails: a full queue drops the event and counts it
     /// (`gatehouse_audit_events_total{result="dropped"}`).
     pub fn audit(&self, tenant: &Tenant, record: Record) {
-        let context = AuditContext::current();
+        let context = AuditContext::current().fields();
         self.auditor
             .submit(store::row(&tenant.id, self.now_ms(), record, context));
     }
@@ -109,6 +109,12 @@ impl Core {
     /// Waits until every event recorded so far is written (the CLI before it exits, tests).
     pub async fn flush_audit(&self) -> CoreResult<()> {
         self.auditor.flush().await
+    }
+
+    /// Writes every event recorded so far, then stops the audit writer: later events are dropped
+    /// (and counted). What `serve` does last.
+    pub async fn stop_audit(&self) -> CoreResult<()> {
+        self.auditor.stop().await
     }
 
     /// A tenant's events, newest first (see `AuditQuery`).

@@ -1,6 +1,6 @@
 //! The `audit_events` table: building a row, the batch insert, the query and the pruning.
 
-use super::{AuditContext, Record};
+use super::{AuditFields, Record};
 use crate::error::CoreResult;
 use crate::storage::db::write_transaction;
 use crate::storage::models::AuditRow;
@@ -68,7 +68,7 @@ impl Default for AuditQuery {
     }
 }
 
-pub(super) fn row(tenant_id: &str, at: i64, record: Record, ctx: AuditContext) -> AuditRow {
+pub(super) fn row(tenant_id: &str, at: i64, record: Record, ctx: AuditFields) -> AuditRow {
     AuditRow {
         tenant_id: tenant_id.to_owned(),
         // v7: ordered by time, so ties within a millisecond still read back in order.

@@ -83,16 +83,24 @@ async fn an_event_carries_the_scoped_request_context_and_reads_back() {
 fn a_client_request_id_is_kept_only_when_sane() {
     let ip = IpAddr::V4(Ipv4Addr::LOCALHOST);
     let kept = AuditContext::http(ip, None, Some("abc-123_x.y:z"), "appmixer");
-    assert_eq!(kept.request_id.as_deref(), Some("abc-123_x.y:z"));
+    assert_eq!(kept.fields().request_id.as_deref(), Some("abc-123_x.y:z"));
     for bad in ["", "has space", "new\nline", &"x".repeat(65)] {
         let made = AuditContext::http(ip, Some(""), Some(bad), "appmixer");
-        let id = made.request_id.unwrap();
+        let id = made.fields().request_id.unwrap();
         assert_ne!(id, bad);
         assert_eq!(id.len(), 36, "a fresh uuid");
-        assert_eq!(made.user_agent, None);
+        assert_eq!(made.fields().user_agent, None);
+        // Made once: every event of the request carries the same one.
+        assert_eq!(made.fields().request_id.unwrap(), id);
+        assert_eq!(
+            made.clone().with_dialect("x").fields().request_id.unwrap(),
+            id
+        );
     }
     let long = AuditContext::http(ip, Some(&"a".repeat(1000)), None, "x");
-    assert_eq!(long.user_agent.unwrap().len(), 256);
+    assert_eq!(long.fields().user_agent.unwrap().len(), 256);
+    assert_eq!(AuditContext::internal().fields().request_id, None);
+    assert_eq!(AuditContext::operator().fields().dialect, "cli");
 }
 
 #[tokio::test]
@@ -164,4 +172,24 @@ async fn many_events_are_written_in_batches_without_loss() {
     };
     assert_eq!(core.audit_events(&a, q).await.unwrap().len(), 1200);
     assert_eq!(core.auditor.count("dropped"), 0);
+}
+
+#[tokio::test]
+async fn stopping_writes_what_is_queued_then_drops_later_events() {
+    let (core, _clock, _dir) = core().await;
+    let a = core.tenant_by_slug("a").unwrap();
+    for _ in 0..3 {
+        core.audit(&a, Record::success(kind::SIGNIN).user("u1"));
+    }
+    core.stop_audit().await.unwrap();
+    assert_eq!(core.auditor.count("written"), 3);
+    let events = core.audit_events(&a, AuditQuery::default()).await.unwrap();
+    assert_eq!(events.len(), 3);
+    // The writer's thread has ended: an event now is dropped and counted, never blocks.
+    core.audit(&a, Record::success(kind::SIGNIN).user("u2"));
+    assert_eq!(core.auditor.count("dropped"), 1);
+    assert!(
+        core.flush_audit().await.is_err(),
+        "nothing is left to flush into"
+    );
 }

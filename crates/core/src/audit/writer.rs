@@ -26,11 +26,15 @@ enum Message {
     Event(Box<AuditRow>),
     /// Answered once everything sent before it is written (or dropped).
     Flush(tokio::sync::oneshot::Sender<()>),
+    /// A flush, after which the writer's thread ends (events recorded later are dropped).
+    Stop(tokio::sync::oneshot::Sender<()>),
 }
 
 pub struct AuditWriter {
     queue: SyncSender<Message>,
     counts: IntCounterVec,
+    /// Joined by `stop`.
+    thread: std::sync::Mutex<Option<std::thread::JoinHandle<()>>>,
 }
 
 impl AuditWriter {
@@ -51,11 +55,19 @@ impl AuditWriter {
         let spawned = std::thread::Builder::new()
             .name("audit-writer".into())
             .spawn(move || write_loop(&db, &rx, &thread_counts));
-        if let Err(e) = spawned {
-            // Without its thread, every event is dropped at `submit` (the receiver is gone).
-            log::error!("cannot start the audit writer: {e}");
+        let thread = match spawned {
+            Ok(thread) => Some(thread),
+            Err(e) => {
+                // Without its thread, every event is dropped at `submit` (the receiver is gone).
+                log::error!("cannot start the audit writer: {e}");
+                None
+            }
+        };
+        AuditWriter {
+            queue,
+            counts,
+            thread: std::sync::Mutex::new(thread),
         }
-        AuditWriter { queue, counts }
     }
 
     pub(crate) fn submit(&self, row: AuditRow) {
@@ -68,10 +80,30 @@ impl AuditWriter {
     }
 
     pub(crate) async fn flush(&self) -> CoreResult<()> {
+        self.send_and_wait(Message::Flush).await
+    }
+
+    /// Writes what is queued, then ends the writer's thread and waits for it (a server's last act).
+    pub(crate) async fn stop(&self) -> CoreResult<()> {
+        self.send_and_wait(Message::Stop).await?;
+        let thread = self.thread.lock().unwrap_or_else(|p| p.into_inner()).take();
+        if let Some(thread) = thread {
+            tokio::task::spawn_blocking(move || thread.join())
+                .await
+                .map_err(|e| CoreError::Internal(format!("audit stop: {e}")))?
+                .map_err(|_| CoreError::Internal("the audit writer panicked".into()))?;
+        }
+        Ok(())
+    }
+
+    async fn send_and_wait(
+        &self,
+        message: fn(tokio::sync::oneshot::Sender<()>) -> Message,
+    ) -> CoreResult<()> {
         let (ack, done) = tokio::sync::oneshot::channel();
         let queue = self.queue.clone();
         // A blocking send: a flush waits for room in a full queue rather than being dropped.
-        tokio::task::spawn_blocking(move || queue.send(Message::Flush(ack)))
+        tokio::task::spawn_blocking(move || queue.send(message(ack)))
             .await
             .map_err(|e| CoreError::Internal(format!("audit flush: {e}")))?
             .map_err(|_| CoreError::Internal("the audit writer has stopped".into()))?;
@@ -88,6 +120,7 @@ impl AuditWriter {
 fn write_loop(db: &Db, rx: &Receiver<Message>, counts: &IntCounterVec) {
     let mut batch: Vec<AuditRow> = Vec::with_capacity(AUDIT_BATCH);
     let mut acks = Vec::new();
+    let mut stopping = false;
     // Blocks for the first message, then gathers for up to `AUDIT_LINGER` (a flush or a full
     // batch ends the wait): one commit a second at most under a trickle of events. On SQLite each
     // commit can end another connection's read-then-write transaction with "database is locked"
@@ -99,6 +132,10 @@ fn write_loop(db: &Db, rx: &Receiver<Message>, counts: &IntCounterVec) {
             match message {
                 Message::Event(row) => batch.push(*row),
                 Message::Flush(ack) => acks.push(ack),
+                Message::Stop(ack) => {
+                    acks.push(ack);
+                    stopping = true;
+                }
             }
             let left = deadline.saturating_duration_since(Instant::now());
             next = if batch.len() < AUDIT_BATCH && acks.is_empty() && !left.is_zero() {
@@ -121,6 +158,9 @@ fn write_loop(db: &Db, rx: &Receiver<Message>, counts: &IntCounterVec) {
         }
         for ack in acks.drain(..) {
             let _ = ack.send(());
+        }
+        if stopping {
+            return;
         }
     }
 }

@@ -6,9 +6,11 @@
 
 mod keys;
 mod legacy;
+mod verified;
 
 pub use keys::{KeyAlg, KeyRing, PublicJwk, SigningKey};
 pub use legacy::{names_no_key, verify_legacy, LegacyKey, LegacyKeyMaterial};
+pub use verified::VerifiedTokens;
 
 use crate::error::{AuthFailure, CoreError, CoreResult};
 use jsonwebtoken::{decode, decode_header, encode, Algorithm, DecodingKey, Header, Validation};
@@ -105,6 +107,27 @@ pub fn verify(
     audience: Option<&str>,
     now_secs: i64,
 ) -> CoreResult<Claims> {
+    let signed = verify_signed(tenant_id, keys, token, audience)?;
+    check_times(&signed.claims, true, now_secs)?;
+    Ok(signed.claims)
+}
+
+/// What `verify` finds that no passing of time changes: the claims, and the key that signed them.
+pub struct Signed {
+    pub claims: Claims,
+    pub kid: String,
+    pub alg: Algorithm,
+}
+
+/// The half of `verify` that does not depend on the time: the signature under the key `kid`
+/// names (that key's algorithm only), `tid`, and `aud` when one is expected. `check_times` is the
+/// other half.
+pub fn verify_signed(
+    tenant_id: &str,
+    keys: &KeyRing,
+    token: &str,
+    audience: Option<&str>,
+) -> CoreResult<Signed> {
     let header = decode_header(token).map_err(|_| invalid())?;
     let key = keys
         .verifying_key(header.kid.as_deref())
@@ -114,18 +137,15 @@ pub fn verify(
     if header.alg != key.alg.algorithm() {
         return Err(invalid());
     }
-    let claims = verify_with(
-        key.decoding_key(),
-        key.alg.algorithm(),
-        token,
-        audience,
-        true,
-        now_secs,
-    )?;
+    let claims = verify_signature(key.decoding_key(), key.alg.algorithm(), token, audience)?;
     if claims.get("tid").and_then(Value::as_str) != Some(tenant_id) {
         return Err(invalid());
     }
-    Ok(claims)
+    Ok(Signed {
+        claims,
+        kid: key.kid.clone(),
+        alg: key.alg.algorithm(),
+    })
 }
 
 /// Verifies an HS256 token against a shared secret. `require_exp`: a token without `exp` is refused.
@@ -155,9 +175,21 @@ fn verify_with(
     require_exp: bool,
     now_secs: i64,
 ) -> CoreResult<Claims> {
+    let claims = verify_signature(key, alg, token, audience)?;
+    check_times(&claims, require_exp, now_secs)?;
+    Ok(claims)
+}
+
+/// The signature under `key` (algorithm `alg` only), and `aud` when one is expected.
+fn verify_signature(
+    key: &DecodingKey,
+    alg: Algorithm,
+    token: &str,
+    audience: Option<&str>,
+) -> CoreResult<Claims> {
     let mut validation = Validation::new(alg);
     validation.required_spec_claims.clear();
-    // Expiry is checked below against the injected clock, with no leeway.
+    // Expiry is checked by `check_times` against the injected clock, with no leeway.
     validation.validate_exp = false;
     validation.leeway = 0;
     match audience {
@@ -169,6 +201,11 @@ fn verify_with(
     if audience.is_some() && !claims.contains_key("aud") {
         return Err(invalid());
     }
+    Ok(claims)
+}
+
+/// `nbf` not in the future, and `exp` (required when `require_exp`) in the future, at `now_secs`.
+pub fn check_times(claims: &Claims, require_exp: bool, now_secs: i64) -> CoreResult<()> {
     if let Some(nbf) = claims.get("nbf") {
         if nbf.as_f64().ok_or_else(invalid)? > now_secs as f64 {
             return Err(invalid());
@@ -184,7 +221,7 @@ fn verify_with(
         None if require_exp => return Err(invalid()),
         None => {}
     }
-    Ok(claims)
+    Ok(())
 }
 
 /// What a tenant asks of the custom tokens its customers sign (settings `CUSTOM_TOKEN_*`).

@@ -8,6 +8,38 @@ use crate::tenants::Tenant;
 use crate::token::{self, Claims};
 use crate::users::User;
 use serde_json::Value;
+use std::sync::Arc;
+
+/// The user behind a token, as the check found them: shared with the view's cache, so a token
+/// check copies no part of the user. Reads as a `User`.
+#[derive(Debug, Clone)]
+pub struct CheckedUser(Arc<UserState>);
+
+impl std::ops::Deref for CheckedUser {
+    type Target = User;
+
+    fn deref(&self) -> &User {
+        &self.0.user
+    }
+}
+
+/// A user who proved who they are otherwise (a password, where a dialect takes one in place of
+/// a token).
+impl From<User> for CheckedUser {
+    fn from(user: User) -> CheckedUser {
+        CheckedUser(Arc::new(UserState {
+            user,
+            tokens_valid_after: 0,
+        }))
+    }
+}
+
+impl CheckedUser {
+    /// The user, owned (a copy unless nothing else holds it).
+    pub fn into_user(self) -> User {
+        Arc::try_unwrap(self.0).map_or_else(|shared| shared.user.clone(), |state| state.user)
+    }
+}
 
 impl Core {
     /// Refuses a token whose `jti` was revoked (logout, `gatehouse token revoke`). In memory only.
@@ -25,7 +57,12 @@ impl Core {
     /// `Unauthorized(InvalidToken)` when the token was issued before the user's tokens were ended
     /// (logout everywhere, revoke-tokens, password change, disabling). Answered from the view; the
     /// database is read only when the view does not hold the user.
-    pub async fn token_user(&self, tenant: &Tenant, claims: &Claims, id: &str) -> CoreResult<User> {
+    pub async fn token_user(
+        &self,
+        tenant: &Tenant,
+        claims: &Claims,
+        id: &str,
+    ) -> CoreResult<CheckedUser> {
         let state = self.user_state(tenant, id).await?;
         let Some(state) = state else {
             self.refused("deleted");
@@ -41,7 +78,7 @@ impl Core {
             self.refused("ended");
             return Err(CoreError::Unauthorized(AuthFailure::InvalidToken));
         }
-        Ok(state.user.clone())
+        Ok(CheckedUser(state))
     }
 
     async fn user_state(

@@ -11,7 +11,9 @@ use crate::service::Core;
 use crate::storage::DbUrl;
 use diesel::pg::PgConnection;
 use diesel::prelude::*;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
+use std::thread::JoinHandle;
 use std::time::Duration;
 use tokio::sync::mpsc;
 
@@ -24,21 +26,45 @@ enum Event {
     Gap,
 }
 
+/// The running listener: `stop` ends its thread and waits for it, so that no connection is in use
+/// when the process exits.
+pub struct Listener {
+    stop: Arc<AtomicBool>,
+    thread: JoinHandle<()>,
+}
+
+impl Listener {
+    /// Ends the thread (within `POLL`, or `RETRY` while it waits to reconnect) and joins it.
+    /// Blocking.
+    pub fn stop(self) {
+        self.stop.store(true, Ordering::SeqCst);
+        if self.thread.join().is_err() {
+            log::warn!("the change listener's thread panicked");
+        }
+    }
+}
+
 /// Starts the listener when the database is PostgreSQL; on SQLite the polled feed is the only way.
-/// The thread ends when the task that applies its events ends (the runtime stopped).
-pub fn spawn(core: Arc<Core>) {
+/// The thread ends at `Listener::stop`, or when the task that applies its events ends (the
+/// runtime stopped).
+pub fn spawn(core: Arc<Core>) -> Option<Listener> {
     let DbUrl::Postgres(url) = core.db().url().clone() else {
-        return;
+        return None;
     };
     let url = crate::storage::db::with_pg_defaults(&url, Duration::from_secs(5));
     let (tx, mut rx) = mpsc::unbounded_channel();
+    let stop = Arc::new(AtomicBool::new(false));
+    let stopping = stop.clone();
     let spawned = std::thread::Builder::new()
         .name("gatehouse-listen".into())
-        .spawn(move || listen(&url, &tx));
-    if let Err(e) = spawned {
-        log::error!("cannot start the change listener ({e}); relying on polling");
-        return;
-    }
+        .spawn(move || listen(&url, &tx, &stopping));
+    let thread = match spawned {
+        Ok(thread) => thread,
+        Err(e) => {
+            log::error!("cannot start the change listener ({e}); relying on polling");
+            return None;
+        }
+    };
     tokio::spawn(async move {
         let mut first = true;
         while let Some(event) = rx.recv().await {
@@ -58,10 +84,12 @@ pub fn spawn(core: Arc<Core>) {
             }
         }
     });
+    Some(Listener { stop, thread })
 }
 
-fn listen(url: &str, tx: &mpsc::UnboundedSender<Event>) {
-    while !tx.is_closed() {
+fn listen(url: &str, tx: &mpsc::UnboundedSender<Event>, stop: &AtomicBool) {
+    let running = || !tx.is_closed() && !stop.load(Ordering::SeqCst);
+    while running() {
         let mut conn = match PgConnection::establish(url) {
             Ok(conn) => conn,
             Err(e) => {
@@ -79,7 +107,7 @@ fn listen(url: &str, tx: &mpsc::UnboundedSender<Event>) {
             return;
         }
         log::debug!("change listener: listening on {CHANNEL}");
-        'connected: while !tx.is_closed() {
+        'connected: while running() {
             for note in conn.notifications_iter() {
                 match note {
                     Ok(n) => match Change::from_payload(&n.payload) {
@@ -98,6 +126,8 @@ fn listen(url: &str, tx: &mpsc::UnboundedSender<Event>) {
             }
             std::thread::sleep(POLL);
         }
-        std::thread::sleep(RETRY);
+        if running() {
+            std::thread::sleep(RETRY);
+        }
     }
 }

@@ -1,11 +1,15 @@
 //! The view's figures: cache hits and misses, token-check refusals by reason, revocations, and the
 //! observed lag of the change feed (now minus the change's time, when a node applies it).
 
-use prometheus::{HistogramOpts, HistogramVec, IntCounterVec, IntGauge, Opts, Registry};
+use prometheus::{
+    HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge, Opts, Registry,
+};
 
 #[derive(Clone)]
 pub struct ViewMetrics {
-    pub lookups: IntCounterVec,
+    /// `lookups{result="hit"}` and `{result="miss"}`, bound once: a token check does no label lookup.
+    pub lookup_hits: IntCounter,
+    pub lookup_misses: IntCounter,
     pub token_refusals: IntCounterVec,
     pub revocations: IntCounterVec,
     pub revoked_held: IntGauge,
@@ -63,7 +67,8 @@ impl ViewMetrics {
             let _ = registry.register(collector);
         }
         ViewMetrics {
-            lookups,
+            lookup_hits: lookups.with_label_values(&["hit"]),
+            lookup_misses: lookups.with_label_values(&["miss"]),
             token_refusals,
             revocations,
             revoked_held,

@@ -15,6 +15,7 @@ pub mod listen;
 mod metrics;
 mod revoked;
 mod sync;
+pub use check::CheckedUser;
 pub use sync::Source;
 
 pub use change::{Change, ChangeKind};
@@ -85,10 +86,10 @@ impl View {
     {
         let key = (tenant_id.to_owned(), user_id.to_owned());
         if let Some(hit) = self.users.get(&key) {
-            self.metrics.lookups.with_label_values(&["hit"]).inc();
+            self.metrics.lookup_hits.inc();
             return Ok(hit);
         }
-        self.metrics.lookups.with_label_values(&["miss"]).inc();
+        self.metrics.lookup_misses.inc();
         let before = self.generation.load(Ordering::SeqCst);
         let loaded = load().await?.map(Arc::new);
         // A change applied while we read may be newer than what we read: answer it, do not keep it.

@@ -12,6 +12,7 @@ use actix_web::http::{header, StatusCode};
 use actix_web::{web, HttpRequest, HttpResponse, HttpResponseBuilder};
 use gatehouse_core::token::Claims;
 use gatehouse_core::users::User;
+use gatehouse_core::view::CheckedUser;
 use gatehouse_core::{Api, AuthFailure, Core, CoreError, Tenant};
 
 /// The life of the upstream token (`X-Auth-Token`): long enough for one proxied request.
@@ -55,7 +56,11 @@ fn refused(tenant: &Tenant, outcome: Outcome) -> HttpResponse {
         .finish()
 }
 
-async fn check(core: &Core, tenant: &Tenant, req: &HttpRequest) -> Result<(Api, User), Outcome> {
+async fn check(
+    core: &Core,
+    tenant: &Tenant,
+    req: &HttpRequest,
+) -> Result<(Api, CheckedUser), Outcome> {
     let jwt = presented_token(req).ok_or(Outcome::Missing)?;
     let claims = core.verify_token(tenant, jwt, None).map_err(|e| match e {
         CoreError::Unauthorized(AuthFailure::ExpiredToken) => Outcome::Expired,

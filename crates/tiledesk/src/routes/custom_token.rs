@@ -85,7 +85,7 @@ async fn echo_own_token(
         _ => return Err(TiledeskError::Unauthorized),
     }
     let as_sent = token::authorization(req).ok_or(TiledeskError::Unauthorized)?;
-    Ok(HttpResponse::Ok().json(json!({"success": true, "token": as_sent, "user": claims})))
+    Ok(HttpResponse::Ok().json(json!({"success": true, "token": as_sent, "user": *claims})))
 }
 
 /// The claims of a token minted for a customer's user: their extra claims, then ours over them.
