@@ -155,6 +155,19 @@ pub fn token_verify(data: &[u8]) {
         }
     };
     let at_home = token::verify("home", &k.home, &candidate, None, NOW);
+    // The cache of verified tokens answers as verification does, the first time (a miss) and
+    // the second (a hit when it verified), and never for the other tenant.
+    static CACHE: std::sync::OnceLock<token::VerifiedTokens> = std::sync::OnceLock::new();
+    let cache = CACHE.get_or_init(token::VerifiedTokens::default);
+    for _ in 0..2 {
+        let cached = cache.verify("home", &k.home, &candidate, None, NOW);
+        assert_eq!(
+            cached.as_deref().ok(),
+            at_home.as_ref().ok(),
+            "the cache and verification disagree on {candidate:?}"
+        );
+        assert!(cache.verify("other", &k.other, &candidate, None, NOW).is_err());
+    }
     if at_home.is_ok() {
         assert!(
             k.issued.contains(&candidate),

@@ -10,8 +10,12 @@ use std::sync::Mutex;
 pub const MINUTE_MS: i64 = 60_000;
 /// The window of the per-hour limits (mail).
 pub const HOUR_MS: i64 = 3_600_000;
-/// Past this many tracked subjects, finished windows are swept on the next count.
+/// Past this many tracked subjects, finished windows are swept, at most once every `SWEEP_EVERY_MS`:
+/// when most subjects are live (many logins tried within their lock window, many addresses asking
+/// for mail within the hour), a sweep on every count would walk them all under the lock on every
+/// sign-in.
 const SWEEP_ABOVE: usize = 10_000;
+const SWEEP_EVERY_MS: i64 = 1_000;
 
 /// What is counted.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -32,8 +36,15 @@ pub enum Subject {
 
 #[derive(Default)]
 pub struct RateLimiter {
+    windows: Mutex<Windows>,
+}
+
+#[derive(Default)]
+struct Windows {
     /// (tenant, subject) -> (end of the current window, events in it).
-    windows: Mutex<HashMap<(String, Subject), (i64, u32)>>,
+    counts: HashMap<(String, Subject), (i64, u32)>,
+    /// No sweep before this time (ms).
+    next_sweep: i64,
 }
 
 fn window_end(now_ms: i64, window_ms: i64) -> i64 {
@@ -83,9 +94,24 @@ impl RateLimiter {
         })
     }
 
-    /// Events of `subject` in the current window, without counting one.
+    /// Events of `subject` in the current window, without counting one. Reading tracks nothing
+    /// new: every sign-in reads its login's failures, and most logins have none.
     pub fn count(&self, tenant_id: &str, subject: Subject, window_ms: i64, now_ms: i64) -> u32 {
-        self.update(tenant_id, subject, window_ms, now_ms, |n| *n)
+        let end = window_end(now_ms, window_ms);
+        let windows = self.windows.lock().unwrap_or_else(|p| p.into_inner());
+        match windows.counts.get(&(tenant_id.to_owned(), subject)) {
+            Some(&(e, n)) if e == end => n,
+            _ => 0,
+        }
+    }
+
+    /// Subjects tracked now (for tests).
+    pub fn tracked(&self) -> usize {
+        self.windows
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .counts
+            .len()
     }
 
     fn update<T>(
@@ -97,11 +123,13 @@ impl RateLimiter {
         f: impl FnOnce(&mut u32) -> T,
     ) -> T {
         let end = window_end(now_ms, window_ms);
-        let mut map = self.windows.lock().unwrap_or_else(|p| p.into_inner());
-        if map.len() > SWEEP_ABOVE {
-            map.retain(|_, (e, _)| *e > now_ms);
+        let mut windows = self.windows.lock().unwrap_or_else(|p| p.into_inner());
+        if windows.counts.len() > SWEEP_ABOVE && now_ms >= windows.next_sweep {
+            windows.counts.retain(|_, (e, _)| *e > now_ms);
+            windows.next_sweep = now_ms + SWEEP_EVERY_MS;
         }
-        let entry = map
+        let entry = windows
+            .counts
             .entry((tenant_id.to_owned(), subject))
             .or_insert((end, 0));
         if entry.0 != end {
@@ -154,5 +182,48 @@ mod tests {
         // A chore allowed once a window.
         assert!(rl.allow_subject("a", Subject::Chore("prune"), 1, MINUTE_MS, 0));
         assert!(!rl.allow_subject("a", Subject::Chore("prune"), 1, MINUTE_MS, 1));
+    }
+
+    #[test]
+    fn reading_tracks_nothing_and_finished_windows_are_swept() {
+        let rl = RateLimiter::default();
+        // Every sign-in reads its login's failures: a read of an unknown login keeps nothing.
+        for i in 0..100 {
+            let login = Subject::LoginFailure(format!("user{i}@example.com"));
+            assert_eq!(rl.count("a", login, 300_000, 0), 0);
+        }
+        assert_eq!(rl.tracked(), 0);
+        // Past the sweep threshold, windows that ended are dropped.
+        for i in 0..=SWEEP_ABOVE {
+            rl.record("a", Subject::LoginFailure(format!("u{i}")), MINUTE_MS, 0);
+        }
+        assert_eq!(rl.tracked(), SWEEP_ABOVE + 1);
+        rl.record(
+            "a",
+            Subject::LoginFailure("late".into()),
+            HOUR_MS,
+            MINUTE_MS,
+        );
+        assert_eq!(rl.tracked(), 1, "only the live window is left");
+        // Then no sweep for SWEEP_EVERY_MS, even with ended windows past the threshold: a sweep
+        // walks every subject under the lock, and every sign-in counts.
+        let t = MINUTE_MS;
+        for i in 0..=SWEEP_ABOVE {
+            rl.record("a", Subject::LoginFailure(format!("v{i}")), 1, t);
+        }
+        rl.record(
+            "a",
+            Subject::LoginFailure("w".into()),
+            HOUR_MS,
+            t + SWEEP_EVERY_MS - 1,
+        );
+        assert_eq!(rl.tracked(), SWEEP_ABOVE + 3);
+        rl.record(
+            "a",
+            Subject::LoginFailure("x".into()),
+            HOUR_MS,
+            t + SWEEP_EVERY_MS,
+        );
+        assert_eq!(rl.tracked(), 3, "late, w and x are live");
     }
 }
