@@ -22,8 +22,14 @@ async fn fill(c: &Client, css: &str, text: &str) {
     el.send_keys(text).await.expect("typed");
 }
 
-/// Clicks the first element matching `css`; found again if a navigation made it stale first.
-async fn click(c: &Client, css: &str) {
+/// `act` on the first element matching `css`, once there is one. A navigation a click started
+/// may replace the page between finding the element and acting on it (a stale element): then it
+/// is found again on the new page.
+async fn on_element<T, F, Fut>(c: &Client, css: &str, act: F) -> T
+where
+    F: Fn(fantoccini::elements::Element) -> Fut,
+    Fut: std::future::Future<Output = Result<T, fantoccini::error::CmdError>>,
+{
     let mut last = None;
     for _ in 0..20 {
         let el = c
@@ -32,8 +38,8 @@ async fn click(c: &Client, css: &str) {
             .for_element(Locator::Css(css))
             .await
             .unwrap_or_else(|e| panic!("{css}: {e}"));
-        match el.click().await {
-            Ok(()) => return,
+        match act(el).await {
+            Ok(out) => return out,
             Err(e) => last = Some(e),
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
@@ -41,25 +47,14 @@ async fn click(c: &Client, css: &str) {
     panic!("{css}: {last:?}")
 }
 
-/// The text of the first element matching `css`, once there is one. A navigation a click started
-/// may replace the page between finding the element and reading it (a stale element): then it is
-/// found again on the new page.
+/// Clicks the first element matching `css`.
+async fn click(c: &Client, css: &str) {
+    on_element(c, css, |el| async move { el.click().await }).await
+}
+
+/// The text of the first element matching `css`.
 async fn text_of(c: &Client, css: &str) -> String {
-    let mut last = None;
-    for _ in 0..20 {
-        let el = c
-            .wait()
-            .at_most(Duration::from_secs(10))
-            .for_element(Locator::Css(css))
-            .await
-            .unwrap_or_else(|e| panic!("{css}: {e}"));
-        match el.text().await {
-            Ok(text) => return text,
-            Err(e) => last = Some(e),
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    panic!("{css}: {last:?}")
+    on_element(c, css, |el| async move { el.text().await }).await
 }
 
 async fn path_of(c: &Client) -> String {

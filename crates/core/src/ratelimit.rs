@@ -105,8 +105,9 @@ impl RateLimiter {
         }
     }
 
-    /// Subjects tracked now (for tests).
-    pub fn tracked(&self) -> usize {
+    /// Subjects tracked now.
+    #[cfg(test)]
+    fn tracked(&self) -> usize {
         self.windows
             .lock()
             .unwrap_or_else(|p| p.into_inner())

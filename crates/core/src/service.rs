@@ -516,16 +516,16 @@ impl Core {
         jwt: &str,
         audience: Option<&str>,
     ) -> CoreResult<Arc<Claims>> {
-        let claims = if token::names_no_key(jwt) {
-            Arc::new(self.verify_legacy_token(tenant, jwt, audience)?)
-        } else {
-            self.verified.verify(
-                &tenant.id,
-                &tenant.keys,
-                jwt,
-                audience,
-                self.clock.now_secs(),
-            )?
+        let (tid, keys, now) = (&tenant.id, &tenant.keys, self.clock.now_secs());
+        // The cache first: deciding whether a token is a legacy one decodes its header.
+        let claims = match self.verified.cached(tid, keys, jwt, audience, now) {
+            Some(answer) => answer?,
+            None if token::names_no_key(jwt) => {
+                Arc::new(self.verify_legacy_token(tenant, jwt, audience)?)
+            }
+            None => self
+                .verified
+                .verify_and_keep(tid, keys, jwt, audience, now)?,
         };
         self.refuse_revoked(tenant, &claims)?;
         Ok(claims)

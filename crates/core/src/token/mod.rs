@@ -113,7 +113,7 @@ pub fn verify(
 }
 
 /// What `verify` finds that no passing of time changes: the claims, and the key that signed them.
-pub struct Signed {
+pub(crate) struct Signed {
     pub claims: Claims,
     pub kid: String,
     pub alg: Algorithm,
@@ -122,7 +122,7 @@ pub struct Signed {
 /// The half of `verify` that does not depend on the time: the signature under the key `kid`
 /// names (that key's algorithm only), `tid`, and `aud` when one is expected. `check_times` is the
 /// other half.
-pub fn verify_signed(
+pub(crate) fn verify_signed(
     tenant_id: &str,
     keys: &KeyRing,
     token: &str,
@@ -205,7 +205,7 @@ fn verify_signature(
 }
 
 /// `nbf` not in the future, and `exp` (required when `require_exp`) in the future, at `now_secs`.
-pub fn check_times(claims: &Claims, require_exp: bool, now_secs: i64) -> CoreResult<()> {
+pub(crate) fn check_times(claims: &Claims, require_exp: bool, now_secs: i64) -> CoreResult<()> {
     if let Some(nbf) = claims.get("nbf") {
         if nbf.as_f64().ok_or_else(invalid)? > now_secs as f64 {
             return Err(invalid());
@@ -273,9 +273,9 @@ mod tests {
     use jsonwebtoken::EncodingKey;
     use serde_json::json;
 
-    const NOW: i64 = 1_800_000_000;
+    pub(super) const NOW: i64 = 1_800_000_000;
 
-    fn claims() -> Claims {
+    pub(super) fn claims() -> Claims {
         json!({"id": "u1", "scope": ["user"]})
             .as_object()
             .unwrap()

@@ -34,13 +34,6 @@ impl From<User> for CheckedUser {
     }
 }
 
-impl CheckedUser {
-    /// The user, owned (a copy unless nothing else holds it).
-    pub fn into_user(self) -> User {
-        Arc::try_unwrap(self.0).map_or_else(|shared| shared.user.clone(), |state| state.user)
-    }
-}
-
 impl Core {
     /// Refuses a token whose `jti` was revoked (logout, `gatehouse token revoke`). In memory only.
     pub(crate) fn refuse_revoked(&self, tenant: &Tenant, claims: &Claims) -> CoreResult<()> {
