@@ -253,7 +253,9 @@ fn nginx_binary() -> Option<&'static str> {
         .find(|b| Command::new(b).arg("-v").output().is_ok())
 }
 
-/// The README's `auth_request` example, with this test's ports and paths.
+/// The recommended `auth_request` configuration of docs/forward-auth.md, with this test's ports and
+/// paths: one `server` per tenant app, the door called with a fixed `Host` and pinned with
+/// `?tenant=`, and a `default_server` that refuses every host no app is configured for.
 fn nginx_conf(dir: &std::path::Path, port: u16, gatehouse: u16, upstream: u16) -> String {
     let d = dir.display();
     format!(
@@ -271,13 +273,20 @@ http {{
     uwsgi_temp_path {d}/uwsgi;
     scgi_temp_path {d}/scgi;
     server {{
+        listen 127.0.0.1:{port} default_server;
+        server_name _;
+        return 421;
+    }}
+    server {{
         listen 127.0.0.1:{port};
+        server_name {ED};
         location = /_gatehouse_verify {{
             internal;
-            proxy_pass http://127.0.0.1:{gatehouse}/auth/verify;
+            proxy_pass http://127.0.0.1:{gatehouse}/auth/verify?tenant=ed;
             proxy_pass_request_body off;
             proxy_set_header Content-Length "";
-            proxy_set_header Host $host;
+            proxy_set_header Host {ED};
+            proxy_set_header X-Forwarded-Host "";
             proxy_set_header Authorization $http_authorization;
         }}
         location / {{
@@ -348,11 +357,11 @@ async fn forward_auth_through_nginx_lets_valid_tokens_reach_the_upstream_and_sto
     app.set("ed", "FORWARD_AUTH_UPSTREAM_TOKEN", "true").await;
     let upstream = Upstream::start();
     let nginx = start_nginx(binary, app.port, upstream.port);
-    let through = |auth: Option<String>| {
+    let through_host = |host: &'static str, auth: Option<String>| {
         let mut rb = app
             .client
             .get(format!("http://127.0.0.1:{}/app/page", nginx.port))
-            .header(reqwest::header::HOST, ED);
+            .header(reqwest::header::HOST, host);
         if let Some(a) = auth {
             rb = rb.header(reqwest::header::AUTHORIZATION, a);
         }
@@ -361,6 +370,7 @@ async fn forward_auth_through_nginx_lets_valid_tokens_reach_the_upstream_and_sto
             (r.status().as_u16(), r.text().await.unwrap())
         }
     };
+    let through = |auth: Option<String>| through_host(ED, auth);
 
     let token = appmixer_token(&app, ED, "reader@ed.test").await;
     let (status, body) = through(Some(format!("Bearer {token}"))).await;
@@ -391,6 +401,21 @@ async fn forward_auth_through_nginx_lets_valid_tokens_reach_the_upstream_and_sto
     ] {
         assert_eq!(through(auth.clone()).await.0, 401, "{auth:?}");
     }
+    // Issue 21.3, the cross-tenant attempt: the other tenant's host with that tenant's own user's
+    // token, against this app. Under the old one-server `Host $host` config the door resolved the
+    // other tenant and let its user in; here no app answers that host, and the door, called with
+    // the app's fixed host and pinned to its tenant, would refuse the token anyway.
+    assert_eq!(
+        through_host(GLOBEX, Some(format!("Bearer {other}")))
+            .await
+            .0,
+        421
+    );
+    let pinned = "/auth/verify?tenant=ed";
+    let r = app
+        .get(GLOBEX, pinned, Some(&format!("Bearer {other}")))
+        .await;
+    assert_eq!(r.status, 401, "the pin refuses whatever the Host");
     // A logged-out token is refused at once (POST /user/logout ends it on this node).
     let bearer = format!("Bearer {token}");
     let r = app

@@ -4,7 +4,7 @@
 
 use crate::audit::{kind, Record};
 use crate::clock::{SharedClock, SystemClock};
-use crate::error::{CoreError, CoreResult};
+use crate::error::{AuthFailure, CoreError, CoreResult};
 use crate::hash_pool::HashingLimits;
 use crate::metrics::CoreMetrics;
 use crate::password::{HashPolicy, Hasher};
@@ -516,11 +516,37 @@ impl Core {
         jwt: &str,
         audience: Option<&str>,
     ) -> CoreResult<Arc<Claims>> {
+        self.verify_token_of(tenant, jwt, audience, true)
+    }
+
+    /// `verify_token` for routes the replaced system never served (Appmixer's): a token without a
+    /// `kid` is refused there even when an imported legacy key would verify it, so a legacy key
+    /// opens only the doors it opened before (issue 21.8).
+    pub fn verify_own_token(
+        &self,
+        tenant: &Tenant,
+        jwt: &str,
+        audience: Option<&str>,
+    ) -> CoreResult<Arc<Claims>> {
+        self.verify_token_of(tenant, jwt, audience, false)
+    }
+
+    fn verify_token_of(
+        &self,
+        tenant: &Tenant,
+        jwt: &str,
+        audience: Option<&str>,
+        legacy: bool,
+    ) -> CoreResult<Arc<Claims>> {
         let (tid, keys, now) = (&tenant.id, &tenant.keys, self.clock.now_secs());
-        // The cache first: deciding whether a token is a legacy one decodes its header.
+        // The cache first: deciding whether a token is a legacy one decodes its header. Legacy
+        // tokens are never kept in the cache, so a cached answer is never one.
         let claims = match self.verified.cached(tid, keys, jwt, audience, now) {
             Some(answer) => answer?,
             None if token::names_no_key(jwt) => {
+                if !legacy {
+                    return Err(CoreError::Unauthorized(AuthFailure::InvalidToken));
+                }
                 Arc::new(self.verify_legacy_token(tenant, jwt, audience)?)
             }
             None => self

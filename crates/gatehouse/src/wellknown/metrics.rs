@@ -16,6 +16,8 @@ pub enum Outcome {
     NotAUserToken,
     /// The user is disabled or deleted, or ended every token issued before this one.
     UserRefused,
+    /// The proxy pinned another tenant (`?tenant=`) than the one the `Host` names.
+    WrongTenant,
     /// The database did not answer.
     Unavailable,
 }
@@ -29,6 +31,7 @@ impl Outcome {
             Outcome::Expired => "expired_token",
             Outcome::NotAUserToken => "not_a_user_token",
             Outcome::UserRefused => "user_refused",
+            Outcome::WrongTenant => "wrong_tenant",
             Outcome::Unavailable => "unavailable",
         }
     }

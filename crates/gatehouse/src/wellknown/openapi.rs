@@ -47,7 +47,11 @@ pub fn openapi_paths() -> Value {
             "description": "Checks `Authorization: JWT|Bearer <token>` (a user token of either dialect). \
                 Never answers with a body.",
             "parameters": [{"name": "Authorization", "in": "header", "required": false,
-                "schema": {"type": "string"}}],
+                "schema": {"type": "string"}},
+                {"name": "tenant", "in": "query", "required": false, "schema": {"type": "string"},
+                "description": "Pins the check to this tenant's slug: set it in the proxy from a \
+                    fixed value per upstream. The tenant the Host names must be this one, or the \
+                    answer is 401 (a token of another tenant never passes, whatever the Host)."}],
             "responses": {
                 "200": {"description": "A valid token; who it names is in the headers",
                     "headers": {
@@ -60,7 +64,7 @@ pub fn openapi_paths() -> Value {
                             with the tenant's EdDSA or RS256 key, checkable against the JWKS")
                     }},
                 "401": {"description": "No token, or one that is invalid, expired, or names no \
-                    enabled user", "headers": {"WWW-Authenticate": header("Bearer realm=\"<tenant>\"")}},
+                    enabled user; or `tenant` names another tenant than the Host (or none)", "headers": {"WWW-Authenticate": header("Bearer realm=\"<tenant>\"")}},
                 "503": {"description": "The database does not answer"}
             }
         }}

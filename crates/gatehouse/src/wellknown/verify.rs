@@ -5,6 +5,11 @@
 //! that the token was not ended (logout, revocation), each dialect says whether the claims are one
 //! of its user tokens, and core's `token_user` refuses disabled and deleted users and tokens
 //! issued before the user's tokens were ended.
+//!
+//! `?tenant=<slug>` pins the door to the tenant the upstream belongs to (issue 21.3): the proxy
+//! sets it from a fixed value per upstream, and a token of any other tenant is refused whatever
+//! `Host` reached the proxy, so a user of one tenant cannot walk into another tenant's app by
+//! choosing the host the tenant is resolved from.
 
 use super::metrics::{Outcome, VerifyMetrics};
 use super::{no_tenant, tenant_of};
@@ -29,14 +34,17 @@ fn presented_token(req: &HttpRequest) -> Option<&str> {
     (known && !token.is_empty()).then_some(token)
 }
 
-/// Which enabled dialect the verified claims belong to, and the user id they name.
-fn dialect_user<'c>(tenant: &Tenant, claims: &'c Claims) -> Option<(Api, &'c str)> {
+/// Which enabled dialect the verified claims belong to, and the user id they name. A legacy
+/// (kid-less) token passes only as a Tiledesk user: the replaced system issued no other kind, and
+/// the Appmixer routes refuse such tokens too (issue 21.8).
+fn dialect_user<'c>(tenant: &Tenant, jwt: &str, claims: &'c Claims) -> Option<(Api, &'c str)> {
     if tenant.enables(Api::Tiledesk) {
         if let Some(id) = gatehouse_tiledesk::agent_id(tenant, claims) {
             return Some((Api::Tiledesk, id));
         }
     }
-    if tenant.enables(Api::Appmixer) {
+    // Decoding the header only here keeps the Tiledesk path as it was.
+    if tenant.enables(Api::Appmixer) && !gatehouse_core::token::names_no_key(jwt) {
         if let Some(id) = gatehouse_appmixer::user_id_of(claims) {
             return Some((Api::Appmixer, id));
         }
@@ -56,17 +64,41 @@ fn refused(tenant: &Tenant, outcome: Outcome) -> HttpResponse {
         .finish()
 }
 
+/// The `tenant` query parameter, if the proxy pinned the door: `Some(None)` when it is present but
+/// unreadable (then nothing passes), `None` when absent.
+fn pinned_tenant(req: &HttpRequest) -> Option<Option<String>> {
+    let pairs = web::Query::<Vec<(String, String)>>::from_query(req.query_string());
+    let Ok(pairs) = pairs else {
+        // An unreadable query may hide a pin: refuse rather than ignore it.
+        return req.query_string().contains("tenant").then_some(None);
+    };
+    let mut pins = pairs
+        .into_inner()
+        .into_iter()
+        .filter(|(k, _)| k == "tenant");
+    let first = pins.next()?;
+    // Two pins disagree or repeat: a proxy config never sends that, so refuse rather than choose.
+    Some(pins.next().is_none().then_some(first.1))
+}
+
 async fn check(
     core: &Core,
     tenant: &Tenant,
     req: &HttpRequest,
 ) -> Result<(Api, CheckedUser), Outcome> {
+    if let Some(pin) = pinned_tenant(req) {
+        // The tenant the Host resolved to must be the one the proxy pinned; an unknown slug names
+        // no tenant and so matches none.
+        if pin.as_deref() != Some(tenant.slug.as_str()) {
+            return Err(Outcome::WrongTenant);
+        }
+    }
     let jwt = presented_token(req).ok_or(Outcome::Missing)?;
     let claims = core.verify_token(tenant, jwt, None).map_err(|e| match e {
         CoreError::Unauthorized(AuthFailure::ExpiredToken) => Outcome::Expired,
         _ => Outcome::Invalid,
     })?;
-    let (api, id) = dialect_user(tenant, &claims).ok_or(Outcome::NotAUserToken)?;
+    let (api, id) = dialect_user(tenant, jwt, &claims).ok_or(Outcome::NotAUserToken)?;
     match core.token_user(tenant, &claims, id).await {
         Ok(user) => Ok((api, user)),
         Err(CoreError::Unavailable(_)) => Err(Outcome::Unavailable),
@@ -157,6 +189,22 @@ mod tests {
                 .insert_header((header::AUTHORIZATION, value))
                 .to_http_request();
             assert_eq!(presented_token(&req), want, "{value}");
+        }
+    }
+
+    #[test]
+    fn the_tenant_pin_is_read_once_and_a_repeated_one_pins_nothing_that_passes() {
+        for (query, want) in [
+            ("", None),
+            ("x=1", None),
+            ("tenant=acme", Some(Some("acme"))),
+            ("tenant=ac%6De&x=1", Some(Some("acme"))),
+            ("tenant=acme&tenant=beta", Some(None)),
+            ("tenant=acme&tenant=acme", Some(None)),
+        ] {
+            let req = TestRequest::with_uri(&format!("/auth/verify?{query}")).to_http_request();
+            let got = pinned_tenant(&req);
+            assert_eq!(got.as_ref().map(|p| p.as_deref()), want, "{query}");
         }
     }
 }
