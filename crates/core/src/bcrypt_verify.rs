@@ -96,7 +96,7 @@ fn verify_with(lib: &Libcrypt, phrase: &CStr, hash: &str) -> bool {
 }
 
 /// `$2a$`/`$2b$`/`$2y$`, a two-digit cost, then 53 characters of bcrypt's base64.
-fn is_bcrypt(hash: &str) -> bool {
+pub(crate) fn is_bcrypt(hash: &str) -> bool {
     let b = hash.as_bytes();
     b.len() == 60
         && b[0] == b'$'

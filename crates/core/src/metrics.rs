@@ -10,6 +10,10 @@ pub struct CoreMetrics {
     pub hash_queue_depth: IntGauge,
     pub hash_in_flight: IntGauge,
     pub hash_jobs: prometheus::IntCounter,
+    /// The work of every hash computed (made or verified), by kind: what sign-in timing is made
+    /// of, counted so that "an unknown account costs what a known one does" can be checked
+    /// exactly rather than on a clock.
+    pub hash_work: IntCounterVec,
 }
 
 impl CoreMetrics {
@@ -34,11 +38,20 @@ impl CoreMetrics {
             "bcrypt hashes and verifications run (dummy verifications for unknown accounts included)",
         )
         .expect("static metric definition");
+        let hash_work = IntCounterVec::new(
+            Opts::new(
+                "gatehouse_hash_work_total",
+                "Work of the password hashes computed: bcrypt 2^cost, argon2id KiB x iterations",
+            ),
+            &["kind"],
+        )
+        .expect("static metric definition");
         for collector in [
             Box::new(signins.clone()) as Box<dyn prometheus::core::Collector>,
             Box::new(hash_queue_depth.clone()),
             Box::new(hash_in_flight.clone()),
             Box::new(hash_jobs.clone()),
+            Box::new(hash_work.clone()),
         ] {
             // A second core on one registry (tests) finds the metric registered: that is fine.
             let _ = registry.register(collector);
@@ -48,6 +61,7 @@ impl CoreMetrics {
             hash_queue_depth,
             hash_in_flight,
             hash_jobs,
+            hash_work,
         }
     }
 

@@ -11,6 +11,7 @@ use crate::hash_pool::{HashPool, HashingLimits};
 use crate::metrics::CoreMetrics;
 use crate::validated::Password;
 use argon2::password_hash::{self, Output, ParamsString, PasswordHash, SaltString};
+use prometheus::IntCounterVec;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
@@ -159,13 +160,20 @@ impl Hasher {
     ) -> CoreResult<String> {
         let pw = password.expose().to_owned();
         let policy = self.effective(policy);
-        let arenas = self.inner.arenas.clone();
-        self.run(tenant, move || make_hash(&pw, policy, &arenas))
+        let (arenas, work) = (
+            self.inner.arenas.clone(),
+            self.inner.metrics.hash_work.clone(),
+        );
+        self.run(tenant, move || make_hash(&pw, policy, &arenas, &work))
             .await?
     }
 
     /// Verifies `password` against `stored`, or against a dummy hash of the same policy when there
-    /// is no stored hash, so that "no such account" costs what "wrong password" costs.
+    /// is no stored hash, so that "no such account" costs what "wrong password" costs. A wrong
+    /// password against a stored hash that is not the policy's (an older cost, the other kind, an
+    /// imported `$2a$`) also spends the policy's cost: a known account then never answers faster
+    /// than an unknown one (issue 21.4b; it may answer slower, by its stale hash's cost, until a
+    /// good sign-in re-hashes it).
     pub async fn verify(
         &self,
         tenant: &str,
@@ -177,20 +185,29 @@ impl Hasher {
         // bcrypt reads only 72 bytes, so a longer candidate could match a hash of its prefix:
         // such a password was never accepted, so it matches nothing (at the usual price).
         let too_long = password.expose().len() > crate::validated::BCRYPT_MAX_PASSWORD_BYTES;
-        let (hash, real) = match stored {
-            Some(h) if !too_long => (h.to_owned(), true),
-            _ => (self.dummy(tenant, policy).await?.as_str().to_owned(), false),
-        };
+        let stored = stored.filter(|_| !too_long).map(str::to_owned);
         let pw = password.expose().to_owned();
-        let (limits, arenas) = (self.inner.limits, self.inner.arenas.clone());
+        let inner = self.inner.clone();
         self.run(tenant, move || {
-            if !matches(&pw, &hash, &limits, &arenas) || !real {
+            let Some(hash) = stored else {
+                spend_policy_cost(&inner, &pw, policy)?;
+                return Ok(Verified::NoMatch);
+            };
+            if !matches(
+                &pw,
+                &hash,
+                &inner.limits,
+                &inner.arenas,
+                &inner.metrics.hash_work,
+            ) {
+                top_up(&inner, &pw, &hash, policy)?;
                 return Ok(Verified::NoMatch);
             }
             if follows(&hash, policy) {
                 return Ok(Verified::Match);
             }
-            make_hash(&pw, policy, &arenas).map(Verified::MatchRehashed)
+            make_hash(&pw, policy, &inner.arenas, &inner.metrics.hash_work)
+                .map(Verified::MatchRehashed)
         })
         .await?
     }
@@ -212,14 +229,8 @@ impl Hasher {
         if let Some(h) = self.lock_dummies().get(&policy) {
             return Ok(h.clone());
         }
-        let random = uuid::Uuid::new_v4().to_string();
-        let arenas = self.inner.arenas.clone();
-        let hash = self
-            .run(tenant, move || make_hash(&random, policy, &arenas))
-            .await??;
-        let hash = Arc::new(hash);
-        self.lock_dummies().insert(policy, hash.clone());
-        Ok(hash)
+        let inner = self.inner.clone();
+        Ok(self.run(tenant, move || dummy_of(&inner, policy)).await??.0)
     }
 
     fn lock_dummies(&self) -> std::sync::MutexGuard<'_, HashMap<HashPolicy, Arc<String>>> {
@@ -278,8 +289,137 @@ fn argon2_output(
     })
 }
 
+/// The dummy hash of `policy`, made now (one hash) if this node has none yet.
+fn dummy_of(inner: &Inner, policy: HashPolicy) -> CoreResult<(Arc<String>, bool)> {
+    let lock = || inner.dummies.lock().unwrap_or_else(|p| p.into_inner());
+    if let Some(h) = lock().get(&policy) {
+        return Ok((h.clone(), false));
+    }
+    let random = uuid::Uuid::new_v4().to_string();
+    let made = Arc::new(make_hash(
+        &random,
+        policy,
+        &inner.arenas,
+        &inner.metrics.hash_work,
+    )?);
+    Ok((lock().entry(policy).or_insert(made).clone(), true))
+}
+
+/// Spends one hash computation at `policy`: a verification against its dummy or, when this node
+/// has none yet, making the dummy (the same work: one hash, not a hash and then a verification).
+fn spend_policy_cost(inner: &Inner, pw: &str, policy: HashPolicy) -> CoreResult<()> {
+    let (dummy, made) = dummy_of(inner, policy)?;
+    if !made {
+        // Never a match: the dummy is the hash of a random UUID nobody was told.
+        let _ = matches(
+            pw,
+            &dummy,
+            &inner.limits,
+            &inner.arenas,
+            &inner.metrics.hash_work,
+        );
+    }
+    Ok(())
+}
+
+/// After a wrong password against `stored`, spends what the policy costs beyond what verifying
+/// `stored` cost, so that a known account whose hash is cheaper than the policy's (an older cost,
+/// a hash above this node's caps that was not verified at all) answers no faster than an unknown
+/// one. bcrypt: verifications at costs c..p-1 add up to exactly 2^p - 2^c. argon2id: one more
+/// computation of the missing KiB x iterations. A hash of the other kind is left at its own cost
+/// (the two kinds' work has no common unit) until a good sign-in re-hashes it.
+fn top_up(inner: &Inner, pw: &str, stored: &str, policy: HashPolicy) -> CoreResult<()> {
+    match (stored_work(stored, &inner.limits), policy) {
+        (None, _) => spend_policy_cost(inner, pw, policy),
+        (Some(Spent::Bcrypt(c)), HashPolicy::Bcrypt { cost }) => {
+            for k in c..cost {
+                spend_policy_cost(inner, pw, HashPolicy::Bcrypt { cost: k })?;
+            }
+            Ok(())
+        }
+        (
+            Some(Spent::Argon2(units)),
+            HashPolicy::Argon2id {
+                memory_kib,
+                iterations,
+                ..
+            },
+        ) => {
+            let wanted = u64::from(memory_kib) * u64::from(iterations);
+            if units >= wanted {
+                return Ok(());
+            }
+            let t = iterations.max(1);
+            let m = u32::try_from((wanted - units).div_ceil(u64::from(t)))
+                .unwrap_or(memory_kib)
+                .clamp(8, memory_kib.max(8));
+            let a2 = argon2_of(m, t, 1)?;
+            let mut salt = [0u8; 16];
+            rand::RngCore::fill_bytes(&mut rand::rngs::OsRng, &mut salt);
+            count_work(
+                &inner.metrics.hash_work,
+                HashPolicy::Argon2id {
+                    memory_kib: m,
+                    iterations: t,
+                    lanes: 1,
+                },
+            );
+            argon2_output(&a2, pw.as_bytes(), &salt, 32, &inner.arenas)
+                .map(drop)
+                .map_err(|e| CoreError::Internal(format!("argon2: {e}")))
+        }
+        _ => Ok(()),
+    }
+}
+
+/// What verifying a stored hash cost (`None`: it could not be read, nothing was computed).
+enum Spent {
+    Bcrypt(u32),
+    /// KiB x iterations; 0 for a hash above this node's caps (not verified).
+    Argon2(u64),
+}
+
+fn stored_work(hash: &str, limits: &HashingLimits) -> Option<Spent> {
+    if !hash.starts_with("$argon2") {
+        return crate::bcrypt_verify::is_bcrypt(hash)
+            .then(|| hash_cost(hash))
+            .flatten()
+            .map(Spent::Bcrypt);
+    }
+    let parsed = PasswordHash::new(hash).ok()?;
+    let params = argon2::Params::try_from(&parsed).ok()?;
+    if params.m_cost() > limits.max_argon2_memory_kib
+        || params.t_cost() > limits.max_argon2_iterations
+        || params.p_cost() > MAX_ARGON2_LANES
+    {
+        return Some(Spent::Argon2(0));
+    }
+    Some(Spent::Argon2(
+        u64::from(params.m_cost()) * u64::from(params.t_cost()),
+    ))
+}
+
+/// Counts one computation's work (see `CoreMetrics::hash_work`).
+fn count_work(work: &IntCounterVec, policy: HashPolicy) {
+    let (kind, units) = match policy {
+        HashPolicy::Bcrypt { cost } => ("bcrypt", 1u64 << cost.min(31)),
+        HashPolicy::Argon2id {
+            memory_kib,
+            iterations,
+            ..
+        } => ("argon2id", u64::from(memory_kib) * u64::from(iterations)),
+    };
+    work.with_label_values(&[kind]).inc_by(units);
+}
+
 /// A new hash of `pw` under `policy` (already capped), in its modular-crypt / PHC string form.
-fn make_hash(pw: &str, policy: HashPolicy, arenas: &Arenas) -> CoreResult<String> {
+fn make_hash(
+    pw: &str,
+    policy: HashPolicy,
+    arenas: &Arenas,
+    work: &IntCounterVec,
+) -> CoreResult<String> {
+    count_work(work, policy);
     match policy {
         HashPolicy::Bcrypt { cost } => {
             bcrypt::hash(pw, cost).map_err(|e| CoreError::Internal(format!("bcrypt: {e}")))
@@ -318,8 +458,17 @@ fn make_hash(pw: &str, policy: HashPolicy, arenas: &Arenas) -> CoreResult<String
 /// Whether `pw` matches `hash` (bcrypt `$2a$`/`$2b$`/`$2y$`, or argon2 in PHC form). An argon2
 /// hash whose memory or iterations exceed the operator's caps is not verified (it could take the
 /// process's memory): it matches nothing, and says so in the log without naming the account.
-fn matches(pw: &str, hash: &str, limits: &HashingLimits, arenas: &Arenas) -> bool {
+fn matches(
+    pw: &str,
+    hash: &str,
+    limits: &HashingLimits,
+    arenas: &Arenas,
+    work: &IntCounterVec,
+) -> bool {
     if !hash.starts_with("$argon2") {
+        if let Some(cost) = hash_cost(hash).filter(|_| crate::bcrypt_verify::is_bcrypt(hash)) {
+            count_work(work, HashPolicy::Bcrypt { cost });
+        }
         return crate::bcrypt_verify::verify(pw, hash);
     }
     let Ok(parsed) = PasswordHash::new(hash) else {
@@ -357,6 +506,14 @@ fn matches(pw: &str, hash: &str, limits: &HashingLimits, arenas: &Arenas) -> boo
         return false;
     };
     let a2 = argon2::Argon2::new(algorithm, version, params);
+    count_work(
+        work,
+        HashPolicy::Argon2id {
+            memory_kib: a2.params().m_cost(),
+            iterations: a2.params().t_cost(),
+            lanes: a2.params().p_cost(),
+        },
+    );
     // `Output`'s equality is constant-time.
     argon2_output(&a2, pw.as_bytes(), salt, expected.len(), arenas)
         .is_ok_and(|computed| computed == expected)

@@ -380,6 +380,8 @@ fn spawn_refresher(core: Arc<Core>, refresh_seconds: u64) {
             if let Err(e) = core.refresh_tenants().await {
                 log::warn!("tenant refresh failed, keeping the last directory: {e}");
             }
+            // A hash policy changed on another node (SQLite polls): its dummy, made ahead.
+            core.prewarm_hashing();
         }
     });
 }

@@ -113,6 +113,9 @@ impl Core {
         }
         if tenants_changed {
             self.refresh_tenants().await?;
+            // A hash policy changed on another node: its dummy is made now, in the background,
+            // not by this node's first unknown-account sign-in.
+            self.prewarm_hashing();
         }
         Ok(())
     }
