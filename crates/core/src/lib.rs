@@ -28,6 +28,7 @@ pub mod settings;
 pub mod signup_policy;
 pub mod storage;
 pub mod strict_json;
+pub mod tenant_admin;
 pub mod tenants;
 pub mod token;
 pub mod user_list;

@@ -50,6 +50,9 @@ pub async fn set(ctx: Ctx, body: ApiResult<JsonBody>) -> ApiResult<HttpResponse>
     let body = body?;
     let key = body.required_str("key")?;
     let value = setting_value(&body)?;
+    // A tenant admin's door: some values only the operator may set.
+    ctx.core
+        .check_tenant_admin_setting(&ctx.tenant, key, &value)?;
     ctx.core.set_config(&ctx.tenant, key, &value).await?;
     let stored = ctx
         .fresh_tenant()

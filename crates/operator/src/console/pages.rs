@@ -290,11 +290,17 @@ pub async fn set_setting(
                     format!("{key} unset."),
                 )
             } else {
-                (
-                    core.set_config(&t, key, form.value.trim()).await,
-                    "setting.set",
-                    format!("{key} set."),
-                )
+                // A tenant admin may not set some values the operator may (see `tenant_admin`).
+                let allowed = if s.session.who.is_operator() {
+                    Ok(())
+                } else {
+                    core.check_tenant_admin_setting(&t, key, form.value.trim())
+                };
+                let outcome = match allowed {
+                    Ok(()) => core.set_config(&t, key, form.value.trim()).await,
+                    Err(e) => Err(e),
+                };
+                (outcome, "setting.set", format!("{key} set."))
             };
             if outcome.is_ok() {
                 audit::record(&core, &s.actor(), &t, action, key);
