@@ -4,6 +4,11 @@
 //! owner out): past `SIGNIN_MAX_FAILURES` failures in a lock window, each sign-in naming it waits a
 //! growing delay first (a tarpit: an async sleep, counted per node in memory). An unknown account is
 //! counted, locked and slowed exactly as a known one, so none of this tells which accounts exist.
+//!
+//! Code-taking routes (check a reset code, reset with one, verify an email) use the same table for
+//! their misses (issue 21.9): each wrong code counts against the client address under a key no
+//! login can have, and past `SIGNIN_MAX_FAILURES` misses that address gets `RateLimited` on every
+//! code route for `SIGNIN_LOCK_SECONDS`. On PostgreSQL the count is the deployment's, not a node's.
 
 use crate::error::{CoreError, CoreResult};
 use crate::ratelimit::Subject;
@@ -21,6 +26,8 @@ use std::time::Duration;
 const TARPIT_BASE_MS: u64 = 250;
 /// Logins longer than any valid email or username are all unknown; their keys are cut to this.
 const KEY_MAX_CHARS: usize = 256;
+/// The "login" code misses are counted under: login keys are trimmed, so none starts with a space.
+const CODE_GUESS_KEY: &str = " code guesses";
 
 /// The login as the person typed it, normalised as the lookup does: it keys the lock and the
 /// tarpit. Not the account id: an id exists only for known accounts, and keying by it would let
@@ -232,6 +239,41 @@ impl Core {
                 record_failure(c, &tid, &key, &ip.to_string(), max, lock_ms, now)
             })
             .await
+    }
+
+    /// Runs `work` (a code lookup or use) for a client at `ip` unless that address has spent its
+    /// misses: `RateLimited` then, without looking at the code. A miss (`NotFound`, or a code of
+    /// another user) is counted; reaching the limit locks the address for the lock window.
+    pub(crate) async fn guard_code_guesses<T>(
+        &self,
+        tenant: &Tenant,
+        ip: IpAddr,
+        work: impl std::future::Future<Output = CoreResult<T>>,
+    ) -> CoreResult<T> {
+        let (tid, now) = (tenant.id.clone(), self.now_ms());
+        let pair = self
+            .db
+            .run_tenant(&tenant.id, move |c| pair_state(c, &tid, CODE_GUESS_KEY, ip))
+            .await?;
+        if is_locked(pair.as_ref(), now) {
+            return Err(CoreError::RateLimited);
+        }
+        let outcome = work.await;
+        let missed = matches!(
+            &outcome,
+            Err(CoreError::NotFound(_)) | Err(CoreError::Forbidden(crate::mail::VERIFY_OTHER_USER))
+        );
+        if missed {
+            let lock_ms = tenant.settings.signin_lock_seconds * 1000;
+            let max = i32::try_from(tenant.settings.signin_max_failures).unwrap_or(i32::MAX);
+            let tid = tenant.id.clone();
+            self.db
+                .run_tenant(&tenant.id, move |c| {
+                    record_failure(c, &tid, CODE_GUESS_KEY, &ip.to_string(), max, lock_ms, now)
+                })
+                .await?;
+        }
+        outcome
     }
 
     /// A good password from the pair ends its count (and a lock that has run out).

@@ -651,7 +651,8 @@ impl Core {
     }
 
     /// Disables (or enables) a user: a disabled user cannot sign in and their tokens are refused.
-    /// Disabling also ends the tokens issued before it, so enabling again does not revive them.
+    /// Disabling also ends the tokens issued before it and the user's pending codes, so enabling
+    /// again revives neither.
     pub async fn set_user_disabled(
         &self,
         tenant: &Tenant,
@@ -671,6 +672,9 @@ impl Core {
                         .execute(c)?;
                     found_one(n, "user")?;
                     let change = if disabled {
+                        // Pending reset and verification codes end too: enabling the account
+                        // again must not revive a link mailed (or stolen) before (issue 21.7).
+                        crate::mail::codes::end_every(c, &tid, &id)?;
                         end_user_tokens(c, &tid, &id, now)?
                     } else {
                         user_changed(c, &tid, &id, now)?

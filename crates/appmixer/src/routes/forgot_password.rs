@@ -43,7 +43,7 @@ pub async fn reset(ctx: Ctx, body: ApiResult<JsonBody>) -> ApiResult<HttpRespons
             .min_password_length(crate::PASSWORD_MIN_LENGTH),
     )?;
     ctx.core
-        .reset_password_with_code(&ctx.tenant, code, &password)
+        .reset_password_with_code(&ctx.tenant, ctx.client_ip, code, &password)
         .await
         .map_err(|e| match e {
             CoreError::NotFound(_) => CoreError::NotFound("code"),

@@ -156,6 +156,21 @@ pub(crate) fn end_all(
     Ok(())
 }
 
+/// Ends every code of the user, whatever its purpose (the user is disabled).
+pub(crate) fn end_every(
+    conn: &mut AnyConnection,
+    tenant_id: &str,
+    user_id: &str,
+) -> CoreResult<()> {
+    diesel::delete(
+        mail_codes::table
+            .filter(mail_codes::tenant_id.eq(tenant_id))
+            .filter(mail_codes::user_id.eq(user_id)),
+    )
+    .execute(conn)?;
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -61,6 +61,15 @@ fn from_of(tenant: &Tenant) -> String {
     }
 }
 
+/// The code's user, unless gone or disabled: both answer as a dead code does, so a code tells
+/// nothing more about the account than it did (issue 21.7).
+fn live_user(c: &mut crate::storage::AnyConnection, tid: &str, uid: &str) -> CoreResult<User> {
+    crate::users::load_state(c, tid, uid)?
+        .map(|s| s.user)
+        .filter(|u| !u.disabled)
+        .ok_or(CoreError::NotFound("code"))
+}
+
 impl Core {
     fn require_mail(&self, tenant: &Tenant) -> CoreResult<()> {
         match tenant.settings.smtp_url {
@@ -186,17 +195,21 @@ impl Core {
         Ok(())
     }
 
-    /// The user a live reset code belongs to (`NotFound("code")` otherwise); the code stays live.
-    pub async fn check_reset_code(&self, tenant: &Tenant, code: &str) -> CoreResult<User> {
+    /// The user a live reset code belongs to (`NotFound("code")` otherwise, and for a disabled
+    /// user: the same answer as a dead code); the code stays live. Each miss counts against `ip`
+    /// (see `lockout::guard_code_guesses`): `RateLimited` past the limit.
+    pub async fn check_reset_code(
+        &self,
+        tenant: &Tenant,
+        ip: IpAddr,
+        code: &str,
+    ) -> CoreResult<User> {
         let (tid, code, now) = (tenant.id.clone(), code.to_owned(), self.now_ms());
-        self.db
-            .run_tenant(&tenant.id, move |c| {
-                let row = codes::find(c, &tid, Purpose::Reset, &code, now)?;
-                crate::users::load_state(c, &tid, &row.user_id)?
-                    .map(|s| s.user)
-                    .ok_or(CoreError::NotFound("code"))
-            })
-            .await
+        let lookup = self.db.run_tenant(&tenant.id, move |c| {
+            let row = codes::find(c, &tid, Purpose::Reset, &code, now)?;
+            live_user(c, &tid, &row.user_id)
+        });
+        self.guard_code_guesses(tenant, ip, lookup).await
     }
 
     /// Sets a new password with a reset code: the code (and the user's other reset codes) end, the
@@ -204,11 +217,12 @@ impl Core {
     pub async fn reset_password_with_code(
         &self,
         tenant: &Tenant,
+        ip: IpAddr,
         code: &str,
         new: &Password,
     ) -> CoreResult<User> {
         // Checked before hashing, so a wrong code costs no bcrypt.
-        self.check_reset_code(tenant, code).await?;
+        self.check_reset_code(tenant, ip, code).await?;
         let hash = self
             .hasher
             .hash(&tenant.id, new, tenant.settings.hash_policy())
@@ -219,6 +233,8 @@ impl Core {
             .run_tenant(&tenant.id, move |c| {
                 write_transaction(c, |c| {
                     let row = codes::consume(c, &tid, Purpose::Reset, &code, now)?;
+                    // Again in the transaction: the user may have been disabled since the check.
+                    live_user(c, &tid, &row.user_id)?;
                     codes::end_all(c, &tid, &row.user_id, Purpose::Reset)?;
                     let change = crate::users::store_password(c, &tid, &row.user_id, hash, now)?;
                     let user = crate::users::load_state(c, &tid, &row.user_id)?
@@ -266,42 +282,48 @@ impl Core {
 
     /// Follows a verification mail: the code must be live, for user `uid` and its current email;
     /// the account's email is then verified. `NotFound("code")` or `Forbidden(VERIFY_OTHER_USER)`.
-    pub async fn verify_email(&self, tenant: &Tenant, uid: &str, code: &str) -> CoreResult<User> {
+    pub async fn verify_email(
+        &self,
+        tenant: &Tenant,
+        ip: IpAddr,
+        uid: &str,
+        code: &str,
+    ) -> CoreResult<User> {
         let (tid, uid, code, now) = (
             tenant.id.clone(),
             uid.to_owned(),
             code.to_owned(),
             self.now_ms(),
         );
-        let (user, change) = self
-            .db
-            .run_tenant(&tenant.id, move |c| {
-                write_transaction(c, |c| {
-                    let row = codes::find(c, &tid, Purpose::Verify, &code, now)?;
-                    if row.user_id != uid {
-                        return Err(CoreError::Forbidden(VERIFY_OTHER_USER));
-                    }
-                    codes::consume(c, &tid, Purpose::Verify, &code, now)?;
-                    // Only while the account still has the address the mail went to.
-                    let n = diesel::update(
-                        users::table
-                            .filter(users::tenant_id.eq(&tid))
-                            .filter(users::id.eq(&uid))
-                            .filter(users::email.eq(&row.email)),
-                    )
-                    .set((users::email_verified.eq(true), users::updated_at.eq(now)))
-                    .execute(c)?;
-                    if n != 1 {
-                        return Err(CoreError::NotFound("code"));
-                    }
-                    let change = crate::revocation::user_changed(c, &tid, &uid, now)?;
-                    let user = crate::users::load_state(c, &tid, &uid)?
-                        .map(|s| s.user)
-                        .ok_or(CoreError::NotFound("user"))?;
-                    Ok((user, change))
-                })
+        let verified = self.db.run_tenant(&tenant.id, move |c| {
+            write_transaction(c, |c| {
+                let row = codes::find(c, &tid, Purpose::Verify, &code, now)?;
+                if row.user_id != uid {
+                    return Err(CoreError::Forbidden(VERIFY_OTHER_USER));
+                }
+                // A disabled user's code is as dead as any other (disabling ends them anyway).
+                live_user(c, &tid, &uid)?;
+                codes::consume(c, &tid, Purpose::Verify, &code, now)?;
+                // Only while the account still has the address the mail went to.
+                let n = diesel::update(
+                    users::table
+                        .filter(users::tenant_id.eq(&tid))
+                        .filter(users::id.eq(&uid))
+                        .filter(users::email.eq(&row.email)),
+                )
+                .set((users::email_verified.eq(true), users::updated_at.eq(now)))
+                .execute(c)?;
+                if n != 1 {
+                    return Err(CoreError::NotFound("code"));
+                }
+                let change = crate::revocation::user_changed(c, &tid, &uid, now)?;
+                let user = crate::users::load_state(c, &tid, &uid)?
+                    .map(|s| s.user)
+                    .ok_or(CoreError::NotFound("user"))?;
+                Ok((user, change))
             })
-            .await?;
+        });
+        let (user, change) = self.guard_code_guesses(tenant, ip, verified).await?;
         self.publish(&[change]).await?;
         Ok(user)
     }

@@ -70,7 +70,7 @@ pub async fn check_reset_key(
     key: web::Path<String>,
 ) -> Result<HttpResponse, TiledeskError> {
     let user = core
-        .check_reset_code(&ctx.tenant, &key)
+        .check_reset_code(&ctx.tenant, ctx.client_ip, &key)
         .await
         .map_err(invalid_key)?;
     Ok(HttpResponse::Ok().json(json!({
@@ -96,7 +96,7 @@ pub async fn reset(
     )
     .map_err(|_| FieldError::hidden("password"))?;
     let user = core
-        .reset_password_with_code(tenant, &key, &password)
+        .reset_password_with_code(tenant, ctx.client_ip, &key, &password)
         .await
         .map_err(invalid_key)?;
     Ok(HttpResponse::Ok().json(json!({
@@ -113,7 +113,7 @@ pub async fn verify_email(
 ) -> Result<HttpResponse, TiledeskError> {
     let (uid, code) = path.into_inner();
     let user = core
-        .verify_email(&ctx.tenant, &uid, &code)
+        .verify_email(&ctx.tenant, ctx.client_ip, &uid, &code)
         .await
         .map_err(|e| match e {
             CoreError::NotFound(_) => TiledeskError::Error(StatusCode::UNAUTHORIZED, CODE_EXPIRED),
