@@ -151,10 +151,14 @@ impl Core {
             self.audit(tenant, record.detail("every token"));
             return Ok(());
         }
-        let jti = claims
-            .get("jti")
-            .and_then(Value::as_str)
-            .ok_or(CoreError::invalid("jti", "the token has no jti"))?;
+        // A token without a `jti` (an imported legacy token; tiledesk-server's carry none) cannot
+        // be ended alone, and it has no `exp` either: it is ended with every token of its user
+        // issued up to now, rather than answering an error and letting it live (issue 21.10).
+        let Some(jti) = claims.get("jti").and_then(Value::as_str) else {
+            self.end_all_tokens(tenant, user_id).await?;
+            self.audit(tenant, record.detail("every token (the token has no jti)"));
+            return Ok(());
+        };
         let exp = claims
             .get("exp")
             .and_then(Value::as_f64)
