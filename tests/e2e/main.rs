@@ -27,6 +27,7 @@ mod revocation;
 mod secrets_at_rest;
 mod seed;
 mod signin_limits;
+mod third_review;
 mod tiledesk;
 mod tiledesk_frontend;
 mod wellknown;
