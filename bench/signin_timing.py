@@ -16,6 +16,7 @@ hash work the server counted (`gatehouse_hash_work_total`) per sign-in. Bounded:
 """
 
 import argparse
+import base64
 import http.client
 import json
 import os
@@ -111,6 +112,9 @@ pool_size = 4
 refresh_seconds = 1
 {tenants}""")
     env = {**os.environ, "RUST_LOG": "error"}
+    if db_name:
+        # PostgreSQL needs a master key every node shares; this run's own, thrown away after.
+        env["GATEHOUSE_MASTER_KEY"] = base64.b64encode(os.urandom(32)).decode()
     server = subprocess.Popen([args.binary, "--config", config, "serve"], env=env)
     try:
         for _ in range(300):
