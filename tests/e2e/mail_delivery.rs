@@ -174,7 +174,7 @@ async fn smtp_url_must_name_a_host_the_operator_allows(app: TestApp) {
         "smtp://192.168.1.20:587?tls=required",
         "smtp://127.0.0.2:2525",
         "smtp://0.0.0.0:25",
-        "smtp://[::ffff:127.0.0.1]:25",
+        "smtp://[::ffff:10.0.0.1]:25",
     ] {
         let r = app
             .post_auth(
