@@ -107,7 +107,7 @@ impl Guard {
     pub fn check_addr(&self, addr: SocketAddr) -> Result<(), OutboundError> {
         let ip = canonical(addr.ip());
         let listed = self.entries.iter().any(|e| {
-            e.port.map_or(true, |p| p == addr.port())
+            (e.port.is_none() || e.port == Some(addr.port()))
                 && matches!(e.host, HostPattern::Net(net, len) if in_net(ip, net, len))
         });
         if listed {
@@ -138,7 +138,7 @@ impl Guard {
             return Ok(NameVerdict::Allowed);
         }
         let listed = self.entries.iter().any(|e| {
-            e.port.map_or(true, |p| p == port)
+            (e.port.is_none() || e.port == Some(port))
                 && match &e.host {
                     HostPattern::Name(n) => *n == host,
                     HostPattern::Suffix(s) => {
