@@ -108,7 +108,8 @@ impl Drop for TestApp {
     }
 }
 
-/// The test configuration: port 0, a 1-second tenant refresh, bcrypt cost 4, three tenants.
+/// The test configuration: port 0, a 1-second tenant refresh, bcrypt cost 4, three tenants, and
+/// 127.0.0.1 on the outbound list (an `extra` with its own `[outbound]` replaces that).
 pub fn test_toml(db_url: &str, extra: &str) -> String {
     format!(
         r#"
@@ -142,12 +143,19 @@ slug = "globex"
 hosts = ["globex.test"]
 apis = ["tiledesk", "appmixer"]
 settings = {{ BCRYPT_COST = "4", PASSWORD_HASH = "bcrypt" }}
+{outbound}
 {extra}
 "#,
         secrets = if extra.contains("[secrets]") {
             String::new()
         } else {
             secrets_toml(db_url)
+        },
+        // The tests' SMTP sinks listen on loopback, which the outbound guard refuses unless listed.
+        outbound = if extra.contains("[outbound]") {
+            ""
+        } else {
+            "[outbound]\nallowed_hosts = [\"127.0.0.1\"]\n"
         }
     )
 }

@@ -32,8 +32,9 @@ use std::sync::Arc;
 
 const SINK: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../tests/smtp/sink.py");
 
-/// A real SMTP server (aiosmtpd) on a port of its own, started and stopped at will.
-struct Smtp {
+/// A real SMTP server (aiosmtpd) on a port of its own, started and stopped at will (the delivery
+/// tests in mail_delivery.rs use it too).
+pub(crate) struct Smtp {
     port: u16,
     dir: tempfile::TempDir,
     child: Option<Child>,
@@ -41,7 +42,7 @@ struct Smtp {
 
 impl Smtp {
     /// A server not yet started: its port is chosen, nothing listens there.
-    fn down() -> Smtp {
+    pub(crate) fn down() -> Smtp {
         let port = std::net::TcpListener::bind("127.0.0.1:0")
             .and_then(|l| l.local_addr())
             .expect("a free port")
@@ -53,13 +54,13 @@ impl Smtp {
         }
     }
 
-    fn started() -> Smtp {
+    pub(crate) fn started() -> Smtp {
         let mut s = Smtp::down();
         s.up();
         s
     }
 
-    fn up(&mut self) {
+    pub(crate) fn up(&mut self) {
         let mut child = Command::new("python3")
             .arg(SINK)
             .args(["--port", &self.port.to_string()])
@@ -81,12 +82,12 @@ impl Smtp {
         self.child = Some(child);
     }
 
-    fn url(&self) -> String {
+    pub(crate) fn url(&self) -> String {
         format!("smtp://127.0.0.1:{}", self.port)
     }
 
     /// Every mail received so far, in order.
-    fn mails(&self) -> Vec<Value> {
+    pub(crate) fn mails(&self) -> Vec<Value> {
         let mut files: Vec<_> = std::fs::read_dir(self.dir.path())
             .expect("mail dir")
             .filter_map(Result::ok)
@@ -103,7 +104,7 @@ impl Smtp {
     }
 
     /// Waits for at least `n` mails, letting `app`'s sender run now instead of at its next tick.
-    async fn wait_for(&self, app: &TestApp, n: usize) -> Vec<Value> {
+    pub(crate) async fn wait_for(&self, app: &TestApp, n: usize) -> Vec<Value> {
         let got = eventually(15, || async {
             let _ = app.core.drain_outbox().await;
             self.mails().len() >= n
@@ -137,7 +138,7 @@ fn code_after(mail: &Value, marker: &str) -> String {
     code
 }
 
-fn subject(mail: &Value) -> &str {
+pub(crate) fn subject(mail: &Value) -> &str {
     mail["subject"].as_str().unwrap_or("")
 }
 

@@ -15,6 +15,7 @@ pub mod master_key;
 pub mod metrics;
 pub mod migrate;
 pub mod operator;
+pub mod outbound;
 pub mod password;
 pub mod projects;
 pub mod ratelimit;

@@ -8,7 +8,7 @@ use std::sync::Mutex;
 
 /// The window of the per-minute limits.
 pub const MINUTE_MS: i64 = 60_000;
-/// The window of the per-hour limits (mail).
+/// An hour (the mail limits count over the last one, in the database: see `mail::limits`).
 pub const HOUR_MS: i64 = 3_600_000;
 /// Past this many tracked subjects, finished windows are swept, at most once every `SWEEP_EVERY_MS`:
 /// when most subjects are live (many logins tried within their lock window, many addresses asking
@@ -26,10 +26,6 @@ pub enum Subject {
     SigninFailure(IpAddr),
     /// Failed sign-ins naming one login (email or username), from any address.
     LoginFailure(String),
-    /// Mail-sending requests (resets, verification mails) naming one address, from anywhere.
-    MailToEmail(String),
-    /// Mail-sending requests from one client address.
-    MailFromIp(IpAddr),
     /// The server's own chores (e.g. pruning expired sign-in locks), at most so often.
     Chore(&'static str),
 }

@@ -42,6 +42,8 @@ pub struct CoreOptions {
     pub sealer: Sealer,
     /// The mail sender's pace (see `mail`).
     pub mail: crate::mail::MailOptions,
+    /// Where the node may connect on a tenant's behalf (see `outbound`).
+    pub outbound: crate::outbound::OutboundOptions,
 }
 
 impl Default for CoreOptions {
@@ -53,6 +55,7 @@ impl Default for CoreOptions {
             registry: prometheus::Registry::new(),
             sealer: Sealer::ephemeral(),
             mail: crate::mail::MailOptions::default(),
+            outbound: crate::outbound::OutboundOptions::default(),
         }
     }
 }
@@ -73,6 +76,8 @@ pub struct Core {
     pub(crate) auditor: crate::audit::AuditWriter,
     /// Mail: the sender's pace and its metrics (see `mail`).
     pub(crate) mail: crate::mail::Mailer,
+    /// The operator's rule for every outbound connection (see `outbound`).
+    pub(crate) outbound: crate::outbound::Guard,
     /// Serialises reloads: an older reload finishing after a newer one would put stale tenants
     /// back (say, the periodic refresh racing the refresh that follows a setting change).
     refresh_lock: tokio::sync::Mutex<()>,
@@ -99,6 +104,7 @@ impl Core {
             sealer: Arc::new(options.sealer),
             auditor: crate::audit::AuditWriter::start(db_for_audit, &options.registry),
             mail: crate::mail::Mailer::new(options.mail, &options.registry),
+            outbound: crate::outbound::Guard::new(&options.outbound)?,
             refresh_lock: tokio::sync::Mutex::new(()),
         })
     }
@@ -157,6 +163,7 @@ impl Core {
     pub async fn create_tenant(&self, spec: TenantSpec) -> CoreResult<Arc<Tenant>> {
         let spec = spec.validated()?;
         self.check_settings_caps(&spec.settings)?;
+        self.vet_outbound_settings(&spec.settings).await?;
         let now = self.now_ms();
         let id = crate::ids::object_id(now / 1000);
         let slug = spec.slug.clone();
@@ -174,6 +181,7 @@ impl Core {
     pub async fn ensure_tenant(&self, spec: TenantSpec) -> CoreResult<Arc<Tenant>> {
         let spec = spec.validated()?;
         self.check_settings_caps(&spec.settings)?;
+        self.vet_outbound_settings(&spec.settings).await?;
         let now = self.now_ms();
         let slug = spec.slug.clone();
         let id = crate::ids::object_id(now / 1000);
@@ -268,6 +276,7 @@ impl Core {
     pub async fn set_setting(&self, tenant: &Tenant, key: &str, value: &str) -> CoreResult<()> {
         let mut value = crate::settings::Settings::validate(key, value)?;
         self.check_setting_cap(key, &value)?;
+        self.vet_outbound_setting(key, &value).await?;
         if crate::sealed::is_sealed_setting(key) {
             value = self
                 .sealer

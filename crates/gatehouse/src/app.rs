@@ -73,6 +73,7 @@ async fn open_core_as(
             registry,
             sealer,
             mail: config.mail.options(),
+            outbound: config.outbound.options(),
         },
     )?;
     // Every sealed secret must open under the key given (else one clear error, not garbage

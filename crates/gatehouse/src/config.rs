@@ -18,6 +18,41 @@ pub struct Config {
     pub secrets: SecretsConfig,
     #[serde(default)]
     pub mail: MailConfig,
+    #[serde(default)]
+    pub outbound: OutboundConfig,
+}
+
+/// Where this node may connect on a tenant's behalf (see gatehouse_core::outbound).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default)]
+pub struct OutboundConfig {
+    /// `host` or `host:port` entries (names, `*.suffix` names, addresses, networks) the node may
+    /// connect to even when they are loopback, private or otherwise not public.
+    pub allowed_hosts: Vec<String>,
+    /// Whether public hosts are allowed without being listed.
+    pub allow_public: bool,
+    /// The longest a name lookup, then a TCP connection, may take (milliseconds).
+    pub connect_timeout_ms: u64,
+}
+
+impl Default for OutboundConfig {
+    fn default() -> Self {
+        OutboundConfig {
+            allowed_hosts: Vec::new(),
+            allow_public: true,
+            connect_timeout_ms: 5_000,
+        }
+    }
+}
+
+impl OutboundConfig {
+    pub fn options(&self) -> gatehouse_core::outbound::OutboundOptions {
+        gatehouse_core::outbound::OutboundOptions {
+            allowed_hosts: self.allowed_hosts.clone(),
+            allow_public: self.allow_public,
+            connect_timeout: std::time::Duration::from_millis(self.connect_timeout_ms.max(1)),
+        }
+    }
 }
 
 /// The mail sender of this node (see gatehouse_core::mail).
@@ -32,8 +67,12 @@ pub struct MailConfig {
     pub retry_base_ms: u64,
     /// Attempts before a mail is given up (dead).
     pub max_attempts: u32,
-    /// The longest one SMTP conversation may take.
+    /// The longest one SMTP conversation may take (connecting included).
     pub send_timeout_seconds: u64,
+    /// Mails this node sends at once, every tenant together.
+    pub max_in_flight: usize,
+    /// Mails of one tenant this node sends at once (a tenant whose server hangs holds no more).
+    pub per_tenant_in_flight: usize,
 }
 
 impl Default for MailConfig {
@@ -44,6 +83,8 @@ impl Default for MailConfig {
             retry_base_ms: 2_000,
             max_attempts: 8,
             send_timeout_seconds: 10,
+            max_in_flight: 16,
+            per_tenant_in_flight: 2,
         }
     }
 }
@@ -57,6 +98,8 @@ impl MailConfig {
             retry_base: Duration::from_millis(self.retry_base_ms.max(10)),
             max_attempts: self.max_attempts.max(1),
             send_timeout: Duration::from_secs(self.send_timeout_seconds.max(1)),
+            max_in_flight: self.max_in_flight.max(1),
+            per_tenant_in_flight: self.per_tenant_in_flight.max(1),
         }
     }
 }
@@ -313,6 +356,10 @@ mod tests {
         assert_eq!(c.server.max_in_flight_per_ip, 64);
         assert_eq!(c.hashing.max_cost, 14);
         assert_eq!(c.hashing.queue_timeout_ms, 3_000);
+        assert!(c.outbound.allowed_hosts.is_empty());
+        assert!(c.outbound.allow_public);
+        assert_eq!(c.outbound.connect_timeout_ms, 5_000);
+        assert_eq!(c.mail.per_tenant_in_flight, 2);
     }
 
     #[test]

@@ -9,8 +9,10 @@ use crate::storage::db::write_transaction;
 use crate::storage::models::OutboxRow;
 use crate::storage::schema::mail_outbox;
 use crate::storage::AnyConnection;
+use diesel::dsl::min;
 use diesel::prelude::*;
 use serde::{Deserialize, Serialize};
+use std::collections::HashMap;
 
 pub const QUEUED: &str = "queued";
 pub const SENT: &str = "sent";
@@ -67,51 +69,102 @@ pub(crate) fn open(sealer: &Sealer, row: &OutboxRow) -> CoreResult<OutboxMessage
         .map_err(|e| CoreError::Internal(format!("outbox mail {}: {e}", row.id)))
 }
 
-/// Claims up to `batch` due mails for `lease_ms`: each claimed row has its attempt counted and is
-/// not due again until the lease ends (so a node that dies mid-send leaves it to another node).
-/// Returns the rows as claimed (with the new attempt count).
+/// What one round may claim: `total` mails, at most `per_tenant` of a tenant less what this node
+/// is already sending for it (`busy`).
+pub(crate) struct ClaimLimits {
+    pub total: i64,
+    pub per_tenant: i64,
+    pub busy: HashMap<String, i64>,
+}
+
+impl ClaimLimits {
+    fn room(&self, tenant_id: &str) -> i64 {
+        self.per_tenant - self.busy.get(tenant_id).copied().unwrap_or(0)
+    }
+}
+
+/// Claims due mails for `lease_ms`, fairly: the tenants with due mail, longest-waiting first, each
+/// its room under `limits`, until `limits.total`. Each claimed row has its attempt counted and is
+/// not due again until the lease ends (so a node that dies mid-send leaves it to another node), and
+/// a tenant's rows claimed now wait behind the other tenants' at the next round. Returns the rows
+/// as claimed (with the new attempt count).
 pub(crate) fn claim(
     conn: &mut AnyConnection,
     now_ms: i64,
     lease_ms: i64,
-    batch: i64,
+    limits: &ClaimLimits,
 ) -> CoreResult<Vec<OutboxRow>> {
+    if limits.total <= 0 {
+        return Ok(Vec::new());
+    }
     write_transaction(conn, |conn| {
         // One query per backend: the selection's backend is fixed by the connection it runs on.
-        macro_rules! due {
-            () => {
+        macro_rules! due_tenants {
+            ($n:expr) => {
                 mail_outbox::table
                     .filter(mail_outbox::state.eq(QUEUED))
                     .filter(mail_outbox::next_attempt_at.le(now_ms))
+                    .group_by(mail_outbox::tenant_id)
+                    .select(mail_outbox::tenant_id)
+                    .order(min(mail_outbox::next_attempt_at).asc())
+                    .limit($n)
+            };
+        }
+        macro_rules! due_of {
+            ($tenant:expr, $n:expr) => {
+                mail_outbox::table
+                    .filter(mail_outbox::tenant_id.eq($tenant))
+                    .filter(mail_outbox::state.eq(QUEUED))
+                    .filter(mail_outbox::next_attempt_at.le(now_ms))
                     .order(mail_outbox::next_attempt_at.asc())
-                    .limit(batch)
+                    .limit($n)
                     .select(OutboxRow::as_select())
             };
         }
-        let rows: Vec<OutboxRow> = match conn {
-            // Rows another node has locked are skipped, not waited for: each mail goes once.
-            AnyConnection::Postgresql(pg) => due!().for_update().skip_locked().load(pg)?,
-            // SQLite has one writer at a time; the conditional update below does the rest.
-            AnyConnection::Sqlite(lite) => due!().load(lite)?,
+        // Tenants already at their room still appear here; asking for that many more keeps them
+        // from crowding out tenants with room.
+        let full = limits.busy.keys().filter(|t| limits.room(t) <= 0).count();
+        let scan = limits.total + i64::try_from(full).unwrap_or(0);
+        let tenants: Vec<String> = match conn {
+            AnyConnection::Postgresql(pg) => due_tenants!(scan).load(pg)?,
+            AnyConnection::Sqlite(lite) => due_tenants!(scan).load(lite)?,
         };
-        let mut claimed = Vec::with_capacity(rows.len());
-        for mut row in rows {
-            let n = diesel::update(
-                mail_outbox::table
-                    .filter(mail_outbox::tenant_id.eq(&row.tenant_id))
-                    .filter(mail_outbox::id.eq(&row.id))
-                    .filter(mail_outbox::state.eq(QUEUED))
-                    .filter(mail_outbox::attempts.eq(row.attempts)),
-            )
-            .set((
-                mail_outbox::attempts.eq(row.attempts + 1),
-                mail_outbox::next_attempt_at.eq(now_ms + lease_ms),
-                mail_outbox::updated_at.eq(now_ms),
-            ))
-            .execute(conn)?;
-            if n == 1 {
-                row.attempts += 1;
-                claimed.push(row);
+        let mut claimed: Vec<OutboxRow> = Vec::new();
+        for tenant in tenants {
+            let left = limits.total - i64::try_from(claimed.len()).unwrap_or(i64::MAX);
+            let room = limits.room(&tenant).min(left);
+            if left <= 0 {
+                break;
+            }
+            if room <= 0 {
+                continue;
+            }
+            let rows: Vec<OutboxRow> = match conn {
+                // Rows another node has locked are skipped, not waited for: each mail goes once.
+                AnyConnection::Postgresql(pg) => {
+                    due_of!(&tenant, room).for_update().skip_locked().load(pg)?
+                }
+                // SQLite has one writer at a time; the conditional update below does the rest.
+                AnyConnection::Sqlite(lite) => due_of!(&tenant, room).load(lite)?,
+            };
+            for mut row in rows {
+                let n = diesel::update(
+                    mail_outbox::table
+                        .filter(mail_outbox::tenant_id.eq(&row.tenant_id))
+                        .filter(mail_outbox::id.eq(&row.id))
+                        .filter(mail_outbox::state.eq(QUEUED))
+                        .filter(mail_outbox::attempts.eq(row.attempts)),
+                )
+                .set((
+                    mail_outbox::attempts.eq(row.attempts + 1),
+                    mail_outbox::next_attempt_at.eq(now_ms + lease_ms),
+                    mail_outbox::updated_at.eq(now_ms),
+                ))
+                .execute(conn)?;
+                if n == 1 {
+                    row.attempts += 1;
+                    claimed.push(row);
+                }
             }
         }
         Ok(claimed)

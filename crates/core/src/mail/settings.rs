@@ -1,8 +1,10 @@
 //! Checks for the mail settings (`SMTP_URL`, `MAIL_FROM`, `RESET_URL`, `VERIFY_URL`). An SMTP URL
 //! carries credentials: no message here repeats the value.
 
-use crate::error::CoreError;
+use crate::error::{CoreError, CoreResult};
 use crate::secret::Secret;
+use crate::service::Core;
+use std::collections::BTreeMap;
 
 /// `smtp://[user:pass@]host[:port]` (plain, or STARTTLS with `?tls=required`) or `smtps://...`
 /// (TLS from the first byte), as lettre reads it.
@@ -51,6 +53,35 @@ pub(crate) fn link(key: &str, value: &str) -> Result<String, CoreError> {
                 "{key} must be an http(s) URL holding {{code}} (and optionally {{uid}}), not '{v}'"
             ),
         ))
+    }
+}
+
+impl Core {
+    /// A setting naming a host the node will connect to (`SMTP_URL`) must name one the operator's
+    /// `[outbound]` rule allows: a 400 naming the rule otherwise, on every path that sets it
+    /// (a tenant admin's `/config`, the operator API and console, the CLI, an import). The rule is
+    /// checked again at every connection (`outbound`), so a name that changes its address later
+    /// gains nothing.
+    pub(crate) async fn vet_outbound_setting(&self, key: &str, value: &str) -> CoreResult<()> {
+        if key != "SMTP_URL" {
+            return Ok(());
+        }
+        let target = super::smtp::parse(value).map_err(|e| CoreError::invalid("value", e))?;
+        self.outbound
+            .vet(&target.host, target.port)
+            .await
+            .map_err(|e| CoreError::invalid("value", format!("{key}: {e}")))
+    }
+
+    /// `vet_outbound_setting` for each of a tenant specification's settings.
+    pub(crate) async fn vet_outbound_settings(
+        &self,
+        settings: &BTreeMap<String, String>,
+    ) -> CoreResult<()> {
+        for (key, value) in settings {
+            self.vet_outbound_setting(key, value).await?;
+        }
+        Ok(())
     }
 }
 

@@ -176,6 +176,16 @@ diesel::table! {
 }
 
 diesel::table! {
+    mail_requests (tenant_id, id) {
+        tenant_id -> Text,
+        id -> Text,
+        email_key -> Nullable<Text>,
+        ip_key -> Text,
+        created_at -> BigInt,
+    }
+}
+
+diesel::table! {
     legacy_keys (tenant_id, kid) {
         tenant_id -> Text,
         kid -> Text,

@@ -12,7 +12,7 @@ use crate::render;
 use crate::token;
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
-use gatehouse_core::mail::{MAIL_NOT_CONFIGURED, VERIFY_OTHER_USER};
+use gatehouse_core::mail::{VerificationMail, MAIL_NOT_CONFIGURED, VERIFY_OTHER_USER};
 use gatehouse_core::{Core, CoreError, Password};
 use serde_json::{json, Value};
 
@@ -132,9 +132,15 @@ pub async fn resend_verify_email(
     core: web::Data<Core>,
 ) -> Result<HttpResponse, TiledeskError> {
     let agent = token::agent(&req, &core, &ctx.tenant).await?;
-    core.send_verification(&ctx.tenant, &agent.user, Some(ctx.client_ip), LINKS)
-        .await
-        .map_err(mail_failure)?;
+    core.send_verification(
+        &ctx.tenant,
+        &agent.user,
+        ctx.client_ip,
+        VerificationMail::Resend,
+        LINKS,
+    )
+    .await
+    .map_err(mail_failure)?;
     Ok(HttpResponse::Ok().json(json!({
         "success": true,
         "message": "Verify email successfully sent",

@@ -7,6 +7,7 @@ use crate::fields::{self, AllValid};
 use crate::render;
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpResponse};
+use gatehouse_core::mail::VerificationMail;
 use gatehouse_core::signup_policy::SignupPath;
 use gatehouse_core::users::NewUser;
 use gatehouse_core::{Core, CoreError, Password};
@@ -52,13 +53,20 @@ pub async fn signup(
         other => other.into(),
     })?;
     // auth.js mails a verification code at signup unless the body says `disableEmail`. The
-    // account exists either way: a mail that cannot be queued is logged, not a failed signup.
+    // account exists either way: a mail that cannot be queued, or one past the tenant's mail
+    // limits (core counts it against them), is logged, not a failed signup.
     let disable_email = body
         .get("disableEmail")
         .is_some_and(|v| !matches!(v, Value::Null | Value::Bool(false)));
     if !disable_email {
         if let Err(e) = core
-            .send_verification(tenant, &user, None, crate::MAIL_LINKS)
+            .send_verification(
+                tenant,
+                &user,
+                ctx.client_ip,
+                VerificationMail::Signup,
+                crate::MAIL_LINKS,
+            )
             .await
         {
             log::warn!("verification mail for user {} not queued: {e}", user.id);
