@@ -22,6 +22,7 @@ mod isolation_matrix;
 mod mail;
 mod multinode;
 mod operator;
+mod readme;
 mod resilience;
 mod revocation;
 mod secrets_at_rest;
