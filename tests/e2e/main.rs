@@ -23,6 +23,7 @@ mod mail;
 mod mail_delivery;
 mod multinode;
 mod operator;
+mod readme;
 mod resilience;
 mod revocation;
 mod secrets_at_rest;

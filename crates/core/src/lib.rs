@@ -26,6 +26,7 @@ pub mod secret;
 pub mod seed;
 pub mod service;
 pub mod settings;
+pub mod settings_doc;
 pub mod signup_policy;
 pub mod storage;
 pub mod strict_json;

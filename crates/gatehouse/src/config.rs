@@ -1,13 +1,15 @@
 //! Configuration, layered with the `config` crate: the embedded `config/default.toml`, then the
 //! file named by `--config` or `GATEHOUSE_CONFIG`, then `GATEHOUSE__SECTION__KEY` variables.
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-const DEFAULT_TOML: &str = include_str!("../../../config/default.toml");
+/// The embedded default configuration; its comments are the documentation of every key (see
+/// `reference`, which renders them into docs/reference.md).
+pub const DEFAULT_TOML: &str = include_str!("../../../config/default.toml");
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 pub struct Config {
     pub server: ServerConfig,
     pub database: DatabaseConfig,
@@ -56,7 +58,7 @@ impl OutboundConfig {
 }
 
 /// The mail sender of this node (see gatehouse_core::mail).
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(default)]
 pub struct MailConfig {
     /// Whether this node drains the outbox (every node may; each mail goes once).
@@ -106,13 +108,13 @@ impl MailConfig {
 
 /// Where the master key that seals secrets at rest is read from, below `GATEHOUSE_MASTER_KEY` and
 /// `GATEHOUSE_MASTER_KEY_FILE` (see gatehouse_core::master_key).
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
 pub struct SecretsConfig {
     #[serde(default)]
     pub master_key_file: Option<PathBuf>,
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 pub struct ServerConfig {
     pub bind: String,
     #[serde(default)]
@@ -188,7 +190,7 @@ fn default_max_connections_per_worker() -> usize {
     256
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 pub struct DatabaseConfig {
     pub url: String,
     pub pool_size: u32,
@@ -234,7 +236,7 @@ impl HashingConfig {
     }
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(default)]
 pub struct HashingConfig {
     /// Threads that may run bcrypt at once (0: one per CPU).
@@ -268,7 +270,7 @@ impl Default for HashingConfig {
     }
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 pub struct TenantsConfig {
     #[serde(default)]
     pub patterns: Vec<String>,
@@ -277,7 +279,7 @@ pub struct TenantsConfig {
     pub bootstrap: Vec<BootstrapTenant>,
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 pub struct BootstrapTenant {
     pub slug: String,
     pub name: Option<String>,
@@ -298,6 +300,21 @@ pub enum ConfigError {
 }
 
 impl Config {
+    /// The embedded default alone: no file, no environment (what docs/reference.md shows).
+    pub fn embedded_default() -> Result<Config, ConfigError> {
+        config::Config::builder()
+            .add_source(config::File::from_str(
+                DEFAULT_TOML,
+                config::FileFormat::Toml,
+            ))
+            .build()
+            .and_then(config::Config::try_deserialize)
+            .map_err(|e| ConfigError::Invalid {
+                path: "config/default.toml (embedded)".to_owned(),
+                message: e.to_string().replace('\n', " "),
+            })
+    }
+
     /// Loads the layers. `file` is `--config` (which wins over `GATEHOUSE_CONFIG`).
     pub fn load(file: Option<&Path>) -> Result<Config, ConfigError> {
         let env_file = std::env::var_os("GATEHOUSE_CONFIG").map(PathBuf::from);

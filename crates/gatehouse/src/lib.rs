@@ -18,6 +18,7 @@ pub mod metrics_listener;
 pub mod normalize;
 pub mod openapi;
 pub mod ops;
+pub mod reference;
 pub mod telemetry;
 pub mod tenancy;
 pub mod wellknown;
