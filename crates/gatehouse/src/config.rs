@@ -25,7 +25,7 @@ pub struct Config {
 }
 
 /// Where this node may connect on a tenant's behalf (see gatehouse_core::outbound).
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(default)]
 pub struct OutboundConfig {
     /// `host` or `host:port` entries (names, `*.suffix` names, addresses, networks) the node may
