@@ -7,7 +7,7 @@ mod flows;
 pub(crate) mod outbox;
 pub mod sender;
 pub(crate) mod settings;
-mod templates;
+pub mod templates;
 
 pub use codes::Purpose;
 pub use flows::{Links, MAIL_NOT_CONFIGURED, VERIFY_OTHER_USER};

@@ -7,7 +7,8 @@ use super::outbox::{self, OutboxMessage};
 use crate::error::CoreResult;
 use crate::service::Core;
 use crate::storage::models::OutboxRow;
-use lettre::message::{Mailbox, MultiPart};
+use lettre::message::header::{ContentTransferEncoding, ContentType};
+use lettre::message::{Body, Mailbox, MultiPart, SinglePart};
 use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
 use std::sync::Arc;
 use std::time::Duration;
@@ -43,19 +44,40 @@ pub fn spawn(core: &Arc<Core>) {
     });
 }
 
+/// What the sender says when a tenant has no address to send from.
+pub const NO_SENDER: &str =
+    "no sender address: set MAIL_FROM (the tenant has no host name to send from as no-reply@)";
+
+/// A part a person can read in the raw message: 7bit when it is ASCII with short lines, else
+/// 8bit, and base64 only for what neither can carry (a line past 998 bytes). Never
+/// quoted-printable, whose soft breaks and `=3D` cut the link and the code apart.
+fn readable_part(kind: ContentType, text: &str) -> SinglePart {
+    let body = Body::new_with_encoding(text.to_owned(), ContentTransferEncoding::SevenBit)
+        .or_else(|_| Body::new_with_encoding(text.to_owned(), ContentTransferEncoding::EightBit))
+        .unwrap_or_else(|_| {
+            Body::new_with_encoding(text.to_owned(), ContentTransferEncoding::Base64)
+                .unwrap_or_else(|_| Body::new(text.to_owned()))
+        });
+    SinglePart::builder().header(kind).body(body)
+}
+
 /// One mail over SMTP. Errors are lettre's (the server's answer or the connection's failure);
 /// none of them holds the URL's credentials.
 async fn send_smtp(url: &str, mail: &OutboxMessage, timeout: Duration) -> Result<(), String> {
     let from: Mailbox = mail.from.parse().map_err(|e| format!("From: {e}"))?;
+    if super::flows::is_ip_literal(from.email.domain()) {
+        return Err(format!("{NO_SENDER} (not {})", from.email));
+    }
     let to: Mailbox = mail.to.parse().map_err(|e| format!("To: {e}"))?;
     let message = Message::builder()
         .from(from)
         .to(to)
         .subject(mail.subject.clone())
-        .multipart(MultiPart::alternative_plain_html(
-            mail.text.clone(),
-            mail.html.clone(),
-        ))
+        .multipart(
+            MultiPart::alternative()
+                .singlepart(readable_part(ContentType::TEXT_PLAIN, &mail.text))
+                .singlepart(readable_part(ContentType::TEXT_HTML, &mail.html)),
+        )
         .map_err(|e| format!("message: {e}"))?;
     let transport = AsyncSmtpTransport::<Tokio1Executor>::from_url(url)
         .map_err(|_| "the tenant's SMTP_URL is not usable".to_owned())?
@@ -132,6 +154,11 @@ impl Core {
             .smtp_url
             .as_ref()
             .ok_or_else(|| "mail is not configured for the tenant (SMTP_URL)".to_owned())?;
+        let mut mail = mail;
+        if mail.from.is_empty() {
+            // Queued without a sender: one set since (MAIL_FROM, a host name) is used now.
+            mail.from = super::flows::from_of(&tenant).ok_or_else(|| NO_SENDER.to_owned())?;
+        }
         send_smtp(url.expose(), &mail, timeout).await
     }
 
