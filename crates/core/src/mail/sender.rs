@@ -48,16 +48,31 @@ pub fn spawn(core: &Arc<Core>) {
 pub const NO_SENDER: &str =
     "no sender address: set MAIL_FROM (the tenant has no host name to send from as no-reply@)";
 
-/// A part a person can read in the raw message: 7bit when it is ASCII with short lines, else
-/// 8bit, and base64 only for what neither can carry (a line past 998 bytes). Never
-/// quoted-printable, whose soft breaks and `=3D` cut the link and the code apart.
+/// The longest line RFC 5322 allows, without its CRLF.
+const MAX_LINE: usize = 998;
+
+/// A part a person can read in the raw message: 7bit when it is ASCII with lines of at most 998
+/// bytes, else 8bit, and base64 only for what neither can carry (a longer line, a NUL). Never
+/// quoted-printable, whose soft breaks and `=3D` cut the link and the code apart. (lettre's own
+/// choice takes 76 characters for a long line, so a link goes quoted-printable: the body is
+/// checked and encoded here.)
 fn readable_part(kind: ContentType, text: &str) -> SinglePart {
-    let body = Body::new_with_encoding(text.to_owned(), ContentTransferEncoding::SevenBit)
-        .or_else(|_| Body::new_with_encoding(text.to_owned(), ContentTransferEncoding::EightBit))
-        .unwrap_or_else(|_| {
-            Body::new_with_encoding(text.to_owned(), ContentTransferEncoding::Base64)
-                .unwrap_or_else(|_| Body::new(text.to_owned()))
-        });
+    let lines: Vec<&str> = text.split('\n').map(|l| l.trim_end_matches('\r')).collect();
+    let fits = lines
+        .iter()
+        .all(|l| l.len() <= MAX_LINE && !l.contains(['\0', '\r']));
+    let body = if fits {
+        let crlf = lines.join("\r\n");
+        let encoding = if crlf.is_ascii() {
+            ContentTransferEncoding::SevenBit
+        } else {
+            ContentTransferEncoding::EightBit
+        };
+        Body::dangerous_pre_encoded(crlf.into_bytes(), encoding)
+    } else {
+        Body::new_with_encoding(text.to_owned(), ContentTransferEncoding::Base64)
+            .unwrap_or_else(|_| Body::new(text.to_owned()))
+    };
     SinglePart::builder().header(kind).body(body)
 }
 
@@ -174,6 +189,27 @@ impl Core {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn raw_part(text: &str) -> String {
+        String::from_utf8(readable_part(ContentType::TEXT_PLAIN, text).formatted()).unwrap()
+    }
+
+    #[test]
+    fn parts_go_7bit_or_8bit_with_long_lines_whole_and_base64_only_past_998() {
+        let link = format!(
+            "https://auth.example.com/#/resetpassword/{}",
+            "c".repeat(64)
+        );
+        let raw = raw_part(&format!("Hello,\n\n{link}\n"));
+        assert!(raw.contains("Content-Transfer-Encoding: 7bit"), "{raw}");
+        assert!(raw.contains(&format!("\r\n{link}\r\n")), "{raw}");
+        let raw = raw_part(&format!("Réinitialisez : {link}"));
+        assert!(raw.contains("Content-Transfer-Encoding: 8bit"), "{raw}");
+        assert!(raw.contains(&format!("Réinitialisez : {link}")), "{raw}");
+        let raw = raw_part(&"x".repeat(999));
+        assert!(raw.contains("Content-Transfer-Encoding: base64"), "{raw}");
+        assert!(!raw_part(&link).contains("quoted-printable"));
+    }
 
     #[test]
     fn backoff_starts_at_the_base_doubles_and_stops_at_a_minute() {
