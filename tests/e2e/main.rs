@@ -21,6 +21,7 @@ mod input_normalisation;
 mod isolation_matrix;
 mod mail;
 mod mail_delivery;
+mod mail_safety;
 mod multinode;
 mod operator;
 mod readme;

@@ -40,6 +40,12 @@ pub const KEYS: &[&str] = &[
     "MAIL_PER_EMAIL_PER_HOUR",
     "MAIL_PER_IP_PER_HOUR",
     "LEGACY_TOKENS_UNTIL",
+    "MAIL_RESET_SUBJECT",
+    "MAIL_RESET_TEXT",
+    "MAIL_RESET_HTML",
+    "MAIL_VERIFY_SUBJECT",
+    "MAIL_VERIFY_TEXT",
+    "MAIL_VERIFY_HTML",
 ];
 
 #[derive(Debug, Clone, PartialEq)]
@@ -342,6 +348,12 @@ impl Settings {
     /// Checks one key/value pair and returns the value in the form it is stored in.
     pub fn validate(key: &str, value: &str) -> Result<String, CoreError> {
         crate::validated::storable("value", value)?;
+        // A mail template is kept as written (its spaces and lines are its text); the mail
+        // module reads it from the stored pairs, not from `Settings`.
+        if crate::mail::templates::TEMPLATE_KEYS.contains(&key) {
+            crate::mail::templates::validate(key, value)?;
+            return Ok(value.to_owned());
+        }
         let mut probe = Settings::default();
         probe.apply(key, value)?;
         Ok(match key {
@@ -439,6 +451,8 @@ impl Settings {
             }
             "MAIL_PER_IP_PER_HOUR" => self.mail_per_ip_per_hour = int_in(key, value, 0, 100_000)?,
             "LEGACY_TOKENS_UNTIL" => self.legacy_tokens_until = Some(rfc3339(key, value)?),
+            // Checked by `validate` (a trial render is too costly for every refresh of a tenant).
+            k if crate::mail::templates::TEMPLATE_KEYS.contains(&k) => {}
             _ => {
                 return Err(CoreError::invalid(
                     "key",

@@ -40,6 +40,8 @@ pub mod kind {
     pub const SETTING_CHANGED: &str = "setting_changed";
     pub const IMPORT: &str = "import";
     pub const EXPORT: &str = "export";
+    /// A mail given up before it was queued (its tenant's template ran past the render budget).
+    pub const MAIL_DEAD: &str = "mail_dead";
 }
 
 /// How an audited action ended.

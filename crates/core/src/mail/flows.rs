@@ -4,7 +4,7 @@
 use super::codes::{self, NewCode, Purpose};
 use super::limits::{self, Limits, Verdict};
 use super::outbox::{self, OutboxMessage};
-use super::templates::{self, MailVars};
+use super::templates::{self, MailVars, RenderError};
 use crate::error::{CoreError, CoreResult};
 use crate::service::Core;
 use crate::storage::db::write_transaction;
@@ -53,20 +53,35 @@ fn link(tenant: &Tenant, purpose: Purpose, links: Links, code: &str, uid: &str) 
         .replace("{code}", code)
 }
 
-/// `MAIL_FROM`, else `no-reply@` the host of the tenant's issuer.
-fn from_of(tenant: &Tenant) -> String {
+/// `MAIL_FROM`, else `no-reply@` the tenant's first host that is a name, not an IP address;
+/// `None` when it has neither. Mail from an address at an IP literal is refused or binned by
+/// most receivers, so the sender then refuses the mail and names `MAIL_FROM` (see `sender`).
+pub(crate) fn from_of(tenant: &Tenant) -> Option<String> {
     if let Some(from) = &tenant.settings.mail_from {
-        return from.clone();
+        return Some(from.clone());
     }
-    let issuer = tenant.issuer();
-    let host = url::Url::parse(&issuer)
-        .ok()
-        .and_then(|u| u.host_str().map(str::to_owned))
-        .unwrap_or_default();
-    let candidate = format!("no-reply@{host}");
-    match candidate.parse::<lettre::Address>() {
-        Ok(_) => candidate,
-        Err(_) => "no-reply@localhost".to_owned(),
+    tenant
+        .hosts
+        .iter()
+        .filter(|h| !is_ip_literal(h))
+        .map(|h| format!("no-reply@{h}"))
+        .find(|candidate| candidate.parse::<lettre::Address>().is_ok())
+}
+
+/// True for a host that is an IP address (`127.0.0.1`, `[::1]`, `::1`).
+pub(crate) fn is_ip_literal(host: &str) -> bool {
+    let h = host.trim().trim_start_matches('[').trim_end_matches(']');
+    h.parse::<IpAddr>().is_ok()
+}
+
+/// The names a template sees for `user`. Mail to an address nobody has shown to hold yet (a
+/// verification, a reset of an unverified account) carries no text the person who signed up
+/// chose: anyone can sign up with a victim's address and a "name" that is a phishing line.
+fn names_for_mail(user: &User, purpose: Purpose) -> (String, String) {
+    if purpose == Purpose::Verify || !user.email_verified {
+        (String::new(), String::new())
+    } else {
+        (user.firstname.clone(), user.lastname.clone())
     }
 }
 
@@ -163,21 +178,56 @@ impl Core {
         let code = codes::generate();
         let link = link(tenant, purpose, links, &code, &user.id);
         let ttl = tenant.settings.reset_code_ttl_seconds;
-        let rendered = templates::render(
-            purpose,
-            &tenant.stored_settings,
-            &MailVars {
-                tenant: &tenant.name,
-                email: &to,
-                firstname: &user.firstname,
-                lastname: &user.lastname,
-                link: &link,
-                code: &code,
-                ttl_minutes: ttl / 60,
-            },
-        )?;
+        let (firstname, lastname) = names_for_mail(user, purpose);
+        let vars = MailVars {
+            tenant: tenant.name.clone(),
+            email: to.clone(),
+            firstname,
+            lastname,
+            link,
+            code: code.clone(),
+            ttl_minutes: ttl / 60,
+        };
+        // A tenant's template runs up to `templates::FUEL` instructions per part: on the blocking
+        // pool, so that the async workers, which answer every tenant, never wait on one. (Not in
+        // the sender: a template that fails is known here, before a code is stored.)
+        let overrides: std::collections::BTreeMap<String, String> = tenant
+            .stored_settings
+            .iter()
+            .filter(|(k, _)| templates::TEMPLATE_KEYS.contains(&k.as_str()))
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect();
+        let rendered =
+            tokio::task::spawn_blocking(move || templates::render(purpose, &overrides, &vars))
+                .await
+                .map_err(|e| CoreError::Internal(format!("mail render task: {e}")))?;
+        let rendered = match rendered {
+            Ok(rendered) => rendered,
+            Err(RenderError::Internal(e)) => return Err(e),
+            Err(RenderError::Budget { key, reason }) => {
+                // Given up: no code, no mail, on record for the tenant and the operator.
+                self.mail.metrics.event("dead");
+                log::warn!(
+                    "mail to user {} of tenant {} not sent: {key} {reason}",
+                    user.id,
+                    tenant.slug.as_str()
+                );
+                let record = crate::audit::Record::new(
+                    crate::audit::kind::MAIL_DEAD,
+                    crate::audit::Outcome::Failure,
+                )
+                .user(user.id.clone())
+                .detail(format!(
+                    "{} mail not sent: {key} {reason}",
+                    purpose.as_str()
+                ));
+                self.audit(tenant, record);
+                return Ok(());
+            }
+        };
+        let from = from_of(tenant).unwrap_or_default();
         let message = OutboxMessage {
-            from: from_of(tenant),
+            from,
             to: to.clone(),
             subject: rendered.subject,
             text: rendered.text,

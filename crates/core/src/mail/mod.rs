@@ -9,7 +9,7 @@ pub(crate) mod outbox;
 pub mod sender;
 pub(crate) mod settings;
 pub(crate) mod smtp;
-mod templates;
+pub mod templates;
 
 pub use codes::Purpose;
 pub use flows::{Links, VerificationMail, MAIL_NOT_CONFIGURED, VERIFY_OTHER_USER};

@@ -13,7 +13,8 @@ use crate::error::CoreResult;
 use crate::outbound::Guard;
 use crate::service::Core;
 use crate::storage::models::OutboxRow;
-use lettre::message::{Mailbox, MultiPart};
+use lettre::message::header::{ContentTransferEncoding, ContentType};
+use lettre::message::{Body, Mailbox, MultiPart, SinglePart};
 use lettre::{AsyncTransport, Message};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -104,20 +105,56 @@ pub fn spawn(core: &Arc<Core>) {
     });
 }
 
+/// What the sender says when a tenant has no address to send from.
+pub const NO_SENDER: &str =
+    "no sender address: set MAIL_FROM (the tenant has no host name to send from as no-reply@)";
+
+/// The longest line RFC 5322 allows, without its CRLF.
+const MAX_LINE: usize = 998;
+
+/// A part a person can read in the raw message: 7bit when it is ASCII with lines of at most 998
+/// bytes, else 8bit, and base64 only for what neither can carry (a longer line, a NUL). Never
+/// quoted-printable, whose soft breaks and `=3D` cut the link and the code apart. (lettre's own
+/// choice takes 76 characters for a long line, so a link goes quoted-printable: the body is
+/// checked and encoded here.)
+fn readable_part(kind: ContentType, text: &str) -> SinglePart {
+    let lines: Vec<&str> = text.split('\n').map(|l| l.trim_end_matches('\r')).collect();
+    let fits = lines
+        .iter()
+        .all(|l| l.len() <= MAX_LINE && !l.contains(['\0', '\r']));
+    let body = if fits {
+        let crlf = lines.join("\r\n");
+        let encoding = if crlf.is_ascii() {
+            ContentTransferEncoding::SevenBit
+        } else {
+            ContentTransferEncoding::EightBit
+        };
+        Body::dangerous_pre_encoded(crlf.into_bytes(), encoding)
+    } else {
+        Body::new_with_encoding(text.to_owned(), ContentTransferEncoding::Base64)
+            .unwrap_or_else(|_| Body::new(text.to_owned()))
+    };
+    SinglePart::builder().header(kind).body(body)
+}
+
 /// One mail over SMTP, to an address the outbound guard allows. Errors are the guard's or
 /// lettre's (the server's answer or the connection's failure); none holds the URL's credentials.
 /// The caller bounds the whole conversation (`send_timeout`).
 async fn send_smtp(guard: &Guard, url: &str, mail: &OutboxMessage) -> Result<(), String> {
     let from: Mailbox = mail.from.parse().map_err(|e| format!("From: {e}"))?;
+    if super::flows::is_ip_literal(from.email.domain()) {
+        return Err(format!("{NO_SENDER} (not {})", from.email));
+    }
     let to: Mailbox = mail.to.parse().map_err(|e| format!("To: {e}"))?;
     let message = Message::builder()
         .from(from)
         .to(to)
         .subject(mail.subject.clone())
-        .multipart(MultiPart::alternative_plain_html(
-            mail.text.clone(),
-            mail.html.clone(),
-        ))
+        .multipart(
+            MultiPart::alternative()
+                .singlepart(readable_part(ContentType::TEXT_PLAIN, &mail.text))
+                .singlepart(readable_part(ContentType::TEXT_HTML, &mail.html)),
+        )
         .map_err(|e| format!("message: {e}"))?;
     let transport = smtp::parse(url)?
         .transport(guard)
@@ -249,6 +286,11 @@ impl Core {
             .smtp_url
             .as_ref()
             .ok_or_else(|| "mail is not configured for the tenant (SMTP_URL)".to_owned())?;
+        let mut mail = mail;
+        if mail.from.is_empty() {
+            // Queued without a sender: one set since (MAIL_FROM, a host name) is used now.
+            mail.from = super::flows::from_of(&tenant).ok_or_else(|| NO_SENDER.to_owned())?;
+        }
         send_smtp(&self.outbound, url.expose(), &mail).await
     }
 
@@ -264,6 +306,27 @@ impl Core {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn raw_part(text: &str) -> String {
+        String::from_utf8(readable_part(ContentType::TEXT_PLAIN, text).formatted()).unwrap()
+    }
+
+    #[test]
+    fn parts_go_7bit_or_8bit_with_long_lines_whole_and_base64_only_past_998() {
+        let link = format!(
+            "https://auth.example.com/#/resetpassword/{}",
+            "c".repeat(64)
+        );
+        let raw = raw_part(&format!("Hello,\n\n{link}\n"));
+        assert!(raw.contains("Content-Transfer-Encoding: 7bit"), "{raw}");
+        assert!(raw.contains(&format!("\r\n{link}\r\n")), "{raw}");
+        let raw = raw_part(&format!("Réinitialisez : {link}"));
+        assert!(raw.contains("Content-Transfer-Encoding: 8bit"), "{raw}");
+        assert!(raw.contains(&format!("Réinitialisez : {link}")), "{raw}");
+        let raw = raw_part(&"x".repeat(999));
+        assert!(raw.contains("Content-Transfer-Encoding: base64"), "{raw}");
+        assert!(!raw_part(&link).contains("quoted-printable"));
+    }
 
     #[test]
     fn backoff_starts_at_the_base_doubles_and_stops_at_a_minute() {

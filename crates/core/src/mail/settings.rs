@@ -29,6 +29,11 @@ pub(crate) fn smtp_url(key: &str, value: &str) -> Result<Secret<String>, CoreErr
 pub(crate) fn mailbox(key: &str, value: &str) -> Result<String, CoreError> {
     let v = value.trim();
     match v.parse::<lettre::message::Mailbox>() {
+        // An address at an IP literal is refused or binned by most receivers.
+        Ok(m) if super::flows::is_ip_literal(m.email.domain()) => Err(CoreError::invalid(
+            "value",
+            format!("{key} must be an address at a host name, not at an IP address ('{v}')"),
+        )),
         Ok(_) if v.len() <= 320 && !v.chars().any(char::is_control) => Ok(v.to_owned()),
         _ => Err(CoreError::invalid(
             "value",
@@ -110,6 +115,8 @@ mod tests {
         assert!(mailbox("MAIL_FROM", "Acme <no-reply@acme.example>").is_ok());
         assert!(mailbox("MAIL_FROM", "no-reply@acme.example").is_ok());
         assert!(mailbox("MAIL_FROM", "not an address").is_err());
+        assert!(mailbox("MAIL_FROM", "no-reply@127.0.0.1").is_err());
+        assert!(mailbox("MAIL_FROM", "Acme <no-reply@[127.0.0.1]>").is_err());
         assert!(link("RESET_URL", "https://app.example/#/resetpassword/{code}").is_ok());
         assert!(link("RESET_URL", "https://app.example/reset").is_err());
         assert!(link("VERIFY_URL", "javascript:{code}").is_err());
