@@ -20,6 +20,7 @@ mod import;
 mod input_normalisation;
 mod isolation_matrix;
 mod mail;
+mod moving;
 mod multinode;
 mod operator;
 mod resilience;
