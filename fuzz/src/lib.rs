@@ -340,7 +340,11 @@ fn check_record(record: &Record) {
             let profile = json(&m.profile);
             assert!(profile.is_object() || profile.is_null());
         }
-        Record::Setting { .. } | Record::Header => {
+        Record::Setting { .. }
+        | Record::Header
+        | Record::KeySeal(_)
+        | Record::Key(_)
+        | Record::OpenedKey(_) => {
             panic!("a dialect import made a Gatehouse record")
         }
     }

@@ -153,6 +153,13 @@ async fn commands_work_on_a_fresh_database(app: TestApp) {
         ),
     )
     .unwrap();
+    if app.backend == Backend::Sqlite {
+        // A read creates no SQLite file (moving.rs); `migrate` does.
+        let o = cli_with_config(&cfg, &["tenant", "list"]);
+        assert!(!o.status.success(), "a read created the database");
+        let o = cli_with_config(&cfg, &["migrate"]);
+        assert!(o.status.success(), "{}", stderr(&o));
+    }
     let o = cli_with_config(&cfg, &["tenant", "list"]);
     assert!(o.status.success(), "{}", stderr(&o));
     assert_eq!(stdout(&o), "", "bootstrap = [] turns the demo tenant off");

@@ -464,8 +464,16 @@ pub fn stdout(o: &Output) -> String {
     String::from_utf8_lossy(&o.stdout).into_owned()
 }
 
+/// What the command said on stderr after its first line, which names the database it acts on
+/// (`gatehouse: database ...`; tests/e2e/moving.rs checks that line itself).
 pub fn stderr(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
+    let all = String::from_utf8_lossy(&o.stderr).into_owned();
+    match all.strip_prefix("gatehouse: database ") {
+        Some(rest) => rest
+            .split_once('\n')
+            .map_or(String::new(), |(_, r)| r.to_owned()),
+        None => all,
+    }
 }
 
 /// Polls `check` until it holds or `secs` pass; returns whether it held.

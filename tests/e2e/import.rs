@@ -517,6 +517,7 @@ async fn bad_files_are_refused_line_by_line_and_the_rest_imported(app: TestApp) 
         )
         .unwrap();
     }
+    // --skip-invalid: the good records go in (without it nothing would: moving.rs).
     let args = [
         "import",
         "tiledesk",
@@ -524,6 +525,7 @@ async fn bad_files_are_refused_line_by_line_and_the_rest_imported(app: TestApp) 
         "demo",
         "--users",
         path_str(&path),
+        "--skip-invalid",
     ];
     let (o, peak_kib) = cli_with_peak_rss(&app, &args);
     assert!(
@@ -535,7 +537,7 @@ async fn bad_files_are_refused_line_by_line_and_the_rest_imported(app: TestApp) 
         (2, "not JSON"),
         (3, "no email"),
         (4, "duplicate email one@example.com (first on line 1)"),
-        (5, "not bcrypt"),
+        (5, "neither bcrypt"),
         (6, "email zed@example.com belongs to another account"),
         (7, "not an ObjectId"),
         (10, "longer than"),

@@ -22,6 +22,7 @@ mod isolation_matrix;
 mod mail;
 mod mail_delivery;
 mod mail_safety;
+mod moving;
 mod multinode;
 mod operator;
 mod readme;

@@ -860,7 +860,7 @@ async fn user_search_matches_a_prefix_of_email_or_username(app: TestApp) {
 on_both!(user_search_matches_a_prefix_of_email_or_username);
 
 /// A console session signed in with the operator key `key`: its `gh_console=...` cookie.
-async fn console_session(app: &TestApp, key: &str) -> String {
+pub(crate) async fn console_session(app: &TestApp, key: &str) -> String {
     let res = app
         .client
         .get(app.admin_url("/console/signin"))

@@ -101,7 +101,7 @@ pub(crate) fn header_of(token: &str) -> jsonwebtoken::Header {
 }
 
 /// Runs tests/jose/verify.js over `checks`; `None` (after a note) where node is not installed.
-async fn jose(checks: Value) -> Option<Vec<Value>> {
+pub(crate) async fn jose(checks: Value) -> Option<Vec<Value>> {
     use std::process::Command;
     if Command::new("node").arg("--version").output().is_err() {
         eprintln!("skipped the jose part: node is not on PATH");
@@ -148,7 +148,7 @@ async fn jose(checks: Value) -> Option<Vec<Value>> {
     )
 }
 
-fn check(app: &TestApp, host: &str, token: &str) -> Value {
+pub(crate) fn check(app: &TestApp, host: &str, token: &str) -> Value {
     json!({"jwks_url": app.url("/.well-known/jwks.json"), "host": host,
            "token": token.trim_start_matches("JWT "), "issuer": format!("https://{host}")})
 }

@@ -21,6 +21,9 @@ pub struct KeySources {
     pub key: Option<String>,
     pub key_file: Option<PathBuf>,
     pub previous: Vec<String>,
+    /// Never generate the SQLite key file: a command on an existing database whose key file is
+    /// missing says so instead of sealing with a new key nobody else has.
+    pub existing_only: bool,
 }
 
 impl std::fmt::Debug for KeySources {
@@ -29,6 +32,7 @@ impl std::fmt::Debug for KeySources {
             .field("key", &self.key.as_ref().map(|_| "***"))
             .field("key_file", &self.key_file)
             .field("previous", &self.previous.len())
+            .field("existing_only", &self.existing_only)
             .finish()
     }
 }
@@ -50,6 +54,7 @@ impl KeySources {
                         .collect()
                 })
                 .unwrap_or_default(),
+            existing_only: false,
         }
     }
 }
@@ -74,6 +79,14 @@ pub fn load(sources: &KeySources, db: &DbUrl) -> CoreResult<Sealer> {
         match db {
             DbUrl::Sqlite(path) if path.contains(":memory:") => {
                 return Ok(Sealer::ephemeral());
+            }
+            DbUrl::Sqlite(path) if sources.existing_only && !beside(path).exists() => {
+                return Err(bad(format!(
+                    "{} does not exist and this command creates none: give the key this \
+                     database was sealed with ({ENV_KEY}, {ENV_KEY_FILE} or [secrets] \
+                     master_key_file)",
+                    beside(path).display()
+                )))
             }
             DbUrl::Sqlite(path) => read_or_generate(&beside(path))?,
             DbUrl::Postgres(_) => {

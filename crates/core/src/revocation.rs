@@ -137,6 +137,101 @@ impl Core {
         self.publish(&[change]).await
     }
 
+    /// `gatehouse token revoke`: ends the token `given` names, a whole token (its signature under
+    /// one of the tenant's keys proves the tenant issued it) or a `jti`. Gatehouse keeps no list
+    /// of the jtis it issued (tokens are stateless; a write per sign-in would be the price), so a
+    /// bare jti is held to what an issued one must be: a UUIDv7 as `token::sign_with` mints,
+    /// whose time is after the tenant's first key was made, not in the future, and within
+    /// `TOKEN_TTL_SECONDS` of now (an older token has expired anyway). Anything else is refused
+    /// unless `force`, which records it as given. Returns the jti ended.
+    pub async fn revoke_issued_token(
+        &self,
+        tenant: &Tenant,
+        given: &str,
+        force: bool,
+    ) -> CoreResult<String> {
+        // A token as a header carries it ("JWT ..." from Tiledesk, "Bearer ...") is taken too.
+        let given = given.trim();
+        let given = ["JWT ", "Bearer "]
+            .iter()
+            .find_map(|p| given.strip_prefix(p))
+            .unwrap_or(given)
+            .trim();
+        let (jti, exp) = if given.matches('.').count() == 2 {
+            let signed = crate::token::verify_signed(&tenant.id, &tenant.keys, given, None)
+                .map_err(|_| {
+                    CoreError::invalid(
+                        "token",
+                        format!(
+                            "not a token tenant {} issued (no key of it signed this)",
+                            tenant.slug
+                        ),
+                    )
+                })?;
+            let jti = signed
+                .claims
+                .get("jti")
+                .and_then(Value::as_str)
+                .ok_or(CoreError::invalid("jti", "the token has no jti"))?
+                .to_owned();
+            let exp = signed
+                .claims
+                .get("exp")
+                .and_then(Value::as_f64)
+                .map(|e| e.ceil() as i64);
+            (jti, exp)
+        } else if force {
+            (checked_jti(given)?.to_owned(), None)
+        } else {
+            let jti = checked_jti(given)?.to_owned();
+            (jti.clone(), Some(self.issued_jti_expiry(tenant, &jti)?))
+        };
+        self.revoke_token(tenant, &jti, exp).await?;
+        Ok(jti)
+    }
+
+    /// When a token with this jti, issued by `tenant`, expires (s); an error saying why the jti
+    /// cannot be one the tenant issued.
+    fn issued_jti_expiry(&self, tenant: &Tenant, jti: &str) -> CoreResult<i64> {
+        let refuse = |why: String| {
+            CoreError::invalid(
+                "jti",
+                format!(
+                    "{jti} is not a token id tenant {} issued: {why} (pass the whole token, or \
+                     --force to record the id anyway)",
+                    tenant.slug
+                ),
+            )
+        };
+        let mut claims = Claims::new();
+        claims.insert("jti".into(), jti.into());
+        let issued = uuid::Uuid::parse_str(jti)
+            .ok()
+            .filter(|u| u.get_version_num() == 7)
+            .and_then(|_| crate::token::issued_at_ms(&claims))
+            .ok_or_else(|| refuse("Gatehouse's token ids are UUIDv7".into()))?;
+        let now = self.now_ms();
+        // Nodes' clocks differ a little: a token another node issued may be a moment ahead.
+        const SKEW_MS: i64 = 5 * 60 * 1000;
+        let first_key = tenant.keys.all().iter().map(|k| k.created_at).min();
+        if issued > now + SKEW_MS {
+            return Err(refuse("its time is in the future".into()));
+        }
+        if first_key.is_none_or(|first| issued < first - SKEW_MS) {
+            return Err(refuse(
+                "its time is before the tenant's first signing key".into(),
+            ));
+        }
+        let expires = issued.div_euclid(1000) + tenant.settings.token_ttl_seconds;
+        if expires * 1000 <= now {
+            return Err(refuse(format!(
+                "a token issued then has expired (TOKEN_TTL_SECONDS {})",
+                tenant.settings.token_ttl_seconds
+            )));
+        }
+        Ok(expires)
+    }
+
     /// Logout with a verified token: ends that token, or with `all` every token of its user.
     pub async fn logout(
         &self,

@@ -361,13 +361,46 @@ impl Core {
     }
 
     /// Adds a new signing key of `alg`, which signs `lead_secs` from now (published in the JWKS
-    /// meanwhile, if asymmetric); older keys keep verifying until retired.
+    /// meanwhile, if asymmetric); older keys keep verifying until retired. A move from a published
+    /// (asymmetric) key to HS256 is refused: see `rotate_key_with`.
     pub async fn rotate_key(
         &self,
         tenant: &Tenant,
         alg: KeyAlg,
         lead_secs: u64,
     ) -> CoreResult<String> {
+        self.rotate_key_with(tenant, alg, lead_secs, false).await
+    }
+
+    /// `rotate_key`; with `allow_unpublished`, a tenant that signs with an asymmetric key may
+    /// move to HS256, whose tokens nobody verifying through the JWKS can check. Without it that
+    /// move is refused, saying so: it is never what a rotation should do by default.
+    pub async fn rotate_key_with(
+        &self,
+        tenant: &Tenant,
+        alg: KeyAlg,
+        lead_secs: u64,
+        allow_unpublished: bool,
+    ) -> CoreResult<String> {
+        if let Some(current) = tenant.keys.current_alg() {
+            if current.is_asymmetric() && !alg.is_asymmetric() && !allow_unpublished {
+                return Err(CoreError::invalid(
+                    "alg",
+                    format!(
+                        "tenant {} signs with {}, published in its JWKS; an {} key has no public \
+                         half, so every service verifying its tokens through \
+                         /.well-known/jwks.json would stop verifying them. Keep {} (the default), \
+                         or ask for it explicitly (CLI: --alg {} --allow-unpublished; API: \
+                         \"allow_unpublished\": true)",
+                        tenant.slug,
+                        current.as_str(),
+                        alg.as_str(),
+                        current.as_str(),
+                        alg.as_str()
+                    ),
+                ));
+            }
+        }
         let key = self.generate_key(alg).await?;
         let (id, now, sealer) = (tenant.id.clone(), self.now_ms(), self.sealer.clone());
         let lead_ms = i64::try_from(lead_secs)

@@ -413,7 +413,7 @@ fn key_of_row(k: KeyRow, secret_hex: &str) -> CoreResult<SigningKey> {
         .map(serde_json::from_str::<PublicJwk>)
         .transpose()
         .map_err(|_| corrupt())?;
-    SigningKey::from_parts(
+    Ok(SigningKey::from_parts(
         k.kid,
         KeyAlg::parse(&k.alg)?,
         secret,
@@ -421,7 +421,8 @@ fn key_of_row(k: KeyRow, secret_hex: &str) -> CoreResult<SigningKey> {
         k.created_at,
         k.not_before,
         k.retired_at,
-    )
+    )?
+    .issued_for(k.issued_for))
 }
 
 pub(crate) fn apis_column(apis: &[Api]) -> String {
@@ -494,6 +495,7 @@ pub(crate) fn insert_key(
             alg: key.alg.as_str().to_owned(),
             public_key,
             not_before: now_ms.saturating_add(lead_ms.max(0)),
+            issued_for: None,
         })
         .execute(conn)?;
     Ok(key.kid.clone())

@@ -26,12 +26,15 @@ use std::time::Duration;
 
 /// Opens the database (waiting at most `connect_timeout_seconds`), applies pending migrations and
 /// builds a `Core`. Used by every CLI command: they work as the login role of `database.url`.
+/// Without `create`, a SQLite master key file that is not there is an error, not a new key (the
+/// CLI checks the database file itself before).
 pub async fn open_core(
     config: &Config,
     clock: SharedClock,
     registry: prometheus::Registry,
+    create: bool,
 ) -> Result<Arc<Core>, CoreError> {
-    open_core_as(config, clock, registry, None).await
+    open_core_as(config, clock, registry, None, create).await
 }
 
 /// `open_core`; then, given a role (what `serve` does with `database.app_role`), on PostgreSQL
@@ -41,6 +44,7 @@ async fn open_core_as(
     clock: SharedClock,
     registry: prometheus::Registry,
     app_role: Option<String>,
+    create: bool,
 ) -> Result<Arc<Core>, CoreError> {
     let db_cfg = config.database.clone();
     let db = tokio::task::spawn_blocking(move || {
@@ -62,7 +66,8 @@ async fn open_core_as(
     };
     // After the database answers, so an unreachable database is reported as such first.
     let url = DbUrl::parse(&config.database.url)?;
-    let keys = KeySources::from_env(config.secrets.master_key_file.clone());
+    let mut keys = KeySources::from_env(config.secrets.master_key_file.clone());
+    keys.existing_only = !create;
     let sealer = master_key::load(&keys, &url)?;
     let core = Core::new(
         db,
@@ -229,7 +234,7 @@ pub async fn prepare_core(
     registry: prometheus::Registry,
 ) -> Result<Arc<Core>, String> {
     let app_role = Some(config.database.app_role.clone());
-    let core = open_core_as(config, clock, registry, app_role)
+    let core = open_core_as(config, clock, registry, app_role, true)
         .await
         .map_err(|e| e.to_string())?;
     for b in &config.tenants.bootstrap {

@@ -8,6 +8,7 @@ use clap::{Args, Parser, Subcommand};
 use gatehouse_core::operator::OperatorNewUser;
 use gatehouse_core::secret::Secret;
 use gatehouse_core::seed::SeedSpec;
+use gatehouse_core::storage::DbUrl;
 use gatehouse_core::tenants::TenantSpec;
 use gatehouse_core::token::KeyAlg;
 use gatehouse_core::{Api, Core, CoreError, Email, Password, SystemClock, TenantSlug};
@@ -94,12 +95,17 @@ pub enum SecretsCmd {
 
 #[derive(Debug, Subcommand)]
 pub enum TokenCmd {
-    /// End one token by its `jti`, on every node (at once on PostgreSQL, within
-    /// `tenants.refresh_seconds` on SQLite).
+    /// End one token, named by its `jti` or given whole, on every node (at once on PostgreSQL,
+    /// within `tenants.refresh_seconds` on SQLite). A jti the tenant cannot have issued (not a
+    /// UUIDv7 of the tenant's lifetime, or already expired) is refused.
     Revoke {
         #[command(flatten)]
         tenant: TenantArg,
+        /// The token's jti, or the whole token (its signature is checked).
         jti: String,
+        /// Record the jti even though the tenant cannot have issued it.
+        #[arg(long)]
+        force: bool,
     },
 }
 
@@ -128,12 +134,17 @@ pub enum TenantCmd {
     },
     /// Unset a setting (back to its default).
     Unset { slug: String, key: String },
-    /// Add a signing key (HS256, EdDSA or RS256); older keys verify until retired. An EdDSA or
-    /// RS256 key is published in the JWKS `--lead` seconds before it signs.
+    /// Add a signing key; older keys verify until retired. An EdDSA or RS256 key is published in
+    /// the JWKS `--lead` seconds before it signs.
     RotateKey {
         slug: String,
-        #[arg(long, default_value = "HS256")]
-        alg: String,
+        /// HS256, EdDSA or RS256 (default: the algorithm the tenant signs with now).
+        #[arg(long)]
+        alg: Option<String>,
+        /// Allow moving from a published key (EdDSA, RS256) to HS256: services verifying through
+        /// the JWKS stop verifying the tenant's new tokens.
+        #[arg(long)]
+        allow_unpublished: bool,
         /// Seconds between publishing and signing. Default for EdDSA/RS256: the JWKS max-age plus
         /// the time every node takes to see the key (2 x tenants.refresh_seconds); HS256: 0.
         #[arg(long)]
@@ -287,19 +298,79 @@ pub fn main() -> ExitCode {
     }
 }
 
+impl Command {
+    /// Whether the command may create the database (and, on SQLite, its master key file):
+    /// those that start a deployment or add tenants to it. Every other command works on a
+    /// database that exists, so a wrong working directory or a forgotten variable is an error
+    /// instead of a fresh empty database that answers "not found" (or worse, "done").
+    fn may_create(&self) -> bool {
+        matches!(
+            self,
+            Command::Serve
+                | Command::Migrate
+                | Command::Tenant(TenantCmd::Create { .. } | TenantCmd::Seed { .. })
+        )
+    }
+}
+
+/// The database a command acts on, as its first line on stderr says it: the URL without its
+/// password, and a relative SQLite path with the absolute path it resolves to here.
+fn database_line(url: &DbUrl) -> String {
+    match url {
+        DbUrl::Sqlite(path) if !std::path::Path::new(path).is_absolute() => {
+            match std::path::absolute(path) {
+                Ok(abs) => format!("{} ({})", url.display(), abs.display()),
+                Err(_) => url.display(),
+            }
+        }
+        _ => url.display(),
+    }
+}
+
+/// A SQLite file that is not there: the error names it and how to choose another, and nothing
+/// is created.
+fn require_existing_database(url: &DbUrl) -> Result<(), String> {
+    let DbUrl::Sqlite(path) = url else {
+        return Ok(());
+    };
+    if path.contains(":memory:") || path.starts_with("file:") || std::path::Path::new(path).exists()
+    {
+        return Ok(());
+    }
+    Err(format!(
+        "database {}: no such file; this command works on an existing database and creates \
+         none. Name the right one with --config FILE or GATEHOUSE__DATABASE__URL (e.g. \
+         sqlite:///var/lib/gatehouse/gatehouse.db or postgres://user@host:5432/db), or create \
+         this one with `gatehouse migrate`",
+        database_line(url)
+    ))
+}
+
 pub async fn run(cli: Cli) -> Result<(), String> {
     let config = Config::load(cli.config.as_deref()).map_err(|e| e.to_string())?;
-    match cli.command.unwrap_or(Command::Serve) {
+    let command = cli.command.unwrap_or(Command::Serve);
+    // Needs no database: a key for a deployment that has none yet.
+    if let Command::Secrets(SecretsCmd::GenerateKey) = command {
+        println!("{}", gatehouse_core::sealed::MasterKey::generate_base64());
+        return Ok(());
+    }
+    let url = DbUrl::parse(&config.database.url).map_err(|e| describe(&e))?;
+    eprintln!("gatehouse: database {}", database_line(&url));
+    let create = command.may_create();
+    if !create {
+        require_existing_database(&url)?;
+    }
+    match command {
         Command::Serve => serve(config).await,
-        // Needs no database: a key for a deployment that has none yet.
-        Command::Secrets(SecretsCmd::GenerateKey) => {
-            println!("{}", gatehouse_core::sealed::MasterKey::generate_base64());
-            Ok(())
-        }
         command => {
-            let core = open_core(&config, Arc::new(SystemClock), prometheus::Registry::new())
-                .await
-                .map_err(|e| describe(&e))?;
+            let core = open_core(
+                &config,
+                Arc::new(SystemClock),
+                prometheus::Registry::new(),
+                create,
+            )
+            .await
+            .map_err(|e| describe(&e))?;
             let defaults = Defaults {
                 key_lead_secs: config.tenants.refresh_seconds.max(1) * 2,
             };
@@ -403,15 +474,33 @@ async fn admin(core: &Core, command: Command, defaults: Defaults) -> Result<(), 
             core.unset_setting(&t, &key).await?;
             println!("{slug}: {key} unset");
         }
-        Command::Tenant(TenantCmd::RotateKey { slug, alg, lead }) => {
-            let alg = KeyAlg::parse(&alg)?;
+        Command::Tenant(TenantCmd::RotateKey {
+            slug,
+            alg,
+            allow_unpublished,
+            lead,
+        }) => {
+            let t = tenant(core, &slug).await?;
+            let current = t.keys.current_alg();
+            let alg = match alg {
+                Some(alg) => KeyAlg::parse(&alg)?,
+                None => current.unwrap_or_default(),
+            };
             let lead = lead.unwrap_or(if alg.is_asymmetric() {
                 defaults.key_lead_secs
             } else {
                 0
             });
-            let t = tenant(core, &slug).await?;
-            let kid = core.rotate_key(&t, alg, lead).await?;
+            let kid = core
+                .rotate_key_with(&t, alg, lead, allow_unpublished)
+                .await?;
+            if current.is_some_and(KeyAlg::is_asymmetric) && !alg.is_asymmetric() {
+                eprintln!(
+                    "warning: {slug} now signs with {}, which is not published: services verifying \
+                     its tokens through /.well-known/jwks.json stop verifying new tokens",
+                    alg.as_str()
+                );
+            }
             if lead == 0 {
                 println!("{slug}: new signing key {kid} ({})", alg.as_str());
             } else {
@@ -528,10 +617,11 @@ async fn admin(core: &Core, command: Command, defaults: Defaults) -> Result<(), 
         Command::Token(TokenCmd::Revoke {
             tenant: TenantArg { tenant: slug },
             jti,
+            force,
         }) => {
             let t = tenant(core, &slug).await?;
-            core.revoke_token(&t, &jti, None).await?;
-            println!("{slug}: token {} revoked", jti.trim());
+            let jti = core.revoke_issued_token(&t, &jti, force).await?;
+            println!("{slug}: token {jti} revoked");
         }
         Command::User(UserCmd::Seed {
             tenant: TenantArg { tenant: slug },

@@ -43,6 +43,10 @@ pub enum ImportCmd {
         tenant: String,
         #[arg(long)]
         file: PathBuf,
+        /// The passphrase an export made `--with-keys` sealed its signing keys under: they are
+        /// sealed again under this deployment's master key (without it, they are skipped).
+        #[arg(long)]
+        passphrase_file: Option<PathBuf>,
         #[command(flatten)]
         options: ImportFlags,
     },
@@ -56,6 +60,10 @@ pub struct ImportFlags {
     /// Overwrite records whose id exists (by default they are skipped and counted).
     #[arg(long)]
     pub update: bool,
+    /// Write the records that pass and leave out the refused ones (by default one refused record
+    /// means nothing is written). The exit status is still non-zero when any was refused.
+    #[arg(long)]
+    pub skip_invalid: bool,
 }
 
 #[derive(Debug, Args)]
@@ -65,6 +73,18 @@ pub struct ExportArgs {
     /// Write here (created with mode 0600; an existing file is refused) instead of stdout.
     #[arg(long)]
     pub out: Option<PathBuf>,
+    /// Also write the tenant's signing keys, sealed under the passphrase of --passphrase-file,
+    /// so tokens issued before a move keep verifying after it.
+    #[arg(long, requires = "passphrase_file")]
+    pub with_keys: bool,
+    /// A file holding the passphrase (at least 12 bytes; one trailing newline is dropped).
+    #[arg(long, requires = "with_keys")]
+    pub passphrase_file: Option<PathBuf>,
+}
+
+fn read_passphrase(path: &Path) -> Result<gatehouse_core::secret::Secret<Vec<u8>>, CoreError> {
+    let bytes = std::fs::read(path).map_err(|e| file_error(path, e))?;
+    gatehouse_core::migrate::gatehouse::passphrase(bytes)
 }
 
 #[derive(Debug, Args)]
@@ -111,8 +131,20 @@ async fn read_file(imp: &mut Importer<'_>, path: &Path, format: Format) -> Resul
     read
 }
 
-/// Prints each refusal (stderr) and the summary (stdout); an error when anything was refused.
-fn report(report: &ImportReport) -> Result<(), CoreError> {
+/// What became of the records that passed when some were refused.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Written {
+    /// A dry run: nothing was to be written.
+    DryRun,
+    /// Refusals stopped the import before anything was written.
+    Nothing,
+    /// `--skip-invalid`: the others were written.
+    TheOthers,
+}
+
+/// Prints each refusal and dropped member (stderr) and the summary (stdout); an error when
+/// anything was refused.
+fn report(report: &ImportReport, written: Written) -> Result<(), CoreError> {
     for r in &report.refusals {
         eprintln!("{} line {}: {}", r.file, r.line, r.reason);
     }
@@ -120,17 +152,46 @@ fn report(report: &ImportReport) -> Result<(), CoreError> {
     if refused > report.refusals.len() as u64 {
         eprintln!("... and {} more", refused - report.refusals.len() as u64);
     }
+    for r in &report.dropped {
+        eprintln!("{} line {}: {}", r.file, r.line, r.reason);
+    }
     println!("{}", report.summary());
     if refused > 0 {
+        let outcome = match written {
+            Written::DryRun => "a dry run: nothing was written",
+            Written::Nothing => {
+                "nothing was written (fix them, or pass --skip-invalid to write the others)"
+            }
+            Written::TheOthers => "the others were written",
+        };
         return Err(CoreError::invalid(
             "import",
-            format!("{refused} records refused (listed above); the others were imported"),
+            format!("{refused} records refused (listed above); {outcome}"),
         ));
     }
     Ok(())
 }
 
+/// One pass over every file.
+async fn pass(
+    core: &Core,
+    tenant: &Tenant,
+    opts: ImportOptions,
+    files: &[(PathBuf, Format)],
+    passphrase: Option<&gatehouse_core::secret::Secret<Vec<u8>>>,
+) -> Result<ImportReport, CoreError> {
+    let mut imp = core.importer(tenant, opts);
+    if let Some(p) = passphrase {
+        imp = imp.with_passphrase(p.clone());
+    }
+    for (path, format) in files {
+        read_file(&mut imp, path, *format).await?;
+    }
+    imp.finish().await
+}
+
 pub async fn import(core: &Core, command: ImportCmd) -> Result<(), CoreError> {
+    let mut passphrase = None;
     let (slug, options, files) = match command {
         ImportCmd::Tiledesk {
             tenant,
@@ -152,20 +213,50 @@ pub async fn import(core: &Core, command: ImportCmd) -> Result<(), CoreError> {
         ImportCmd::Gatehouse {
             tenant,
             file,
+            passphrase_file,
             options,
-        } => (tenant, options, vec![(file, Format::Gatehouse)]),
+        } => {
+            passphrase = passphrase_file
+                .as_deref()
+                .map(read_passphrase)
+                .transpose()?;
+            (tenant, options, vec![(file, Format::Gatehouse)])
+        }
     };
     let tenant = super::cli::tenant(core, &slug).await?;
+    // All or nothing: every record is checked first (a dry run: the same checks, against the
+    // database as it is, nothing written); one refusal and nothing is written, unless
+    // --skip-invalid. Batches are then written as they pass.
+    let checked = pass(
+        core,
+        &tenant,
+        ImportOptions {
+            dry_run: true,
+            update: options.update,
+        },
+        &files,
+        passphrase.as_ref(),
+    )
+    .await?;
+    if options.dry_run {
+        return report(&checked, Written::DryRun);
+    }
+    if checked.refused() > 0 && !options.skip_invalid {
+        core.audit(
+            &tenant,
+            Record::new(kind::IMPORT, Outcome::Failure).detail(format!(
+                "nothing written: {} records refused",
+                checked.refused()
+            )),
+        );
+        return report(&checked, Written::Nothing);
+    }
     let opts = ImportOptions {
-        dry_run: options.dry_run,
+        dry_run: false,
         update: options.update,
     };
-    let mut imp = core.importer(&tenant, opts);
-    for (path, format) in files {
-        read_file(&mut imp, &path, format).await?;
-    }
-    let done = imp.finish().await?;
-    if !options.dry_run {
+    let done = pass(core, &tenant, opts, &files, passphrase.as_ref()).await?;
+    {
         let outcome = if done.refused() > 0 {
             Outcome::Failure
         } else {
@@ -176,11 +267,21 @@ pub async fn import(core: &Core, command: ImportCmd) -> Result<(), CoreError> {
             Record::new(kind::IMPORT, outcome).detail(done.summary()),
         );
     }
-    report(&done)
+    report(&done, Written::TheOthers)
 }
 
 pub async fn export(core: &Core, args: ExportArgs) -> Result<(), CoreError> {
     let tenant: std::sync::Arc<Tenant> = super::cli::tenant(core, &args.tenant).await?;
+    let passphrase = match (&args.passphrase_file, args.with_keys) {
+        (Some(path), true) => Some(read_passphrase(path)?),
+        _ => None,
+    };
+    if passphrase.is_some() && args.out.is_none() && std::io::stdout().is_terminal() {
+        return Err(CoreError::invalid(
+            "out",
+            "an export with keys is not written to a terminal: name a file with --out",
+        ));
+    }
     let total = core.count_users(&tenant).await?.max(0) as u64;
     let progress = bar(total, format!("{} users", tenant.slug));
     progress.set_style(
@@ -192,20 +293,30 @@ pub async fn export(core: &Core, args: ExportArgs) -> Result<(), CoreError> {
             let file = gatehouse_core::master_key::create_private(path)
                 .map_err(|e| file_error(path, e))?;
             let mut out = std::io::BufWriter::new(file);
-            core.export(&tenant, &mut out, |n| progress.set_position(n))
-                .await?
+            core.export_with(&tenant, &mut out, passphrase.as_ref(), |n| {
+                progress.set_position(n)
+            })
+            .await?
         }
         None => {
             let mut out = std::io::BufWriter::new(std::io::stdout().lock());
-            core.export(&tenant, &mut out, |n| progress.set_position(n))
-                .await?
+            core.export_with(&tenant, &mut out, passphrase.as_ref(), |n| {
+                progress.set_position(n)
+            })
+            .await?
         }
     };
     progress.finish_and_clear();
-    let line = format!(
+    let mut line = format!(
         "exported {} users, {} projects, {} members, {} settings of {}",
         done.users, done.projects, done.members, done.settings, tenant.slug
     );
+    if args.with_keys {
+        line.push_str(&format!(
+            " and {} signing keys (sealed under the passphrase)",
+            done.keys
+        ));
+    }
     core.audit(&tenant, Record::success(kind::EXPORT).detail(line.clone()));
     // The export itself may be on stdout: the summary then goes to stderr.
     match args.out {

@@ -84,8 +84,11 @@ pub fn document() -> Value {
                     "value": {"oneOf": [{"type": "string"}, {"type": "number"}, {"type": "boolean"},
                         {"type": "array", "items": {"type": "string"}}]}}},
                 "Rotate": {"type": "object", "additionalProperties": false, "properties": {
-                    "alg": {"type": "string", "enum": ["HS256", "EdDSA", "RS256"]},
-                    "lead_seconds": {"type": "integer", "minimum": 0}}},
+                    "alg": {"type": "string", "enum": ["HS256", "EdDSA", "RS256"],
+                        "description": "Absent: the algorithm the tenant signs with now."},
+                    "lead_seconds": {"type": "integer", "minimum": 0},
+                    "allow_unpublished": {"type": "boolean", "default": false,
+                        "description": "Required (true) to move a tenant that signs with EdDSA or RS256 to HS256: services verifying through the JWKS stop verifying its new tokens. Without it such a request is a 400."}}},
                 "NewUser": {"type": "object", "required": ["email", "password"], "additionalProperties": false, "properties": {
                     "email": {"type": "string"}, "password": {"type": "string"}, "username": {"type": "string"},
                     "scopes": {"type": "array", "items": {"type": "string"}},
@@ -110,7 +113,7 @@ pub fn document() -> Value {
                 "delete": op("Unset a setting", "204 unset", None, tk)},
             "/admin/v1/tenants/{slug}/keys": {
                 "get": op("Show a tenant's signing keys (public parts)", "200 items", None, t),
-                "post": op("Rotate: add a signing key", "201 the new key", Some("Rotate"), t)},
+                "post": op("Rotate: add a signing key (of the tenant's current algorithm unless alg names another)", "201 the new key", Some("Rotate"), t)},
             "/admin/v1/tenants/{slug}/keys/{kid}": {
                 "delete": op("Retire a signing key", "204 retired", None, tkid)},
             "/admin/v1/tenants/{slug}/users": {

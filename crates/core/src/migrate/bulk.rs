@@ -8,10 +8,10 @@
 use super::{Importer, Kind, Record};
 use crate::error::{CoreError, CoreResult};
 use crate::revocation::user_changed;
-use crate::sealed::{project_secret_aad, Sealer};
+use crate::sealed::{project_secret_aad, signing_key_aad, Sealer};
 use crate::storage::db::write_transaction;
-use crate::storage::models::{MemberRow, ProjectRow, UserRow};
-use crate::storage::schema::{project_members, projects, users};
+use crate::storage::models::{KeyRow, MemberRow, ProjectRow, UserRow};
+use crate::storage::schema::{project_members, projects, signing_keys, users};
 use crate::storage::AnyConnection;
 use crate::view::change::Change;
 use diesel::prelude::*;
@@ -25,6 +25,10 @@ struct Outcome {
     updated: u64,
     skipped: u64,
     refused: Vec<(u64, String)>,
+    /// Ids of the users refused (so their members are dropped, not refused).
+    refused_ids: Vec<(u64, String)>,
+    /// Members left out because their user was refused.
+    dropped: Vec<(u64, String)>,
     /// Ids that exist after the batch (or would, in a dry run).
     present: Vec<String>,
     changes: Vec<Change>,
@@ -44,6 +48,9 @@ pub(super) async fn write(imp: &mut Importer<'_>, batch: Vec<(u64, Record)>) -> 
     if kind == Kind::Setting {
         return settings(imp, batch).await;
     }
+    if kind == Kind::Key {
+        return keys(imp, batch).await;
+    }
     let lines: Vec<u64> = batch.iter().map(|(l, _)| *l).collect();
     let (tid, opts, now) = (imp.tenant.id.clone(), imp.opts, imp.core.now_ms());
     let sealer: Arc<Sealer> = imp.core.sealer.clone();
@@ -62,6 +69,15 @@ pub(super) async fn write(imp: &mut Importer<'_>, batch: Vec<(u64, Record)>) -> 
             project.into_iter().chain(user)
         })
         .collect();
+    // Members whose user was refused earlier in this run, with the line it was refused on.
+    let refused_users: HashMap<String, u64> = batch
+        .iter()
+        .filter_map(|(_, r)| match r {
+            Record::Member(m) => m.user_id.as_deref(),
+            _ => None,
+        })
+        .filter_map(|u| imp.user_refused_on(u).map(|line| (u.to_owned(), line)))
+        .collect();
     let result = imp
         .core
         .db
@@ -75,7 +91,7 @@ pub(super) async fn write(imp: &mut Importer<'_>, batch: Vec<(u64, Record)>) -> 
                 match kind {
                     Kind::User => write_users(c, &tid, batch, opts, now, &mut out)?,
                     Kind::Project => write_projects(c, &tid, batch, opts, &sealer, &mut out)?,
-                    _ => write_members(c, &tid, batch, opts, &assumed, &mut out)?,
+                    _ => write_members(c, &tid, batch, opts, &assumed, &refused_users, &mut out)?,
                 }
                 Ok(out)
             })
@@ -101,8 +117,14 @@ pub(super) async fn write(imp: &mut Importer<'_>, batch: Vec<(u64, Record)>) -> 
             imp.remember(label, id);
         }
     }
+    for (line, id) in out.refused_ids {
+        imp.refused_user(&id, line);
+    }
     for (line, reason) in out.refused {
         imp.refuse(kind, line, reason);
+    }
+    for (line, reason) in out.dropped {
+        imp.drop_member(line, reason);
     }
     let counts = imp.report.counts(kind);
     counts.imported += out.imported;
@@ -116,7 +138,11 @@ fn set_tenant(record: &mut Record, tid: &str) {
         Record::User(u) => &mut u.tenant_id,
         Record::Project(p) => &mut p.tenant_id,
         Record::Member(m) => &mut m.tenant_id,
-        Record::Setting { .. } | Record::Header => return,
+        Record::Setting { .. }
+        | Record::Header
+        | Record::KeySeal(_)
+        | Record::Key(_)
+        | Record::OpenedKey(_) => return,
     };
     tid.clone_into(slot);
 }
@@ -183,6 +209,7 @@ fn write_users(
                 .filter(|(_, owner)| *owner != row.id)
         };
         if let Some((email, owner)) = taken(&row.email, &email_owner) {
+            out.refused_ids.push((line, row.id.clone()));
             out.refused.push((
                 line,
                 format!("email {email} belongs to another account ({owner})"),
@@ -190,6 +217,7 @@ fn write_users(
             continue;
         }
         if let Some((name, owner)) = taken(&row.username_key, &name_owner) {
+            out.refused_ids.push((line, row.id.clone()));
             out.refused.push((
                 line,
                 format!("username {name} belongs to another account ({owner})"),
@@ -307,6 +335,7 @@ fn write_members(
     batch: Vec<(u64, Record)>,
     opts: super::ImportOptions,
     assumed: &HashSet<String>,
+    refused_users: &HashMap<String, u64>,
     out: &mut Outcome,
 ) -> CoreResult<()> {
     let rows: Vec<(u64, MemberRow)> = batch
@@ -359,8 +388,15 @@ fn write_members(
             continue;
         }
         if let Some(uid) = row.user_id.as_deref().filter(|u| !known(u, &known_users)) {
-            out.refused
-                .push((line, format!("user {uid} is not in this tenant")));
+            match refused_users.get(uid) {
+                Some(on) => out.dropped.push((
+                    line,
+                    format!("membership dropped: its user {uid} was refused (line {on})"),
+                )),
+                None => out
+                    .refused
+                    .push((line, format!("user {uid} is not in this tenant"))),
+            }
             continue;
         }
         let exists = existing.contains(&row.id);
@@ -406,6 +442,74 @@ fn write_members(
                 .execute(c)?;
         }
     }
+    Ok(())
+}
+
+/// Signing keys moved in from another tenant: sealed under this deployment's master key, marked
+/// with the tenant id their tokens name, and dated before every key of this tenant, so they verify
+/// (and, asymmetric, stay published for a token lifetime) but never sign here. A kid the tenant
+/// has already is skipped. Written with "tenant changed" in the feed, so every node loads them.
+async fn keys(imp: &mut Importer<'_>, batch: Vec<(u64, Record)>) -> CoreResult<()> {
+    let have: HashSet<String> = imp
+        .tenant
+        .keys
+        .all()
+        .iter()
+        .map(|k| k.kid.clone())
+        .collect();
+    let mut fresh = Vec::new();
+    for (_, record) in batch {
+        let Record::OpenedKey(key) = record else {
+            continue;
+        };
+        if have.contains(&key.kid) {
+            imp.report.keys.skipped += 1;
+        } else {
+            fresh.push(*key);
+        }
+    }
+    let n = fresh.len() as u64;
+    if imp.opts.dry_run || fresh.is_empty() {
+        imp.report.keys.imported += n;
+        return Ok(());
+    }
+    let (tid, sealer) = (imp.tenant.id.clone(), imp.core.sealer.clone());
+    let oldest = imp.tenant.keys.all().iter().map(|k| k.created_at).min();
+    let write = move |c: &mut AnyConnection| -> CoreResult<()> {
+        let oldest: Option<i64> = signing_keys::table
+            .filter(signing_keys::tenant_id.eq(&tid))
+            .select(diesel::dsl::min(signing_keys::created_at))
+            .first::<Option<i64>>(c)?
+            .or(oldest);
+        for (i, key) in fresh.into_iter().enumerate() {
+            let before = oldest.map_or(key.created_at, |o| key.created_at.min(o - 1 - i as i64));
+            let public_key = key
+                .public
+                .as_ref()
+                .map(serde_json::to_string)
+                .transpose()
+                .map_err(|e| CoreError::Internal(format!("encoding a public key: {e}")))?;
+            diesel::insert_into(signing_keys::table)
+                .values(KeyRow {
+                    tenant_id: tid.clone(),
+                    kid: key.kid.clone(),
+                    secret: sealer.seal(
+                        &hex::encode(key.secret.expose()),
+                        &signing_key_aad(&tid, &key.kid),
+                    ),
+                    created_at: before,
+                    retired_at: key.retired_at,
+                    alg: key.alg.as_str().to_owned(),
+                    public_key,
+                    not_before: key.not_before.min(before),
+                    issued_for: key.issued_for.clone(),
+                })
+                .execute(c)?;
+        }
+        Ok(())
+    };
+    imp.core.tenant_write(&imp.tenant.id, write).await?;
+    imp.report.keys.imported += n;
     Ok(())
 }
 

@@ -2,13 +2,18 @@
 //! custom tokens keep verifying), membership and setting of a tenant, one JSON object a line,
 //! each tagged by `type`. `gatehouse import gatehouse` reads it back into any tenant of any
 //! deployment, SQLite or PostgreSQL. The file is as secret as the database: it is written 0600.
+//! With a passphrase (`--with-keys`) it also carries the tenant's signing keys, sealed under it
+//! (`moved_keys`), so tokens issued before a move keep verifying after it.
 
+use super::moved_keys::{passphrase_of, KdfParams, KeySeal};
 use super::Record;
 use crate::error::{CoreError, CoreResult};
+use crate::secret::Secret;
 use crate::service::Core;
 use crate::storage::models::{MemberRow, ProjectRow, UserRow};
 use crate::storage::schema::{project_members, projects, users};
 use crate::tenants::Tenant;
+use crate::token::{KeyAlg, PublicJwk};
 use diesel::prelude::*;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
@@ -32,6 +37,13 @@ enum Line {
         name: String,
         value: String,
     },
+    /// How the signing keys that follow are sealed (argon2id of the passphrase).
+    KeySeal {
+        kdf: String,
+        params: KdfParams,
+        salt: String,
+    },
+    SigningKey(KeyLine),
     User(Box<UserLine>),
     Project(ProjectLine),
     Member(MemberLine),
@@ -56,6 +68,35 @@ struct UserLine {
     vendor: Option<Value>,
     created_at: i64,
     updated_at: i64,
+}
+
+#[derive(Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct KeyLine {
+    kid: String,
+    alg: String,
+    /// The public half (EdDSA, RS256) as a JWK.
+    public: Option<PublicJwk>,
+    created_at: i64,
+    not_before: i64,
+    retired_at: Option<i64>,
+    /// The tenant id the tokens this key signed name (`tid`).
+    issued_for: String,
+    /// The secret (HS256 bytes or the private key's PEM), sealed under the passphrase.
+    sealed: String,
+}
+
+/// A signing key as the file carries it, still sealed under the passphrase.
+#[derive(Debug, Clone)]
+pub struct MovedKey {
+    pub kid: String,
+    pub alg: KeyAlg,
+    pub public: Option<PublicJwk>,
+    pub created_at: i64,
+    pub not_before: i64,
+    pub retired_at: Option<i64>,
+    pub issued_for: String,
+    pub sealed: String,
 }
 
 #[derive(Serialize, Deserialize)]
@@ -98,6 +139,28 @@ pub fn record(doc: Map<String, Value>) -> Result<Record, String> {
             Record::Header
         }
         Line::Setting { name, value } => Record::Setting { name, value },
+        Line::KeySeal { kdf, params, salt } => {
+            if kdf != "argon2id" {
+                return Err(format!("unknown key derivation '{}'", super::clip(&kdf)));
+            }
+            Record::KeySeal(KeySeal::parse(params, &salt)?)
+        }
+        Line::SigningKey(k) => {
+            crate::validated::storable("kid", &k.kid).map_err(|e| e.to_string())?;
+            if k.kid.is_empty() || k.kid.len() > 64 {
+                return Err("a kid must be 1 to 64 characters".into());
+            }
+            Record::Key(Box::new(MovedKey {
+                alg: KeyAlg::parse(&k.alg).map_err(|e| e.to_string())?,
+                kid: k.kid,
+                public: k.public,
+                created_at: k.created_at,
+                not_before: k.not_before,
+                retired_at: k.retired_at,
+                issued_for: k.issued_for,
+                sealed: k.sealed,
+            }))
+        }
         Line::User(u) => Record::User(Box::new(user_row(*u)?)),
         Line::Project(p) => Record::Project(ProjectRow {
             tenant_id: String::new(),
@@ -204,6 +267,8 @@ fn user_line(r: UserRow) -> Line {
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Exported {
     pub settings: u64,
+    /// Signing keys (sealed under the passphrase), when asked for.
+    pub keys: u64,
     pub users: u64,
     pub projects: u64,
     pub members: u64,
@@ -216,6 +281,11 @@ fn write_line(out: &mut impl Write, line: &Line) -> CoreResult<()> {
     out.write_all(b"\n").map_err(io)
 }
 
+/// A passphrase file's bytes as a passphrase (one trailing newline dropped), or why not.
+pub fn passphrase(bytes: Vec<u8>) -> CoreResult<Secret<Vec<u8>>> {
+    passphrase_of(bytes).map_err(|e| CoreError::invalid("passphrase", e))
+}
+
 impl Core {
     /// Writes the tenant's settings, users, projects and members to `out` as JSON lines, users a
     /// page at a time (by id), calling `progress` with the users written so far.
@@ -223,6 +293,18 @@ impl Core {
         &self,
         tenant: &Tenant,
         out: &mut impl Write,
+        progress: impl FnMut(u64),
+    ) -> CoreResult<Exported> {
+        self.export_with(tenant, out, None, progress).await
+    }
+
+    /// `export`; given a passphrase, the tenant's signing keys too, sealed under a key derived
+    /// from it (never in clear).
+    pub async fn export_with(
+        &self,
+        tenant: &Tenant,
+        out: &mut impl Write,
+        passphrase: Option<&Secret<Vec<u8>>>,
         mut progress: impl FnMut(u64),
     ) -> CoreResult<Exported> {
         let mut done = Exported::default();
@@ -239,6 +321,36 @@ impl Core {
             let (name, value) = (name.clone(), value.clone());
             write_line(out, &Line::Setting { name, value })?;
             done.settings += 1;
+        }
+        if let Some(passphrase) = passphrase {
+            let seal = KeySeal::fresh();
+            let (s, p) = (seal.clone(), passphrase.clone());
+            let key = tokio::task::spawn_blocking(move || s.derive(&p))
+                .await
+                .map_err(|e| CoreError::Internal(format!("deriving the export key: {e}")))?
+                .map_err(|e| CoreError::invalid("passphrase", e))?;
+            write_line(
+                out,
+                &Line::KeySeal {
+                    kdf: "argon2id".into(),
+                    params: seal.params,
+                    salt: seal.salt_b64(),
+                },
+            )?;
+            for k in tenant.keys.all() {
+                let line = KeyLine {
+                    kid: k.kid.clone(),
+                    alg: k.alg.as_str().to_owned(),
+                    public: k.public.clone(),
+                    created_at: k.created_at,
+                    not_before: k.not_before,
+                    retired_at: k.retired_at,
+                    issued_for: k.issued_for.clone().unwrap_or_else(|| tenant.id.clone()),
+                    sealed: key.seal(&k.kid, k.secret.expose()),
+                };
+                write_line(out, &Line::SigningKey(line))?;
+                done.keys += 1;
+            }
         }
         let mut after = String::new();
         loop {

@@ -43,6 +43,8 @@ pub struct KeyRow {
     /// The public half as a JWK (`token::PublicJwk`), NULL for HS256.
     pub public_key: Option<String>,
     pub not_before: i64,
+    /// The tenant id the key's tokens name, when it was moved in from another tenant.
+    pub issued_for: Option<String>,
 }
 
 #[derive(Clone, Queryable, Selectable, Insertable)]

@@ -37,6 +37,7 @@ diesel::table! {
         alg -> Text,
         public_key -> Nullable<Text>,
         not_before -> BigInt,
+        issued_for -> Nullable<Text>,
     }
 }
 

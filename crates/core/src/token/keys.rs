@@ -99,6 +99,9 @@ pub struct SigningKey {
     /// When it starts signing (ms). Until then it is published and verifies, but does not sign.
     pub not_before: i64,
     pub retired_at: Option<i64>,
+    /// For a key moved in from another tenant (`gatehouse import gatehouse` with keys): that
+    /// tenant's id, which the `tid` of the tokens it signed there names.
+    pub issued_for: Option<String>,
     prepared: Arc<Prepared>,
 }
 
@@ -146,8 +149,20 @@ impl SigningKey {
             created_at,
             not_before,
             retired_at,
+            issued_for: None,
             prepared: Arc::new(prepared),
         })
+    }
+
+    /// The key, as moved in from the tenant `tid` (None: the tenant's own).
+    pub fn issued_for(mut self, tid: Option<String>) -> SigningKey {
+        self.issued_for = tid;
+        self
+    }
+
+    /// Whether a token naming `tid` may verify with this key in tenant `tenant_id`.
+    pub(crate) fn serves_tid(&self, tenant_id: &str, tid: Option<&str>) -> bool {
+        tid == Some(tenant_id) || (tid.is_some() && tid == self.issued_for.as_deref())
     }
 
     /// A fresh HS256 key (a random 256-bit secret) that signs at once.
@@ -247,6 +262,12 @@ impl KeyRing {
     /// The newest unretired key: the one that signs once its lead is over (see `signing_key_at`).
     pub fn signing_key(&self) -> Option<&SigningKey> {
         self.keys.iter().find(|k| k.retired_at.is_none())
+    }
+
+    /// The algorithm the tenant signs with (its newest unretired key's): what a rotation keeps
+    /// unless another is named. `None` for a tenant without keys.
+    pub fn current_alg(&self) -> Option<KeyAlg> {
+        self.signing_key().map(|k| k.alg)
     }
 
     /// The key that signs at `now_ms`: the newest unretired key whose lead is over. Should every

@@ -24,10 +24,25 @@ pub async fn list(
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RotateBody {
-    /// HS256 (when absent), EdDSA or RS256.
+    /// HS256, EdDSA or RS256; when absent, the algorithm the tenant signs with now.
     pub alg: Option<String>,
     /// Seconds between publishing and signing (default as the CLI's `tenant rotate-key`).
     pub lead_seconds: Option<u64>,
+    /// Allow moving from a published key (EdDSA, RS256) to HS256 (else that is a 400).
+    #[serde(default)]
+    pub allow_unpublished: bool,
+}
+
+/// The algorithm a rotation gets: as asked, else the tenant's current one (HS256 for a tenant
+/// without keys).
+pub fn rotation_alg(
+    t: &gatehouse_core::Tenant,
+    asked: Option<&str>,
+) -> gatehouse_core::CoreResult<KeyAlg> {
+    match asked {
+        Some(alg) => KeyAlg::parse(alg),
+        None => Ok(t.keys.current_alg().unwrap_or_default()),
+    }
 }
 
 /// The lead a new key gets: as asked, else the configured lead for a published (asymmetric) key
@@ -48,9 +63,11 @@ pub async fn rotate(
     body: web::Json<RotateBody>,
 ) -> ApiResult<HttpResponse> {
     let t = tenant_of(&core, &slug).await?;
-    let alg = KeyAlg::parse(body.alg.as_deref().unwrap_or("HS256"))?;
+    let alg = rotation_alg(&t, body.alg.as_deref())?;
     let lead = lead_for(alg, body.lead_seconds, &options);
-    let kid = core.rotate_key(&t, alg, lead).await?;
+    let kid = core
+        .rotate_key_with(&t, alg, lead, body.allow_unpublished)
+        .await?;
     audit::record(&core, &Actor::operator(&op), &t, "key.rotate", &kid);
     let fresh = core.tenant(&t.id).unwrap_or(t);
     let now = core.now_ms();

@@ -7,7 +7,7 @@ mod settings;
 mod tenants;
 mod users;
 
-pub use keys::lead_for;
+pub use keys::{lead_for, rotation_alg};
 
 use crate::errors::{ApiError, ApiResult};
 use actix_web::{web, HttpResponse};

@@ -324,6 +324,9 @@ pub async fn keys(
             let t = managed_tenant(&core, &s, &slug).await?;
             let mut ctx = s.context(&sessions, Some(&*t));
             ctx["keys"] = views::keys(&t, core.now_ms());
+            // The Rotate form keeps the tenant's algorithm unless the operator picks another.
+            ctx["current_alg"] = json!(t.keys.current_alg().unwrap_or_default().as_str());
+            ctx["algs"] = json!(KeyAlg::ALL.map(KeyAlg::as_str));
             let base = match t.hosts.first() {
                 Some(host) => format!("https://{host}"),
                 None => t.issuer(),
@@ -339,6 +342,8 @@ pub async fn keys(
 pub struct RotateForm {
     csrf: String,
     alg: String,
+    /// The box that allows moving from a published key to HS256.
+    allow_unpublished: Option<String>,
 }
 
 pub async fn rotate_key(
@@ -356,7 +361,8 @@ pub async fn rotate_key(
             let outcome = async {
                 let alg = KeyAlg::parse(&form.alg)?;
                 let lead = crate::api::lead_for(alg, None, &options);
-                core.rotate_key(&t, alg, lead).await
+                let allow = form.allow_unpublished.is_some();
+                core.rotate_key_with(&t, alg, lead, allow).await
             }
             .await;
             if let Ok(kid) = &outcome {
