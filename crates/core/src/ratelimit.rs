@@ -30,6 +30,9 @@ pub enum Subject {
     MailToEmail(String),
     /// Mail-sending requests from one client address.
     MailFromIp(IpAddr),
+    /// Failed introspection client authentications (unknown client or wrong secret) from one
+    /// address.
+    IntrospectionClientFailure(IpAddr),
     /// The server's own chores (e.g. pruning expired sign-in locks), at most so often.
     Chore(&'static str),
 }

@@ -40,6 +40,9 @@ pub mod kind {
     pub const SETTING_CHANGED: &str = "setting_changed";
     pub const IMPORT: &str = "import";
     pub const EXPORT: &str = "export";
+    /// An operator registered or removed a client of the introspection endpoint.
+    pub const INTROSPECTION_CLIENT_CREATED: &str = "introspection_client_created";
+    pub const INTROSPECTION_CLIENT_REMOVED: &str = "introspection_client_removed";
 }
 
 /// How an audited action ended.

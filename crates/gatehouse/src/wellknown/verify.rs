@@ -1,48 +1,21 @@
 //! `GET /auth/verify`, the forward-auth door (nginx `auth_request`, Traefik `forwardAuth`): 200
 //! with `X-Auth-*` headers for a valid user token of either dialect, 401 with `WWW-Authenticate`
 //! otherwise; never a body, so a proxy cannot forward one by mistake. Tokens are checked as the
-//! dialects check them: core verifies the signature (the key and algorithm its `kid` names) and
-//! that the token was not ended (logout, revocation), each dialect says whether the claims are one
-//! of its user tokens, and core's `token_user` refuses disabled and deleted users and tokens
-//! issued before the user's tokens were ended.
+//! dialects check them (`user_token::check`, which introspection asks too).
 
 use super::metrics::{Outcome, VerifyMetrics};
+use super::user_token::{self, presented_token};
 use super::{no_tenant, tenant_of};
 use actix_web::http::{header, StatusCode};
 use actix_web::{web, HttpRequest, HttpResponse, HttpResponseBuilder};
 use gatehouse_core::token::Claims;
 use gatehouse_core::users::User;
-use gatehouse_core::view::CheckedUser;
-use gatehouse_core::{Api, AuthFailure, Core, CoreError, Tenant};
+use gatehouse_core::{Api, Core, Tenant};
 
 /// The life of the upstream token (`X-Auth-Token`): long enough for one proxied request.
 const UPSTREAM_TOKEN_TTL_SECS: i64 = 60;
 /// The `aud` of upstream tokens, so that neither dialect (nor this door) takes one for its own.
 pub const UPSTREAM_AUDIENCE: &str = "gatehouse-forward-auth";
-
-/// The token after `JWT ` or `Bearer ` (either in any case).
-fn presented_token(req: &HttpRequest) -> Option<&str> {
-    let value = req.headers().get(header::AUTHORIZATION)?.to_str().ok()?;
-    let (scheme, token) = value.trim().split_once(' ')?;
-    let known = scheme.eq_ignore_ascii_case("jwt") || scheme.eq_ignore_ascii_case("bearer");
-    let token = token.trim();
-    (known && !token.is_empty()).then_some(token)
-}
-
-/// Which enabled dialect the verified claims belong to, and the user id they name.
-fn dialect_user<'c>(tenant: &Tenant, claims: &'c Claims) -> Option<(Api, &'c str)> {
-    if tenant.enables(Api::Tiledesk) {
-        if let Some(id) = gatehouse_tiledesk::agent_id(tenant, claims) {
-            return Some((Api::Tiledesk, id));
-        }
-    }
-    if tenant.enables(Api::Appmixer) {
-        if let Some(id) = gatehouse_appmixer::user_id_of(claims) {
-            return Some((Api::Appmixer, id));
-        }
-    }
-    None
-}
 
 fn refused(tenant: &Tenant, outcome: Outcome) -> HttpResponse {
     // RFC 6750 section 3: a request without credentials gets no error code.
@@ -54,24 +27,6 @@ fn refused(tenant: &Tenant, outcome: Outcome) -> HttpResponse {
         .insert_header((header::WWW_AUTHENTICATE, challenge))
         .insert_header((header::CACHE_CONTROL, "no-store"))
         .finish()
-}
-
-async fn check(
-    core: &Core,
-    tenant: &Tenant,
-    req: &HttpRequest,
-) -> Result<(Api, CheckedUser), Outcome> {
-    let jwt = presented_token(req).ok_or(Outcome::Missing)?;
-    let claims = core.verify_token(tenant, jwt, None).map_err(|e| match e {
-        CoreError::Unauthorized(AuthFailure::ExpiredToken) => Outcome::Expired,
-        _ => Outcome::Invalid,
-    })?;
-    let (api, id) = dialect_user(tenant, &claims).ok_or(Outcome::NotAUserToken)?;
-    match core.token_user(tenant, &claims, id).await {
-        Ok(user) => Ok((api, user)),
-        Err(CoreError::Unavailable(_)) => Err(Outcome::Unavailable),
-        Err(_) => Err(Outcome::UserRefused),
-    }
 }
 
 fn upstream_token(core: &Core, tenant: &Tenant, api: Api, user: &User) -> Option<String> {
@@ -108,8 +63,12 @@ pub(super) async fn verify(
     let Some(tenant) = tenant_of(&req) else {
         return no_tenant();
     };
-    let (api, user) = match check(&core, &tenant, &req).await {
-        Ok(found) => found,
+    let checked = match presented_token(&req) {
+        Some(jwt) => user_token::check(&core, &tenant, jwt).await,
+        None => Err(Outcome::Missing),
+    };
+    let (api, user) = match checked {
+        Ok(found) => (found.api, found.user),
         Err(outcome) => {
             metrics.count(outcome);
             return match outcome {
@@ -137,26 +96,4 @@ pub(super) async fn verify(
         }
     }
     res.finish()
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use actix_web::test::TestRequest;
-
-    #[test]
-    fn a_token_comes_after_jwt_or_bearer_in_any_case() {
-        for (value, want) in [
-            ("JWT abc", Some("abc")),
-            ("bearer  abc ", Some("abc")),
-            ("Basic abc", None),
-            ("Bearer ", None),
-            ("abc", None),
-        ] {
-            let req = TestRequest::default()
-                .insert_header((header::AUTHORIZATION, value))
-                .to_http_request();
-            assert_eq!(presented_token(&req), want, "{value}");
-        }
-    }
 }
