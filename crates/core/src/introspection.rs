@@ -170,7 +170,6 @@ impl Core {
                         .filter(clients::tenant_id.eq(&tid))
                         .filter(clients::id.eq(&id));
                     let row: Option<IntrospectionClientRow> = key
-                        .clone()
                         .select(IntrospectionClientRow::as_select())
                         .first(c)
                         .optional()?;
