@@ -377,3 +377,58 @@ async fn every_route_refuses_every_token_of_another_tenant(app: TestApp) {
 }
 
 on_both!(every_route_refuses_every_token_of_another_tenant);
+
+/// Introspection across tenants (issue 20): every kind of token `acme` issues is `{"active":
+/// false}` when a `demo` admin asks `demo`'s endpoint about it (never its claims), and a client
+/// registered for `acme` is refused with 401 at `demo`; nothing is written either way.
+async fn introspection_finds_another_tenants_tokens_inactive_and_refuses_its_clients(app: TestApp) {
+    victim(&app).await;
+    let stolen = attacker(&app).await;
+    let admin = appmixer_admin(&app, "demo", DEMO, "introspector@demo.example").await;
+    let acme = app.tenant("acme").await;
+    let (client, secret) = app
+        .core
+        .create_introspection_client(&acme, "acme-rs")
+        .await
+        .unwrap();
+    use base64::Engine;
+    let acme_basic = format!(
+        "Basic {}",
+        base64::engine::general_purpose::STANDARD.encode(format!(
+            "{}:{}",
+            client.id,
+            secret.expose()
+        ))
+    );
+    let before = snapshot(&app).await;
+    for s in &stolen {
+        for prefix in ["", "JWT "] {
+            let rb = app
+                .request(Method::POST, DEMO, "/oauth/introspect")
+                .header(AUTHORIZATION, format!("Bearer {admin}"))
+                .form(&[("token", format!("{prefix}{}", s.token))]);
+            let r = app.send(rb).await;
+            assert_eq!(r.status, 200, "{}: {}", s.kind, r.body);
+            assert_eq!(r.json(), json!({"active": false}), "{} token", s.kind);
+        }
+        let rb = app
+            .request(Method::POST, DEMO, "/oauth/introspect")
+            .header(AUTHORIZATION, &acme_basic)
+            .form(&[("token", s.token.as_str())]);
+        let r = app.send(rb).await;
+        assert_eq!(r.status, 401, "acme's client at demo: {}", r.body);
+        assert!(r.json().get("active").is_none());
+    }
+    // The same client at home answers (so the 401 above was the tenant's doing).
+    let rb = app
+        .request(Method::POST, ACME, "/oauth/introspect")
+        .header(AUTHORIZATION, &acme_basic)
+        .form(&[("token", stolen[0].token.as_str())]);
+    let r = app.send(rb).await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(r.json()["active"], true, "{}", r.body);
+    let after = snapshot(&app).await;
+    assert_eq!(before, after, "introspection changed a table");
+}
+
+on_both!(introspection_finds_another_tenants_tokens_inactive_and_refuses_its_clients);

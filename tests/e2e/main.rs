@@ -18,6 +18,7 @@ mod foundation;
 mod hostile_input;
 mod import;
 mod input_normalisation;
+mod introspection;
 mod isolation_matrix;
 mod mail;
 mod mail_delivery;

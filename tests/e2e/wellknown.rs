@@ -203,6 +203,7 @@ async fn discovery_names_the_issuer_the_jwks_uri_and_the_algorithms_in_use(app: 
     assert_eq!(
         r.json(),
         json!({"issuer": "https://ed.test", "jwks_uri": "https://ed.test/.well-known/jwks.json",
+               "introspection_endpoint": "https://ed.test/oauth/introspect",
                "id_token_signing_alg_values_supported": ["EdDSA"]})
     );
     app.set("ed", "ISSUER", "https://id.ed.example/").await;

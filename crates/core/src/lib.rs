@@ -9,6 +9,7 @@ pub mod error;
 pub mod hash_pool;
 pub mod heap;
 pub mod ids;
+pub mod introspection;
 pub mod lockout;
 pub mod mail;
 pub mod master_key;

@@ -26,6 +26,9 @@ pub enum Subject {
     SigninFailure(IpAddr),
     /// Failed sign-ins naming one login (email or username), from any address.
     LoginFailure(String),
+    /// Failed introspection client authentications (unknown client or wrong secret) from one
+    /// address.
+    IntrospectionClientFailure(IpAddr),
     /// The server's own chores (e.g. pruning expired sign-in locks), at most so often.
     Chore(&'static str),
 }

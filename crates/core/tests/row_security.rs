@@ -8,7 +8,9 @@ use diesel::connection::SimpleConnection;
 use diesel::pg::PgConnection;
 use diesel::prelude::*;
 use diesel::sql_types::{BigInt, Text};
-use gatehouse_core::storage::schema::{revoked_tokens, signing_keys, tenant_settings, users};
+use gatehouse_core::storage::schema::{
+    introspection_clients, revoked_tokens, signing_keys, tenant_settings, users,
+};
 use gatehouse_core::storage::{Db, APP_ROLE};
 use gatehouse_core::tenants::TenantSpec;
 use gatehouse_core::users::NewUser;
@@ -84,6 +86,9 @@ async fn serving(scratch: &Scratch) -> (Core, Arc<Tenant>, Arc<Tenant>) {
         core.create_user(&t, NewUser::new(email, Some(pw)))
             .await
             .unwrap();
+        core.create_introspection_client(&t, "resource-server")
+            .await
+            .unwrap();
         tenants.push(t);
     }
     let b = tenants.pop().unwrap();
@@ -103,6 +108,12 @@ fn tenant_ids(c: &mut gatehouse_core::storage::AnyConnection) -> Vec<String> {
     seen.extend(
         tenant_settings::table
             .select(tenant_settings::tenant_id)
+            .load::<String>(c)
+            .unwrap(),
+    );
+    seen.extend(
+        introspection_clients::table
+            .select(introspection_clients::tenant_id)
             .load::<String>(c)
             .unwrap(),
     );
@@ -163,6 +174,7 @@ async fn with_no_tenant_named_the_app_role_sees_nothing() {
         "tenant_settings",
         "tenant_hosts",
         "changes",
+        "introspection_clients",
     ] {
         let n: Count = diesel::sql_query(format!("SELECT count(*) AS n FROM {table}"))
             .get_result(&mut raw)

@@ -62,6 +62,9 @@ pub enum Command {
     /// Operator API keys (the operator API and console on `server.admin_bind`).
     #[command(subcommand)]
     Operator(OperatorCmd),
+    /// Clients that may call a tenant's POST /oauth/introspect (HTTP Basic client_id:client_secret).
+    #[command(subcommand)]
+    IntrospectionClient(crate::introspection_cli::IntrospectionClientCmd),
 }
 
 #[derive(Debug, Subcommand)]
@@ -537,6 +540,7 @@ async fn admin(core: &Core, command: Command, defaults: Defaults) -> Result<(), 
             println!("{slug}: deleted");
         }
         Command::Operator(OperatorCmd::Key(cmd)) => operator_key(core, cmd).await?,
+        Command::IntrospectionClient(cmd) => crate::introspection_cli::run(core, cmd).await?,
         Command::Import(command) => crate::cli_migrate::import(core, command).await?,
         Command::Export(args) => crate::cli_migrate::export(core, args).await?,
         Command::Tenant(TenantCmd::ImportKey(args)) => {

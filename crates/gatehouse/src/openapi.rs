@@ -44,14 +44,19 @@ pub fn document() -> Value {
             {"name": "gateway", "description": "Operations endpoints, on any host"},
             {"name": "tiledesk", "description": "The Tiledesk auth API (also under /v3)"},
             {"name": "appmixer", "description": "The Appmixer user API"},
-            {"name": "wellknown", "description": "Public keys, discovery and forward-auth, per tenant host"}
+            {"name": "wellknown", "description": "Public keys, discovery, forward-auth and introspection, per tenant host"}
         ],
         "components": {"securitySchemes": {
             "appmixerBearer": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"},
             "tiledeskJwt": {"type": "apiKey", "in": "header", "name": "Authorization",
                 "description": "\"JWT <token>\" as returned by sign-in"},
             "tiledeskBasic": {"type": "http", "scheme": "basic",
-                "description": "email:password, on the Tiledesk agent routes (counted as a sign-in)"}
+                "description": "email:password, on the Tiledesk agent routes (counted as a sign-in)"},
+            "introspectionClient": {"type": "http", "scheme": "basic",
+                "description": "client_id:client_secret of a client the operator registered for the tenant \
+                    (gatehouse introspection-client add), on /oauth/introspect"},
+            "tenantAdminBearer": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT",
+                "description": "A token of either dialect (JWT or Bearer) whose user holds the admin scope"}
         }},
         "paths": paths
     })

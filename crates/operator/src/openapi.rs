@@ -89,6 +89,8 @@ pub fn document() -> Value {
                     "lead_seconds": {"type": "integer", "minimum": 0},
                     "allow_unpublished": {"type": "boolean", "default": false,
                         "description": "Required (true) to move a tenant that signs with EdDSA or RS256 to HS256: services verifying through the JWKS stop verifying its new tokens. Without it such a request is a 400."}}},
+                "NewIntrospectionClient": {"type": "object", "required": ["name"], "additionalProperties": false, "properties": {
+                    "name": {"type": "string", "pattern": "^[A-Za-z0-9._@-]{1,64}$"}}},
                 "NewUser": {"type": "object", "required": ["email", "password"], "additionalProperties": false, "properties": {
                     "email": {"type": "string"}, "password": {"type": "string"}, "username": {"type": "string"},
                     "scopes": {"type": "array", "items": {"type": "string"}},
@@ -116,6 +118,11 @@ pub fn document() -> Value {
                 "post": op("Rotate: add a signing key (of the tenant's current algorithm unless alg names another)", "201 the new key", Some("Rotate"), t)},
             "/admin/v1/tenants/{slug}/keys/{kid}": {
                 "delete": op("Retire a signing key", "204 retired", None, tkid)},
+            "/admin/v1/tenants/{slug}/introspection-clients": {
+                "get": op("Show the clients that may call the tenant's POST /oauth/introspect (never a secret)", "200 items: id, client_id, name, created_at", None, t),
+                "post": op("Register an introspection client; the answer holds its client_secret, shown this once", "201 id, client_id, name, created_at, client_secret", Some("NewIntrospectionClient"), t)},
+            "/admin/v1/tenants/{slug}/introspection-clients/{id}": {
+                "delete": op("Remove an introspection client (its next call gets 401)", "204 removed", None, tu)},
             "/admin/v1/tenants/{slug}/users": {
                 "get": searching(op("Search users by email or username", "200 a page: items, limit, offset, next_offset", None, t),
                     "Users whose email or username begins with q (a prefix, not a substring), case-insensitively (unicode lower case), every character literal (% and _ are not wildcards); surrounding spaces are ignored. Oldest first; absent or empty: every user."),

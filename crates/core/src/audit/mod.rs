@@ -42,6 +42,9 @@ pub mod kind {
     pub const EXPORT: &str = "export";
     /// A mail given up before it was queued (its tenant's template ran past the render budget).
     pub const MAIL_DEAD: &str = "mail_dead";
+    /// An operator registered or removed a client of the introspection endpoint.
+    pub const INTROSPECTION_CLIENT_CREATED: &str = "introspection_client_created";
+    pub const INTROSPECTION_CLIENT_REMOVED: &str = "introspection_client_removed";
 }
 
 /// How an audited action ended.

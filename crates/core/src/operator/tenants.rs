@@ -5,8 +5,8 @@
 use crate::error::{found_one, CoreError, CoreResult};
 use crate::service::Core;
 use crate::storage::schema::{
-    project_members, projects, revoked_tokens, signin_locks, signing_keys, tenant_hosts,
-    tenant_settings, tenants, users,
+    introspection_clients, project_members, projects, revoked_tokens, signin_locks, signing_keys,
+    tenant_hosts, tenant_settings, tenants, users,
 };
 use crate::tenants::{apis_column, insert_hosts, validated_hosts, Api, Tenant};
 use crate::validated::{storable, TenantSlug};
@@ -142,6 +142,10 @@ impl Core {
             diesel::delete(revoked_tokens::table.filter(revoked_tokens::tenant_id.eq(t)))
                 .execute(c)?;
             diesel::delete(signin_locks::table.filter(signin_locks::tenant_id.eq(t))).execute(c)?;
+            diesel::delete(
+                introspection_clients::table.filter(introspection_clients::tenant_id.eq(t)),
+            )
+            .execute(c)?;
             diesel::delete(tenant_settings::table.filter(tenant_settings::tenant_id.eq(t)))
                 .execute(c)?;
             diesel::delete(signing_keys::table.filter(signing_keys::tenant_id.eq(t))).execute(c)?;

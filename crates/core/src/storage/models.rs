@@ -197,3 +197,14 @@ pub struct LegacyKeyRow {
     pub secret: String,
     pub created_at: i64,
 }
+
+#[derive(Clone, Queryable, Selectable, Insertable)]
+#[diesel(table_name = introspection_clients, treat_none_as_default_value = false)]
+pub struct IntrospectionClientRow {
+    pub tenant_id: String,
+    pub id: String,
+    pub name: String,
+    /// Hex SHA-256 of the client's secret.
+    pub secret_hash: String,
+    pub created_at: i64,
+}

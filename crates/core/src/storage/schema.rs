@@ -195,3 +195,13 @@ diesel::table! {
         created_at -> BigInt,
     }
 }
+
+diesel::table! {
+    introspection_clients (tenant_id, id) {
+        tenant_id -> Text,
+        id -> Text,
+        name -> Text,
+        secret_hash -> Text,
+        created_at -> BigInt,
+    }
+}

@@ -1,6 +1,7 @@
 //! `GET /.well-known/openid-configuration`: where a tenant's keys are and which algorithms its
 //! tokens use. Gatehouse is no OpenID provider (no authorization endpoint, no id_token flow), so
-//! the document holds only what a token verifier needs and nothing Gatehouse does not do.
+//! the document holds only what a token verifier needs and nothing Gatehouse does not do: the
+//! keys, and the introspection endpoint that sees a logout before `exp`.
 
 use super::{no_tenant, tenant_of, WellKnownOptions};
 use actix_web::http::header;
@@ -35,6 +36,8 @@ pub(super) async fn openid_configuration(
         .json(json!({
             "issuer": issuer,
             "jwks_uri": format!("{issuer}/.well-known/jwks.json"),
+            // RFC 8414: where a resource server asks whether a token is still live.
+            "introspection_endpoint": format!("{issuer}/oauth/introspect"),
             "id_token_signing_alg_values_supported": algs,
         }))
 }

@@ -67,6 +67,84 @@ pub fn openapi_paths() -> Value {
                     enabled user; or `tenant` names another tenant than the Host (or none)", "headers": {"WWW-Authenticate": header("Bearer realm=\"<tenant>\"")}},
                 "503": {"description": "The database does not answer"}
             }
+        }},
+        "/oauth/introspect": {"post": {
+            "tags": ["wellknown"],
+            "summary": "Token introspection (RFC 7662): whether a token is live now",
+            "description": "For a resource server that must see logouts, revocations and disabled \
+                users before a token's `exp` (a JWKS verifier sees them only then). The caller is a \
+                tenant admin (`Authorization: Bearer|JWT <token>` of either dialect, whose user holds \
+                `admin`) or a client the operator registered for this tenant (HTTP Basic \
+                `client_id:client_secret`). A live user token is answered with its claims; anything \
+                else (revoked, expired, another tenant's, a retired key's, a disabled or deleted \
+                user's, a guest's, garbage) with exactly `{\"active\": false}`. Failed client \
+                authentications count per client address and tenant: past 10 in a minute, 429.",
+            "security": [{"introspectionClient": []}, {"tenantAdminBearer": []}],
+            "requestBody": {"required": true, "content": {"application/x-www-form-urlencoded": {
+                "schema": {"type": "object", "required": ["token"], "properties": {
+                    "token": {"type": "string", "description": "The token (a leading `JWT ` is allowed)"},
+                    "token_type_hint": {"type": "string", "description": "Accepted and not needed"}
+                }}}}},
+            "responses": {
+                "200": {"description": "The token's state",
+                    "headers": {"Cache-Control": header("no-store")},
+                    "content": {"application/json": {"schema": {"type": "object",
+                        "required": ["active"],
+                        "properties": {
+                            "active": {"type": "boolean"},
+                            "sub": {"type": "string", "description": "the user's id"},
+                            "tid": {"type": "string", "description": "the tenant's id"},
+                            "tenant": {"type": "string", "description": "the tenant's slug"},
+                            "exp": {"type": "integer"},
+                            "iat": {"type": "integer"},
+                            "jti": {"type": "string"},
+                            "iss": {"type": "string"},
+                            "aud": {"type": "string"},
+                            "scope": {"type": "string", "description": "the user's scopes now, space-separated"},
+                            "token_type": {"type": "string", "enum": ["Bearer"]},
+                            "client_id": {"type": "string",
+                                "description": "the Tiledesk project a custom-token exchange bound the token to"},
+                            "username": {"type": "string"},
+                            "email": {"type": "string"},
+                            "dialect": {"type": "string", "enum": ["tiledesk", "appmixer"]}
+                        }}}}},
+                "400": {"description": "No `token`, or a parameter given twice (`invalid_request`)"},
+                "401": {"description": "No credentials, an unknown client or wrong secret \
+                    (`invalid_client`), a token that is not live (`invalid_token`) or whose user is \
+                    not an admin (`insufficient_scope`)",
+                    "headers": {"WWW-Authenticate": header("Basic realm=\"<tenant>\" and Bearer realm=\"<tenant>\"")}},
+                "415": {"description": "A body that is not form-encoded"},
+                "429": {"description": "Too many failed client authentications from this address",
+                    "headers": {"Retry-After": header("seconds")}},
+                "503": {"description": "The database does not answer"}
+            }
         }}
     })
+}
+
+#[cfg(test)]
+mod tests {
+    /// The document and the router say the same: the isolation matrix reads the document to find
+    /// every route that takes a token.
+    #[test]
+    fn the_document_lists_exactly_the_mounted_routes() {
+        let paths = super::openapi_paths();
+        let mut documented = std::collections::BTreeSet::new();
+        for (path, item) in paths.as_object().into_iter().flatten() {
+            for method in item.as_object().into_iter().flatten().map(|(m, _)| m) {
+                documented.insert((method.clone(), path.clone()));
+            }
+        }
+        let mounted = super::super::ROUTES
+            .iter()
+            .map(|(m, p)| ((*m).to_owned(), (*p).to_owned()))
+            .collect();
+        assert_eq!(documented, mounted);
+        for prefix in super::super::PATH_PREFIXES {
+            assert!(
+                documented.iter().any(|(_, p)| p.starts_with(prefix)),
+                "{prefix} serves no documented route"
+            );
+        }
+    }
 }

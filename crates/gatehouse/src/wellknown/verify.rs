@@ -1,7 +1,7 @@
 //! `GET /auth/verify`, the forward-auth door (nginx `auth_request`, Traefik `forwardAuth`): 200
 //! with `X-Auth-*` headers for a valid user token of either dialect, 401 with `WWW-Authenticate`
 //! otherwise; never a body, so a proxy cannot forward one by mistake. Tokens are checked as the
-//! dialects check them: core verifies the signature (the key and algorithm its `kid` names) and
+//! dialects check them (`user_token::check`, which introspection asks too): core verifies the signature (the key and algorithm its `kid` names) and
 //! that the token was not ended (logout, revocation), each dialect says whether the claims are one
 //! of its user tokens, and core's `token_user` refuses disabled and deleted users and tokens
 //! issued before the user's tokens were ended.
@@ -12,45 +12,18 @@
 //! choosing the host the tenant is resolved from.
 
 use super::metrics::{Outcome, VerifyMetrics};
+use super::user_token::{self, presented_token, UserToken};
 use super::{no_tenant, tenant_of};
 use actix_web::http::{header, StatusCode};
 use actix_web::{web, HttpRequest, HttpResponse, HttpResponseBuilder};
 use gatehouse_core::token::Claims;
 use gatehouse_core::users::User;
-use gatehouse_core::view::CheckedUser;
-use gatehouse_core::{Api, AuthFailure, Core, CoreError, Tenant};
+use gatehouse_core::{Api, Core, Tenant};
 
 /// The life of the upstream token (`X-Auth-Token`): long enough for one proxied request.
 const UPSTREAM_TOKEN_TTL_SECS: i64 = 60;
 /// The `aud` of upstream tokens, so that neither dialect (nor this door) takes one for its own.
 pub const UPSTREAM_AUDIENCE: &str = "gatehouse-forward-auth";
-
-/// The token after `JWT ` or `Bearer ` (either in any case).
-fn presented_token(req: &HttpRequest) -> Option<&str> {
-    let value = req.headers().get(header::AUTHORIZATION)?.to_str().ok()?;
-    let (scheme, token) = value.trim().split_once(' ')?;
-    let known = scheme.eq_ignore_ascii_case("jwt") || scheme.eq_ignore_ascii_case("bearer");
-    let token = token.trim();
-    (known && !token.is_empty()).then_some(token)
-}
-
-/// Which enabled dialect the verified claims belong to, and the user id they name. A legacy
-/// (kid-less) token passes only as a Tiledesk user: the replaced system issued no other kind, and
-/// the Appmixer routes refuse such tokens too (issue 21.8).
-fn dialect_user<'c>(tenant: &Tenant, jwt: &str, claims: &'c Claims) -> Option<(Api, &'c str)> {
-    if tenant.enables(Api::Tiledesk) {
-        if let Some(id) = gatehouse_tiledesk::agent_id(tenant, claims) {
-            return Some((Api::Tiledesk, id));
-        }
-    }
-    // Decoding the header only here keeps the Tiledesk path as it was.
-    if tenant.enables(Api::Appmixer) && !gatehouse_core::token::names_no_key(jwt) {
-        if let Some(id) = gatehouse_appmixer::user_id_of(claims) {
-            return Some((Api::Appmixer, id));
-        }
-    }
-    None
-}
 
 fn refused(tenant: &Tenant, outcome: Outcome) -> HttpResponse {
     // RFC 6750 section 3: a request without credentials gets no error code.
@@ -81,11 +54,8 @@ fn pinned_tenant(req: &HttpRequest) -> Option<Option<String>> {
     Some(pins.next().is_none().then_some(first.1))
 }
 
-async fn check(
-    core: &Core,
-    tenant: &Tenant,
-    req: &HttpRequest,
-) -> Result<(Api, CheckedUser), Outcome> {
+/// The door's check: the pin first (when the proxy set one), then the user token.
+async fn check(core: &Core, tenant: &Tenant, req: &HttpRequest) -> Result<UserToken, Outcome> {
     if let Some(pin) = pinned_tenant(req) {
         // The tenant the Host resolved to must be the one the proxy pinned; an unknown slug names
         // no tenant and so matches none.
@@ -94,16 +64,7 @@ async fn check(
         }
     }
     let jwt = presented_token(req).ok_or(Outcome::Missing)?;
-    let claims = core.verify_token(tenant, jwt, None).map_err(|e| match e {
-        CoreError::Unauthorized(AuthFailure::ExpiredToken) => Outcome::Expired,
-        _ => Outcome::Invalid,
-    })?;
-    let (api, id) = dialect_user(tenant, jwt, &claims).ok_or(Outcome::NotAUserToken)?;
-    match core.token_user(tenant, &claims, id).await {
-        Ok(user) => Ok((api, user)),
-        Err(CoreError::Unavailable(_)) => Err(Outcome::Unavailable),
-        Err(_) => Err(Outcome::UserRefused),
-    }
+    user_token::check(core, tenant, jwt).await
 }
 
 fn upstream_token(core: &Core, tenant: &Tenant, api: Api, user: &User) -> Option<String> {
@@ -140,8 +101,9 @@ pub(super) async fn verify(
     let Some(tenant) = tenant_of(&req) else {
         return no_tenant();
     };
-    let (api, user) = match check(&core, &tenant, &req).await {
-        Ok(found) => found,
+    let checked = check(&core, &tenant, &req).await;
+    let (api, user) = match checked {
+        Ok(found) => (found.api, found.user),
         Err(outcome) => {
             metrics.count(outcome);
             return match outcome {
@@ -175,22 +137,6 @@ pub(super) async fn verify(
 mod tests {
     use super::*;
     use actix_web::test::TestRequest;
-
-    #[test]
-    fn a_token_comes_after_jwt_or_bearer_in_any_case() {
-        for (value, want) in [
-            ("JWT abc", Some("abc")),
-            ("bearer  abc ", Some("abc")),
-            ("Basic abc", None),
-            ("Bearer ", None),
-            ("abc", None),
-        ] {
-            let req = TestRequest::default()
-                .insert_header((header::AUTHORIZATION, value))
-                .to_http_request();
-            assert_eq!(presented_token(&req), want, "{value}");
-        }
-    }
 
     #[test]
     fn the_tenant_pin_is_read_once_and_a_repeated_one_pins_nothing_that_passes() {

@@ -1,0 +1,1 @@
+DROP TABLE introspection_clients;
