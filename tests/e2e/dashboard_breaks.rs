@@ -69,6 +69,98 @@ async fn get_projects_carries_the_whole_project_with_its_profile(app: TestApp) {
     }
 }
 
+// ---- 2: API prefixes ----
+
+/// The dashboard's stock production config (tiledesk-dashboard src/environments, `SERVER_BASE_URL:
+/// 'https://api.tiledesk.com/v2/'`) and self-hosted installs (tiledesk-docker-proxy: `/api/`;
+/// tiledesk-server itself mounts its routers at the root: app.js line 557-623, `app.use('/auth',
+/// auth)`) all reach the same routes. `TILEDESK_PREFIXES` (default `/v1,/v2,/v3,/api`) says
+/// which a tenant serves; the root only where Appmixer is off (both serve `/users` there).
+async fn tiledesk_answers_under_each_prefix_its_tenant_serves(app: TestApp) {
+    let (_, _) = agent(&app, DEMO, OWNER).await;
+    let signin = |prefix: &'static str, host: &'static str| {
+        let app = &app;
+        async move {
+            app.post(
+                host,
+                &format!("{prefix}/auth/signin"),
+                &json!({"email": OWNER, "password": crate::tiledesk::PASSWORD}),
+            )
+            .await
+        }
+    };
+    for prefix in ["/v1", "/v2", "/v3", "/api"] {
+        let r = signin(prefix, DEMO).await;
+        assert_eq!(r.status, 200, "{prefix}: {}", r.body);
+        let token = r.json()["token"].as_str().unwrap().to_owned();
+        let r = app
+            .get(DEMO, &format!("{prefix}/projects"), Some(&token))
+            .await;
+        assert_eq!(r.status, 200, "{prefix}: {}", r.body);
+    }
+    // The root stays Appmixer's on a tenant with both dialects, and cannot be given to Tiledesk.
+    assert_eq!(signin("", DEMO).await.status, 404);
+    let key = app.operator_key("prefixes").await;
+    let r = app
+        .admin(
+            Method::PUT,
+            "/admin/v1/tenants/demo/settings/TILEDESK_PREFIXES",
+            Some(&json!({"value": "/,/v1"})),
+            Some(&key),
+        )
+        .await;
+    assert_eq!(r.status, 400, "{}", r.body);
+    assert!(r.body.contains("Appmixer"), "{}", r.body);
+    for bad in ["/v4", "", "v1,/x"] {
+        let r = app
+            .admin(
+                Method::PUT,
+                "/admin/v1/tenants/demo/settings/TILEDESK_PREFIXES",
+                Some(&json!({"value": bad})),
+                Some(&key),
+            )
+            .await;
+        assert_eq!(r.status, 400, "{bad:?}: {}", r.body);
+    }
+    // A prefix left out is not served.
+    app.set("demo", "TILEDESK_PREFIXES", "/v2").await;
+    assert_eq!(signin("/v2", DEMO).await.status, 200);
+    let r = signin("/v1", DEMO).await;
+    assert_eq!(r.status, 404, "{}", r.body);
+    // A Tiledesk-only tenant may serve the root; its other routes stay where they were.
+    app.create_tenant("solo", &["solo.test"], &[gatehouse_core::Api::Tiledesk])
+        .await;
+    app.set("solo", "TILEDESK_PREFIXES", "/,/api").await;
+    let r = app
+        .post(
+            "solo.test",
+            "/auth/signup",
+            &crate::tiledesk::signup_body(OWNER),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    for prefix in ["", "/api"] {
+        let r = signin(prefix, "solo.test").await;
+        assert_eq!(r.status, 200, "{prefix:?}: {}", r.body);
+        let token = r.json()["token"].as_str().unwrap().to_owned();
+        let r = app
+            .get("solo.test", &format!("{prefix}/users/"), Some(&token))
+            .await;
+        assert_eq!(
+            (r.status, &r.json()["email"]),
+            (200, &json!(OWNER)),
+            "{}",
+            r.body
+        );
+    }
+    assert_eq!(signin("/v1", "solo.test").await.status, 404);
+    assert_eq!(app.get("solo.test", "/healthz", None).await.status, 200);
+    assert_eq!(
+        app.get("solo.test", "/auth/nothing", None).await.status,
+        404
+    );
+}
+
 // ---- 3: the verification link ----
 
 /// routes/auth.js line 875-916 (`PUT /verifyemail/:userid/:code`): an unknown or expired code
@@ -317,6 +409,7 @@ async fn an_agent_may_not_generate_keys_and_a_401_has_no_basic_challenge(app: Te
 
 on_both!(
     get_projects_carries_the_whole_project_with_its_profile,
+    tiledesk_answers_under_each_prefix_its_tenant_serves,
     put_users_clears_a_field_sent_empty_and_keeps_line_breaks,
     appmixer_reset_is_served_at_its_documented_path,
     an_agent_may_not_generate_keys_and_a_401_has_no_basic_challenge,
