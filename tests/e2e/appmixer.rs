@@ -183,8 +183,9 @@ async fn the_seed_curl_examples_work_as_written(app: TestApp) {
     let user = r.json()["user"].clone();
     assert_eq!(
         user,
+        // The docs' current example of `POST /user/auth` carries `"metadata": {}` (issue 22.10).
         json!({"id": user["id"], "username": "abc@example.com", "isActive": false,
-               "email": "abc@example.com", "plan": "free"})
+               "email": "abc@example.com", "plan": "free", "metadata": {}})
     );
     let id = user["id"].as_str().unwrap();
     assert_eq!(id.len(), 24);

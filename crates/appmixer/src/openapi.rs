@@ -115,7 +115,10 @@ pub fn openapi_paths() -> Value {
             &[("200", empty.clone()), ("400", boom("\"email\" must be a valid email")),
               ("403", boom("Mail is not configured for this tenant")),
               ("429", boom("Too many requests; try again later"))])},
-        "/forgot-password/reset": {"post": op("Set a new password with a mailed code (once; earlier tokens end)", false,
+        "/user/forgot-password/reset": {"post": op("Set a new password with a mailed code (once; earlier tokens end)", false,
+            Some(body(&["code", "password"], json!({"code": s, "password": s}))),
+            &[("200", empty.clone()), ("400", boom("Invalid password")), ("404", boom("Code not found"))])},
+        "/forgot-password/reset": {"post": op("The same as `POST /user/forgot-password/reset` (kept for earlier clients)", false,
             Some(body(&["code", "password"], json!({"code": s, "password": s}))),
             &[("200", empty), ("400", boom("Invalid password")), ("404", boom("Code not found"))])},
         "/audit": {"get": op("The tenant's audit events, newest first (admin scope); query `since` (e.g. 24h or an RFC 3339 time), `user`, `kind`, `limit`", true, None,
@@ -198,13 +201,14 @@ mod tests {
             ("/config/{key}", "delete"),
             ("/user/forgot-password", "post"),
             ("/forgot-password/reset", "post"),
+            ("/user/forgot-password/reset", "post"),
             ("/audit", "get"),
         ] {
             let op = &paths[path][method];
             assert!(op["responses"]["200"].is_object(), "{method} {path}");
             assert!(op["summary"].is_string(), "{method} {path}");
         }
-        assert_eq!(paths.as_object().map(|p| p.len()), Some(14));
+        assert_eq!(paths.as_object().map(|p| p.len()), Some(15));
     }
 
     /// The document and the router say the same (the isolation matrix reads the document to find

@@ -25,7 +25,8 @@ fn with_optional(mut v: Value, u: &User) -> Value {
     v
 }
 
-/// The `user` of a sign-in answer.
+/// The `user` of a sign-in answer. `metadata` as the docs' current example of `POST /user/auth`
+/// shows it (`"metadata": {}` for an account that has none).
 pub fn signed_in(u: &User) -> Value {
     let v = json!({
         "id": u.id,
@@ -33,6 +34,7 @@ pub fn signed_in(u: &User) -> Value {
         "isActive": u.is_active,
         "email": u.email,
         "plan": u.plan,
+        "metadata": u.metadata,
     });
     with_optional(v, u)
 }

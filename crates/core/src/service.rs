@@ -277,6 +277,16 @@ impl Core {
         let mut value = crate::settings::Settings::validate(key, value)?;
         self.check_setting_cap(key, &value)?;
         self.vet_outbound_setting(key, &value).await?;
+        if key == "TILEDESK_PREFIXES"
+            && value.split(',').any(|p| p == "/")
+            && tenant.enables(crate::Api::Appmixer)
+        {
+            // Both dialects serve `/users` at the root: one path cannot mean two things.
+            return Err(CoreError::invalid(
+                "value",
+                "TILEDESK_PREFIXES may include the root (/) only for a tenant whose Appmixer API is off (both serve /users there)",
+            ));
+        }
         if crate::sealed::is_sealed_setting(key) {
             value = self
                 .sealer

@@ -46,10 +46,20 @@ pub const KEYS: &[&str] = &[
     "MAIL_VERIFY_SUBJECT",
     "MAIL_VERIFY_TEXT",
     "MAIL_VERIFY_HTML",
+    "TILEDESK_PREFIXES",
 ];
+
+/// The path prefixes the Tiledesk API may be served under: the hosted API's `/v1`, `/v2` (the
+/// dashboard's stock production config), `/v3`, self-hosted installs' `/api`, and the root (`/`,
+/// `/auth/signin`; only for a tenant whose Appmixer API is off: both dialects serve `/users` there).
+pub const TILEDESK_PREFIX_CHOICES: &[&str] = &["/v1", "/v2", "/v3", "/api", "/"];
+/// `TILEDESK_PREFIXES` when unset: every prefix but the root.
+pub const TILEDESK_DEFAULT_PREFIXES: &[&str] = &["/v1", "/v2", "/v3", "/api"];
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct Settings {
+    /// The prefixes (of `TILEDESK_PREFIX_CHOICES`) the tenant's Tiledesk API answers under.
+    pub tiledesk_prefixes: Vec<&'static str>,
     /// `None`: open signup. `Some(scopes)`: creating a user needs a token holding one of them.
     pub api_user_create_scope: Option<Vec<Scope>>,
     /// `None`: each dialect applies its own documented minimum (`min_password_length`).
@@ -165,6 +175,7 @@ impl Default for Settings {
             mail_per_email_per_hour: 5,
             mail_per_ip_per_hour: 20,
             legacy_tokens_until: None,
+            tiledesk_prefixes: TILEDESK_DEFAULT_PREFIXES.to_vec(),
         }
     }
 }
@@ -283,6 +294,42 @@ fn signup_paths(key: &str, value: &str) -> Result<Vec<SignupPath>, CoreError> {
     Ok(paths)
 }
 
+/// A comma-separated list of `TILEDESK_PREFIX_CHOICES` (a trailing `/` is dropped), at least one.
+fn tiledesk_prefixes(key: &str, value: &str) -> Result<Vec<&'static str>, CoreError> {
+    let mut list = Vec::new();
+    for raw in value.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+        let name = match raw.trim_end_matches('/') {
+            "" => "/",
+            p => p,
+        };
+        let known = TILEDESK_PREFIX_CHOICES
+            .iter()
+            .find(|c| c.eq_ignore_ascii_case(name))
+            .ok_or_else(|| {
+                CoreError::invalid(
+                    "value",
+                    format!(
+                        "{key} takes a list of {}, not '{raw}'",
+                        TILEDESK_PREFIX_CHOICES.join(", ")
+                    ),
+                )
+            })?;
+        if !list.contains(known) {
+            list.push(*known);
+        }
+    }
+    if list.is_empty() {
+        return Err(CoreError::invalid(
+            "value",
+            format!(
+                "{key} needs at least one of {}",
+                TILEDESK_PREFIX_CHOICES.join(", ")
+            ),
+        ));
+    }
+    Ok(list)
+}
+
 /// An RFC 3339 time (`2027-03-31T00:00:00Z`) as Unix seconds.
 fn rfc3339(key: &str, value: &str) -> Result<i64, CoreError> {
     chrono::DateTime::parse_from_rfc3339(value.trim())
@@ -374,6 +421,7 @@ impl Settings {
                 .collect::<Vec<_>>()
                 .join(","),
             "ISSUER" => probe.issuer.unwrap_or_default(),
+            "TILEDESK_PREFIXES" => probe.tiledesk_prefixes.join(","),
             "PASSWORD_HASH" => value.trim().to_ascii_lowercase(),
             _ => value.trim().to_owned(),
         })
@@ -453,6 +501,7 @@ impl Settings {
             "LEGACY_TOKENS_UNTIL" => self.legacy_tokens_until = Some(rfc3339(key, value)?),
             // Checked by `validate` (a trial render is too costly for every refresh of a tenant).
             k if crate::mail::templates::TEMPLATE_KEYS.contains(&k) => {}
+            "TILEDESK_PREFIXES" => self.tiledesk_prefixes = tiledesk_prefixes(key, value)?,
             _ => {
                 return Err(CoreError::invalid(
                     "key",

@@ -218,6 +218,7 @@ pub fn app(
             p.trust,
         )))
         .wrap(from_fn(crate::cors::preflight_no_content))
+        .wrap(from_fn(crate::tenancy::tiledesk_root))
         .wrap(from_fn(crate::tenancy::resolve_tenant))
         .wrap(from_fn(crate::head::serve_head_as_get))
         .wrap(from_fn(crate::telemetry::observe))

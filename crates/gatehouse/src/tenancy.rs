@@ -74,8 +74,63 @@ pub fn unknown_tenant(req: &actix_web::HttpRequest) -> Option<HttpResponse> {
     ))
 }
 
+/// Marks a request moved from the root under a Tiledesk prefix by `tiledesk_root`.
+#[derive(Debug, Clone, Copy)]
+struct TiledeskRoot;
+
+/// App-wide, just inside `resolve_tenant`: for a tenant whose `TILEDESK_PREFIXES` holds the root
+/// (and whose Appmixer API is off, as the setting requires), a request for a Tiledesk route
+/// without prefix (`/auth/signin`) is moved under `/v1`, so the router matches it to the Tiledesk
+/// facade; nothing else is touched (the ops and discovery routes stay where they are).
+pub async fn tiledesk_root(
+    mut req: ServiceRequest,
+    next: Next<BoxBody>,
+) -> Result<ServiceResponse<BoxBody>, Error> {
+    let serves_root = req.extensions().get::<RequestContext>().is_some_and(|c| {
+        c.tenant.enables(Api::Tiledesk)
+            && !c.tenant.enables(Api::Appmixer)
+            && c.tenant.settings.tiledesk_prefixes.contains(&"/")
+    });
+    if serves_root && gatehouse_tiledesk::is_route_path(req.path()) {
+        let moved = match req.uri().query() {
+            Some(q) => format!("/v1{}?{q}", req.path()),
+            None => format!("/v1{}", req.path()),
+        };
+        if let Ok(uri) = moved.parse::<actix_web::http::Uri>() {
+            req.match_info_mut().get_mut().update(&uri);
+            req.head_mut().uri = uri;
+            req.extensions_mut().insert(TiledeskRoot);
+        }
+    }
+    next.call(req).await
+}
+
+/// The refusal for a Tiledesk request under a prefix its tenant does not serve
+/// (`TILEDESK_PREFIXES`); `None` when it does (or the request came from the root, already checked).
+fn prefix_not_served(req: &ServiceRequest, api: Api) -> Option<HttpResponse> {
+    if api != Api::Tiledesk || req.extensions().get::<TiledeskRoot>().is_some() {
+        return None;
+    }
+    let ext = req.extensions();
+    let ctx = ext.get::<RequestContext>()?;
+    let path = req.path();
+    let served = ctx.tenant.settings.tiledesk_prefixes.iter().any(|p| {
+        *p != "/"
+            && path
+                .strip_prefix(p)
+                .is_some_and(|rest| rest.starts_with('/'))
+    });
+    (!served).then(|| {
+        gateway_error(
+            StatusCode::NOT_FOUND,
+            "not_found",
+            "no such route (this tenant's TILEDESK_PREFIXES does not include this prefix)",
+        )
+    })
+}
+
 /// Wraps each scope of facade `api`: refuses unless the request's tenant exists and enables
-/// `api`. It also marks the request as served by `api`, which the metrics read.
+/// `api` (and, for Tiledesk, serves the request's prefix). It also marks the request as served by `api`, which the metrics read.
 pub fn gate(
     api: Api,
     req: ServiceRequest,
@@ -97,6 +152,9 @@ pub fn gate(
                 "api_disabled",
                 format!("tenant '{slug}' does not enable the {} API", api.as_str()),
             );
+            return Ok(req.into_response(res));
+        }
+        if let Some(res) = prefix_not_served(&req, api) {
             return Ok(req.into_response(res));
         }
         // The facade's requests are audited under its dialect.

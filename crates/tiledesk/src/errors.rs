@@ -45,9 +45,10 @@ pub enum TiledeskError {
     /// `{"success":false,"message":...}`: a few original routes spell it this way.
     #[error("{1}")]
     Message(StatusCode, &'static str),
-    /// `{"success":false,"error":...}`: how auth.js's email verification fails.
+    /// `{"success":false,"error":...,"error_code":...}`: how auth.js's email verification fails
+    /// (errorCodes.js `AUTH.ERRORS`: 10005 expired or invalid, 10006 another user's code).
     #[error("{1}")]
-    Error(StatusCode, &'static str),
+    Error(StatusCode, &'static str, u32),
     /// A missing, malformed, expired or foreign token: passport's bare `Unauthorized`.
     #[error("unauthorized")]
     Unauthorized,
@@ -133,7 +134,7 @@ impl ResponseError for TiledeskError {
             TiledeskError::Invalid(_) => StatusCode::UNPROCESSABLE_ENTITY,
             TiledeskError::Msg(s, _)
             | TiledeskError::Message(s, _)
-            | TiledeskError::Error(s, _) => *s,
+            | TiledeskError::Error(s, _, _) => *s,
             TiledeskError::Unauthorized => StatusCode::UNAUTHORIZED,
             TiledeskError::Core(CoreError::Unauthorized(
                 AuthFailure::InvalidToken | AuthFailure::ExpiredToken | AuthFailure::MissingToken,
@@ -154,9 +155,8 @@ impl ResponseError for TiledeskError {
             TiledeskError::Message(_, message) => {
                 HttpResponse::build(status).json(json!({"success": false, "message": message}))
             }
-            TiledeskError::Error(_, error) => {
-                HttpResponse::build(status).json(json!({"success": false, "error": error}))
-            }
+            TiledeskError::Error(_, error, code) => HttpResponse::build(status)
+                .json(json!({"success": false, "error": error, "error_code": code})),
             TiledeskError::Unauthorized => unauthorized(),
             TiledeskError::Core(CoreError::InvalidInput { field, .. }) => {
                 // Core names the field; the value is not echoed since it may be a password.

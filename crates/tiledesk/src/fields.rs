@@ -57,6 +57,45 @@ pub fn optional_text(body: &Fields, param: &'static str) -> Result<Option<String
     }
 }
 
+/// A profile field of users.js's `PUT /`, which sets whatever is sent (`if (req.body.x !=
+/// undefined) update.x = req.body.x`): `None` when left out, `Some("")` when sent empty (it clears
+/// the field), else a clean name-like string.
+pub fn clearable_text(body: &Fields, param: &'static str) -> Result<Option<String>, FieldError> {
+    match sent(body, param) {
+        None => Ok(None),
+        Some(Value::String(s)) if s.trim().is_empty() => Ok(Some(String::new())),
+        Some(_) => text(body, param).map(Some),
+    }
+}
+
+/// Longest free text (a profile `description`) accepted.
+pub const MAX_FREE_TEXT_CHARS: usize = 4096;
+
+/// Like `clearable_text`, for free text a textarea sends: line breaks and tabs are kept, other
+/// control characters (NUL among them) are refused, up to `MAX_FREE_TEXT_CHARS`.
+pub fn clearable_free_text(
+    body: &Fields,
+    param: &'static str,
+) -> Result<Option<String>, FieldError> {
+    match sent(body, param) {
+        None => Ok(None),
+        Some(Value::String(s)) if s.trim().is_empty() => Ok(Some(String::new())),
+        Some(v @ Value::String(s)) => {
+            let t = s.trim();
+            let ok = t.chars().count() <= MAX_FREE_TEXT_CHARS
+                && !t
+                    .chars()
+                    .any(|c| c.is_control() && !matches!(c, '\n' | '\r' | '\t'));
+            if ok {
+                Ok(Some(t.to_owned()))
+            } else {
+                Err(FieldError::echo(param, Some(v)))
+            }
+        }
+        Some(other) => Err(FieldError::echo(param, Some(other))),
+    }
+}
+
 /// A password as sent: `None` when left out; never echoed when wrong.
 pub fn optional_secret(body: &Fields, param: &'static str) -> Result<Option<String>, FieldError> {
     match sent(body, param) {

@@ -37,8 +37,27 @@ pub const MAIL_LINKS: gatehouse_core::mail::Links = gatehouse_core::mail::Links 
     verify: "{base}/#/verify/email/{uid}/{code}",
 };
 
-/// Paths this facade answers (each is one scope, wrapped in the binary's gate).
-pub const PATH_PREFIXES: &[&str] = &["/v1/", "/v3/"];
+/// Paths this facade answers (each is one scope, wrapped in the binary's gate, which serves a
+/// tenant only the prefixes of its `TILEDESK_PREFIXES`). A tenant that serves the root (`/`) has
+/// its requests for a Tiledesk route moved under `/v1` before routing (`root_route`).
+pub const PATH_PREFIXES: &[&str] = &["/v1/", "/v2/", "/v3/", "/api/"];
+
+/// Whether `path` (without prefix) names a route of this facade, whatever the method: for a
+/// tenant that serves the Tiledesk API at the root, the paths to move under a prefix.
+pub fn is_route_path(path: &str) -> bool {
+    let segments: Vec<&str> = path.trim_start_matches('/').split('/').collect();
+    ROUTES.iter().any(|(_, route)| {
+        let pattern: Vec<&str> = route.trim_start_matches('/').split('/').collect();
+        pattern.len() == segments.len()
+            && pattern.iter().zip(&segments).all(|(p, s)| {
+                if p.starts_with('{') {
+                    !s.is_empty()
+                } else {
+                    p == s
+                }
+            })
+    })
+}
 
 /// The binary's check that the request's tenant enables a facade. It wraps this facade's scopes,
 /// so the router, on the path it matches, decides which facade (and so which check) a request meets.

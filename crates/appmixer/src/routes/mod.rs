@@ -41,6 +41,9 @@ facade! {
         "/change-password" => { post account::change_password }
         "/reset-password" => { post users::reset_password }
         "/forgot-password" => { post forgot_password::request }
+        // Where Appmixer's docs put it (docs.appmixer.com, "Reset password": `POST
+        // /user/forgot-password/reset`); `/forgot-password/reset` below stays for earlier clients.
+        "/forgot-password/reset" => { post forgot_password::reset }
     }
     "/forgot-password" {
         "/reset" => { post forgot_password::reset }

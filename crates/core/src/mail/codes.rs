@@ -57,8 +57,10 @@ pub(crate) struct NewCode<'a> {
     pub code: &'a str,
 }
 
-/// Stores a new code for the user, ending the user's earlier codes of the same purpose (a second
-/// request makes the first mail's link stop working, as the original overwrites its one key).
+/// Stores a new code for the user. A reset code ends the user's earlier reset codes (a second
+/// request makes the first mail's link stop working, as the original overwrites its one key); a
+/// verification code does not: tiledesk-server keeps each `emailverify:verify-<code>` key for its
+/// 900 s (routes/users.js line 176-183, `resendverifyemail`), so an earlier mail's link still works.
 pub(crate) fn store(
     conn: &mut AnyConnection,
     new: &NewCode<'_>,
@@ -66,13 +68,9 @@ pub(crate) fn store(
     ttl_secs: i64,
 ) -> CoreResult<()> {
     let (tenant_id, user_id, purpose) = (new.tenant_id, new.user_id, new.purpose);
-    diesel::delete(
-        mail_codes::table
-            .filter(mail_codes::tenant_id.eq(tenant_id))
-            .filter(mail_codes::user_id.eq(user_id))
-            .filter(mail_codes::purpose.eq(purpose.as_str())),
-    )
-    .execute(conn)?;
+    if purpose == Purpose::Reset {
+        end_all(conn, tenant_id, user_id, purpose)?;
+    }
     // Expired codes of the tenant go too, so the table holds live codes only.
     diesel::delete(
         mail_codes::table

@@ -18,6 +18,9 @@ use std::sync::Arc;
 
 /// The `Forbidden` reason when the tenant has no `SMTP_URL`; each facade words it its own way.
 pub const MAIL_NOT_CONFIGURED: &str = "mail is not configured for this tenant";
+/// How long a verification code lives: tiledesk-server sets `emailverify:verify-<code>` with
+/// `{ EX: 900}` (routes/auth.js line 116, routes/users.js line 183).
+pub const VERIFY_CODE_TTL_SECONDS: i64 = 900;
 /// The `Forbidden` reason for a verification code that belongs to another user.
 pub const VERIFY_OTHER_USER: &str = "the verification code belongs to another user";
 
@@ -177,7 +180,10 @@ impl Core {
         let to = user.email.clone().ok_or(CoreError::NotFound("user"))?;
         let code = codes::generate();
         let link = link(tenant, purpose, links, &code, &user.id);
-        let ttl = tenant.settings.reset_code_ttl_seconds;
+        let ttl = match purpose {
+            Purpose::Reset => tenant.settings.reset_code_ttl_seconds,
+            Purpose::Verify => VERIFY_CODE_TTL_SECONDS,
+        };
         let (firstname, lastname) = names_for_mail(user, purpose);
         let vars = MailVars {
             tenant: tenant.name.clone(),
@@ -356,7 +362,8 @@ impl Core {
     }
 
     /// Follows a verification mail: the code must be live, for user `uid` and its current email;
-    /// the account's email is then verified. `NotFound("code")` or `Forbidden(VERIFY_OTHER_USER)`.
+    /// the account's email is then verified (again, on a second click: the code stays live).
+    /// `NotFound("code")` or `Forbidden(VERIFY_OTHER_USER)`.
     pub async fn verify_email(
         &self,
         tenant: &Tenant,
@@ -378,7 +385,8 @@ impl Core {
                 }
                 // A disabled user's code is as dead as any other (disabling ends them anyway).
                 live_user(c, &tid, &uid)?;
-                codes::consume(c, &tid, Purpose::Verify, &code, now)?;
+                // Not used up: the original never deletes the key (auth.js line 887-900), so a
+                // second click (a reload of the verify page) verifies again until it expires.
                 // Only while the account still has the address the mail went to.
                 let n = diesel::update(
                     users::table

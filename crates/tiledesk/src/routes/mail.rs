@@ -21,6 +21,10 @@ use crate::MAIL_LINKS as LINKS;
 const INVALID_KEY: &str = "Invalid password reset key";
 const CODE_EXPIRED: &str = "Unable to verify email: the verification code is expired or invalid.";
 const OTHER_USER: &str = "Trying to use a verification code from another user.";
+/// errorCodes.js lines 9-10: `VERIFICATION_CODE_EXPIRED: 10005`, `VERIFICATION_CODE_OTHER_USER:
+/// 10006`; the dashboard offers "resend" only for 10005.
+const CODE_EXPIRED_ERROR: u32 = 10005;
+const OTHER_USER_ERROR: u32 = 10006;
 /// What the hosted server says when its reset limits stop a caller.
 const TOO_MANY_RESETS: &str = "Too many password reset requests";
 
@@ -106,6 +110,8 @@ pub async fn reset(
 }
 
 /// `PUT /auth/verifyemail/:uid/:code`: follows a verification mail; answers the user document.
+/// The code stays live for its 900 s, as auth.js (line 887-914) never deletes the key: a reload
+/// of the verify page verifies again.
 pub async fn verify_email(
     Ctx(ctx): Ctx,
     core: web::Data<Core>,
@@ -116,9 +122,11 @@ pub async fn verify_email(
         .verify_email(&ctx.tenant, ctx.client_ip, &uid, &code)
         .await
         .map_err(|e| match e {
-            CoreError::NotFound(_) => TiledeskError::Error(StatusCode::UNAUTHORIZED, CODE_EXPIRED),
+            CoreError::NotFound(_) => {
+                TiledeskError::Error(StatusCode::UNAUTHORIZED, CODE_EXPIRED, CODE_EXPIRED_ERROR)
+            }
             CoreError::Forbidden(r) if r == VERIFY_OTHER_USER => {
-                TiledeskError::Error(StatusCode::UNAUTHORIZED, OTHER_USER)
+                TiledeskError::Error(StatusCode::UNAUTHORIZED, OTHER_USER, OTHER_USER_ERROR)
             }
             other => other.into(),
         })?;

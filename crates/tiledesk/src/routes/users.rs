@@ -13,8 +13,11 @@ use gatehouse_core::users::ProfilePatch;
 use gatehouse_core::{AuthFailure, Core, CoreError, Password};
 use serde_json::{json, Value};
 
-/// The profile fields users.js's `PUT /` copies besides the names (`if (req.body.x != undefined)`).
-const PROFILE_TEXT: [&str; 4] = ["description", "public_email", "public_website", "phone"];
+/// The one-line profile fields users.js's `PUT /` copies besides the names (routes/users.js
+/// lines 22-42: `if (req.body.x != undefined) { update.x = req.body.x; }`).
+const PROFILE_TEXT: [&str; 3] = ["public_email", "public_website", "phone"];
+/// The free-text one: the design studio's community form sends a textarea.
+const PROFILE_FREE_TEXT: &str = "description";
 
 pub async fn current(
     req: HttpRequest,
@@ -62,7 +65,7 @@ pub async fn change_password(
 
 /// `PUT /users`: users.js sets each of `firstname`, `lastname`, `attributes`, `description`,
 /// `public_email`, `public_website`, `phone` that is sent, and answers
-/// `{ success: true, updatedUser }`.
+/// `{ success: true, updatedUser }`. A field sent as `""` is cleared (it is not `undefined`).
 pub async fn update_profile(
     req: HttpRequest,
     Ctx(ctx): Ctx,
@@ -72,8 +75,8 @@ pub async fn update_profile(
     let tenant = &ctx.tenant;
     let agent = token::agent(&req, &core, tenant).await?;
     let (firstname, lastname, attributes) = (
-        fields::optional_text(&body, "firstname"),
-        fields::optional_text(&body, "lastname"),
+        fields::clearable_text(&body, "firstname"),
+        fields::clearable_text(&body, "lastname"),
         fields::optional_object(&body, "attributes"),
     )
         .all_valid()?;
@@ -88,8 +91,15 @@ pub async fn update_profile(
             .insert("attributes".into(), Value::Object(attributes));
     }
     let mut bad = Vec::new();
-    for param in PROFILE_TEXT {
-        match fields::optional_text(&body, param) {
+    let texts = PROFILE_TEXT
+        .iter()
+        .map(|p| (*p, fields::clearable_text(&body, p)))
+        .chain([(
+            PROFILE_FREE_TEXT,
+            fields::clearable_free_text(&body, PROFILE_FREE_TEXT),
+        )]);
+    for (param, value) in texts {
+        match value {
             Ok(Some(v)) => {
                 patch.extra.insert(param.into(), v.into());
             }
