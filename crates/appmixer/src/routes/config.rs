@@ -9,6 +9,7 @@ use crate::body::JsonBody;
 use crate::context::Ctx;
 use crate::errors::{ApiError, ApiResult};
 use actix_web::{web, HttpResponse};
+use gatehouse_core::settings::SetBy;
 use serde_json::{json, Value};
 
 pub async fn list(ctx: Ctx) -> ApiResult<HttpResponse> {
@@ -50,7 +51,10 @@ pub async fn set(ctx: Ctx, body: ApiResult<JsonBody>) -> ApiResult<HttpResponse>
     let body = body?;
     let key = body.required_str("key")?;
     let value = setting_value(&body)?;
-    ctx.core.set_config(&ctx.tenant, key, &value).await?;
+    // The caller holds the admin scope: a tenant admin's change (the console says so).
+    ctx.core
+        .set_config_by(&ctx.tenant, key, &value, SetBy::TenantAdmin)
+        .await?;
     let stored = ctx
         .fresh_tenant()
         .stored_settings
