@@ -12,6 +12,7 @@ mod browser;
 mod cli;
 mod console;
 mod cross_dialect;
+mod deploy;
 mod edge;
 mod forward_auth;
 mod foundation;

@@ -61,6 +61,9 @@ pub enum Command {
     /// Operator API keys (the operator API and console on `server.admin_bind`).
     #[command(subcommand)]
     Operator(OperatorCmd),
+    /// Ask this node's /readyz (on `server.bind`): exit 0 when ready, 1 otherwise (a container's
+    /// healthcheck; opens no database).
+    Healthcheck(crate::healthcheck::HealthcheckArgs),
 }
 
 #[derive(Debug, Subcommand)]
@@ -291,6 +294,7 @@ pub async fn run(cli: Cli) -> Result<(), String> {
     let config = Config::load(cli.config.as_deref()).map_err(|e| e.to_string())?;
     match cli.command.unwrap_or(Command::Serve) {
         Command::Serve => serve(config).await,
+        Command::Healthcheck(args) => crate::healthcheck::run(&config.server.bind, &args),
         // Needs no database: a key for a deployment that has none yet.
         Command::Secrets(SecretsCmd::GenerateKey) => {
             println!("{}", gatehouse_core::sealed::MasterKey::generate_base64());
@@ -355,7 +359,7 @@ struct Defaults {
 async fn admin(core: &Core, command: Command, defaults: Defaults) -> Result<(), CoreError> {
     let disable = matches!(command, Command::User(UserCmd::Disable { .. }));
     match command {
-        Command::Serve => unreachable!("serve is handled by run"),
+        Command::Serve | Command::Healthcheck(_) => unreachable!("handled by run"),
         Command::Migrate => println!("migrations applied"),
         Command::Audit(args) => crate::audit_cli::run(core, args).await?,
         Command::Secrets(SecretsCmd::GenerateKey) => unreachable!("handled by run"),
