@@ -538,7 +538,7 @@ async fn set_admin(
         .scopes
         .iter()
         .filter(|s| s.as_str() != "admin")
-        .map(|s| Scope::parse(s))
+        .map(|s| Scope::parse(s.as_str()))
         .collect::<CoreResult<Vec<_>>>()?;
     if admin {
         scopes.push(Scope::admin());
