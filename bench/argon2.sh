@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # argon2id sign-in rate and memory (issue 13 item 5), beside bcrypt cost 10 on the same build:
-#   bench/argon2.sh [SECONDS]      # default 10 s a scenario; BENCH_PROFILE=release for a release build,
+#   bench/argon2.sh [SECONDS]      # default 10 s a scenario; BENCH_PROFILE=dist for the fat-LTO build,
 #                                  # BENCH_BIN=path to measure a binary already built
 # One SQLite database, tenants `a2` (PASSWORD_HASH=argon2id, OWASP m=19456 KiB, t=2, p=1) and `bc`
 # (bcrypt cost 10), one user each; wrk signs in on 8 connections through both dialects. RSS is read
@@ -12,9 +12,9 @@ PROFILE=${BENCH_PROFILE:-debug}
 TARGET=${CARGO_TARGET_DIR:-target}
 if [ -n "${BENCH_BIN:-}" ]; then
   BIN=$BENCH_BIN # a binary already built (its profile is BENCH_PROFILE's label)
-elif [ "$PROFILE" = release ]; then
-  cargo build --release -p gatehouse >&2
-  BIN=$TARGET/release/gatehouse
+elif [ "$PROFILE" = release ] || [ "$PROFILE" = dist ]; then
+  cargo build --profile "$PROFILE" -p gatehouse >&2
+  BIN=$TARGET/$PROFILE/gatehouse
 else
   cargo build -p gatehouse >&2
   BIN=$TARGET/debug/gatehouse

@@ -4,15 +4,15 @@
 # the same scenario as bench/run.sh's `get_user_under_signins` (32 connections signing in, 4 making
 # token checks), on SQLite, one server per value.
 #
-#   bench/hash_priority.sh                 # nice 0 5 10, 15 s each, release build
+#   bench/hash_priority.sh                 # nice 0 5 10, 15 s each, dist build
 #   NICES="0 10" DURATION=30 bench/hash_priority.sh
-# Environment: NICES, DURATION (seconds), BENCH_PROFILE (release), BENCH_NO_BUILD, PORT (18280).
+# Environment: NICES, DURATION (seconds), BENCH_PROFILE (dist), BENCH_NO_BUILD, PORT (18280).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
 NICES=${NICES:-0 5 10}
 DURATION=${DURATION:-15}
-PROFILE=${BENCH_PROFILE:-release}
+PROFILE=${BENCH_PROFILE:-dist}
 PORT=${PORT:-18280}
 PASSWORD=bench-password
 export GATEHOUSE_MASTER_KEY=${GATEHOUSE_MASTER_KEY:-$(head -c 32 /dev/urandom | base64)}

@@ -5,13 +5,13 @@
 # costs no bcrypt (the importer never hashes anyway; the hash is checked for shape only).
 #
 #   bench/import.sh [COUNT]      COUNT defaults to 1,000,000
-# Environment: BENCH_PROFILE (release; `dev` for a quick debug figure), BENCH_PG
+# Environment: BENCH_PROFILE (dist, the fat-LTO profile; `dev` for a quick debug figure), BENCH_PG
 # (postgres://postgres@127.0.0.1:5432/test, `off` for SQLite only).
 # Prints one line a backend: seconds, users a second, peak RSS of the importer.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 COUNT=${1:-1000000}
-PROFILE=${BENCH_PROFILE:-release}
+PROFILE=${BENCH_PROFILE:-dist}
 PG_ADMIN=${BENCH_PG:-postgres://postgres@127.0.0.1:5432/test}
 export GATEHOUSE_MASTER_KEY=${GATEHOUSE_MASTER_KEY:-$(head -c 32 /dev/urandom | base64)}
 HASH='$2a$10$N9qo8uLOickgx2ZMRZoMyeIjZAgcfl7p92ldGxad68LJZdL17lhWy'

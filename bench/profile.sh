@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Where a token check's time goes: perf with DWARF call graphs on the release server during a
+# Where a token check's time goes: perf with DWARF call graphs on the dist (fat-LTO) server during a
 # 32-connection GET /user run (SQLite, one tenant, one user), then the server's share by function,
 # children included. bench/README.md ("Latest figures") quotes its output.
 #
@@ -9,8 +9,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 SECONDS_PROFILED=${1:-5}
 PORT=${PORT:-19080}
-BIN=${CARGO_TARGET_DIR:-$PWD/target}/release/gatehouse
-[ -n "${BENCH_NO_BUILD:-}" ] || cargo build --locked --release -p gatehouse >&2
+BIN=${CARGO_TARGET_DIR:-$PWD/target}/dist/gatehouse
+[ -n "${BENCH_NO_BUILD:-}" ] || cargo build --locked --profile dist -p gatehouse >&2
 WORK=$(mktemp -d)
 trap 'kill "${SERVER:-0}" 2>/dev/null || true; rm -rf "$WORK"' EXIT
 export GATEHOUSE_MASTER_KEY=${GATEHOUSE_MASTER_KEY:-$(head -c 32 /dev/urandom | base64)}

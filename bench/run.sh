@@ -4,7 +4,7 @@
 #   bench/run.sh            the full run (minutes; seeds 1,000,000 users per backend): the figures
 #   bench/run.sh smoke      seconds, a dev build and small numbers: proves the script (CI may run it)
 #   bench/run.sh tokens     a minute: only the bare route and the token checks (GET /user, GET /v1/users)
-#                           on both backends, for working on the hot path (release build)
+#                           on both backends, for working on the hot path (dist build)
 #   bench/run.sh soak 600   mixed traffic in both dialects over several tenants for 600 s, with the
 #                           gateway's PostgreSQL connections killed twice: 5xx outside the faults,
 #                           requests lost, time to recover, RSS and p99 every minute
@@ -13,7 +13,7 @@
 # crypt_r, Node's bcrypt when installed) as the ceilings, then Gatehouse on SQLite and PostgreSQL.
 # Prints one markdown table and writes it as JSON (bench/results.json; smoke: bench/results-smoke.json).
 # Load generator: wrk (Debian's `wrk`, installed with apt-get when missing and run as root).
-# Environment: BENCH_PROFILE (release; smoke: dev), BENCH_PG (postgres://postgres@127.0.0.1:5432/test,
+# Environment: BENCH_PROFILE (dist: the fat-LTO profile of Cargo.toml; smoke: dev), BENCH_PG (postgres://postgres@127.0.0.1:5432/test,
 # `off` for SQLite only), CONNS, DURATION, SEED_BIG, PORT, BARE_PORT, SOAK_SLICE (60), SOAK_FAULTS (2),
 # BENCH_NO_BUILD.
 set -euo pipefail
@@ -25,11 +25,11 @@ case "$MODE" in
   smoke) DURATION=${DURATION:-1s}; CONNS=${CONNS:-8}; SEED_BIG=${SEED_BIG:-5000}; SEED_SMALL=1000
          HASH_SECONDS=0.5; PROFILE=${BENCH_PROFILE:-dev}; RESULTS=bench/results-smoke.json ;;
   full)  DURATION=${DURATION:-15s}; CONNS=${CONNS:-32}; SEED_BIG=${SEED_BIG:-1000000}; SEED_SMALL=1000
-         HASH_SECONDS=10; PROFILE=${BENCH_PROFILE:-release}; RESULTS=bench/results.json ;;
+         HASH_SECONDS=10; PROFILE=${BENCH_PROFILE:-dist}; RESULTS=bench/results.json ;;
   tokens) DURATION=${DURATION:-10s}; CONNS=${CONNS:-32}; SEED_BIG=0; SEED_SMALL=0
-         HASH_SECONDS=0; PROFILE=${BENCH_PROFILE:-release}; RESULTS=bench/results-tokens.json ;;
+         HASH_SECONDS=0; PROFILE=${BENCH_PROFILE:-dist}; RESULTS=bench/results-tokens.json ;;
   soak)  SOAK_SECONDS=${2:?usage: bench/run.sh soak SECONDS}; CONNS=${CONNS:-32}
-         SOAK_SLICE=${SOAK_SLICE:-60}; PROFILE=${BENCH_PROFILE:-release} ;;
+         SOAK_SLICE=${SOAK_SLICE:-60}; PROFILE=${BENCH_PROFILE:-dist} ;;
   *) echo "usage: bench/run.sh [smoke | tokens | soak SECONDS]" >&2; exit 2 ;;
 esac
 PORT=${PORT:-18080}

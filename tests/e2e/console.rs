@@ -74,6 +74,20 @@ async fn path_becomes(c: &Client, want: &str) -> String {
     path_of(c).await
 }
 
+/// The flash message once it contains `want`, or whatever it is after 10 s: the page a click
+/// leads to may not have replaced the one before (with its own flash) when the click returns.
+async fn flash_with(c: &Client, want: &str) -> String {
+    let mut now = String::new();
+    for _ in 0..100 {
+        now = text_of(c, "#flash").await;
+        if now.contains(want) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    now
+}
+
 async fn screenshot(c: &Client, name: &str) {
     if let Ok(dir) = std::env::var("GATEHOUSE_CONSOLE_SCREENSHOTS") {
         let png = c.screenshot().await.expect("screenshot");
@@ -382,3 +396,445 @@ async fn the_console_guards_its_sessions_and_forms(app: TestApp) {
 }
 
 on_both!(the_console_guards_its_sessions_and_forms);
+
+/// An operator's console session over plain HTTP: (the session cookie, the session's CSRF token
+/// as its forms carry it).
+async fn operator_session(app: &TestApp, key: &str) -> (String, String) {
+    let url = |p: &str| app.admin_url(p);
+    let res = app.client.get(url("/console/signin")).send().await.unwrap();
+    let signin_cookie = res
+        .headers()
+        .get("set-cookie")
+        .unwrap()
+        .to_str()
+        .unwrap()
+        .split(';')
+        .next()
+        .unwrap()
+        .to_owned();
+    let signin_csrf = signin_cookie.split_once('=').unwrap().1.to_owned();
+    let res = app
+        .client
+        .post(url("/console/signin/operator"))
+        .header("cookie", &signin_cookie)
+        .form(&[("csrf", signin_csrf.as_str()), ("key", key)])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status().as_u16(), 303);
+    let sid = res
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .map(|v| v.to_str().unwrap().to_owned())
+        .find(|c| c.starts_with("gh_console="))
+        .expect("a session cookie")
+        .split(';')
+        .next()
+        .unwrap()
+        .to_owned();
+    let page = app
+        .send(
+            app.client
+                .get(url("/console/tenants"))
+                .header("cookie", &sid),
+        )
+        .await;
+    (sid, csrf_of(&page.body))
+}
+
+/// The CSRF token a console page's forms carry.
+fn csrf_of(page: &str) -> String {
+    let at = page
+        .find(r#"name="csrf" value=""#)
+        .unwrap_or_else(|| panic!("no form on the page: {page}"));
+    let rest = &page[at + r#"name="csrf" value=""#.len()..];
+    rest[..rest.find('"').unwrap()].to_owned()
+}
+
+/// The settings page's row for `key`: (in effect, from).
+fn setting_row(page: &str, key: &str) -> (String, String) {
+    let at = page
+        .find(&format!(r#"<tr data-key="{key}">"#))
+        .unwrap_or_else(|| panic!("no row {key}: {page}"));
+    let row = &page[at..];
+    let cell = |class: &str| {
+        let open = format!(r#"<td class="{class}">"#);
+        let s = &row[row.find(&open).unwrap() + open.len()..];
+        s[..s.find("</td>").unwrap()].to_owned()
+    };
+    (cell("effective"), cell("source"))
+}
+
+/// Issue 20: the Users page deletes a user and grants or removes the admin scope (CSRF-checked,
+/// audited, through core's paths: a deleted user's token is refused at once, a removed admin
+/// loses the admin routes at once); the settings page shows each value in effect and where it
+/// comes from; the audit page names people by email, with the id on hover.
+async fn the_console_manages_admins_deletes_users_and_explains_settings(app: TestApp) {
+    within_one_rate_window_for(20).await;
+    let (_, key) = app.core.create_operator_key("ops").await.unwrap();
+    let (sid, csrf) = operator_session(&app, key.expose()).await;
+    let url = |p: &str| app.admin_url(p);
+    let t = app.tenant("demo").await;
+    let user = app
+        .core
+        .operator_create_user(
+            &t,
+            OperatorNewUser {
+                email: "pat@demo.test".into(),
+                password: Secret::new("pat-pass-1".into()),
+                username: None,
+                scopes: vec![],
+                firstname: String::new(),
+                lastname: String::new(),
+            },
+        )
+        .await
+        .unwrap();
+    let token = app
+        .token_of(
+            DEMO,
+            "/user/auth",
+            &json!({"username": "pat@demo.test", "password": "pat-pass-1"}),
+        )
+        .await;
+    let bearer = format!("Bearer {token}");
+    let action = |what: &str, form_csrf: &str| {
+        app.client
+            .post(url(&format!(
+                "/console/tenants/demo/users/{}/{what}",
+                user.id
+            )))
+            .header("cookie", &sid)
+            .form(&[("csrf", form_csrf)])
+    };
+    // Appmixer's GET /config is an admin route: refused before, allowed once granted.
+    assert_eq!(app.get(DEMO, "/config", Some(&bearer)).await.status, 403);
+    let r = app.send(action("grant-admin", "forged")).await;
+    assert_eq!(r.status, 403, "{}", r.body);
+    assert!(!app
+        .core
+        .user(&t, &user.id)
+        .await
+        .unwrap()
+        .has_scope("admin"));
+    let r = app.send(action("grant-admin", &csrf)).await;
+    assert_eq!(r.status, 303, "{}", r.body);
+    let scopes = app.core.user(&t, &user.id).await.unwrap().scopes;
+    assert_eq!(scopes, vec!["user".to_owned(), "admin".to_owned()]);
+    assert_eq!(app.get(DEMO, "/config", Some(&bearer)).await.status, 200);
+    let users = app
+        .send(
+            app.client
+                .get(url("/console/tenants/demo/users"))
+                .header("cookie", &sid),
+        )
+        .await;
+    assert!(
+        users.body.contains("The user is now an admin"),
+        "{}",
+        users.body
+    );
+    assert!(users.body.contains("/remove-admin"), "{}", users.body);
+
+    // Settings: defaults in effect, an operator's value, a tenant admin's (Appmixer's /config).
+    let r = app
+        .json(
+            reqwest::Method::POST,
+            DEMO,
+            "/config",
+            &json!({"key": "TOKEN_TTL_SECONDS", "value": 7200}),
+            Some(&bearer),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let r = app
+        .send(
+            app.client
+                .post(url("/console/tenants/demo/settings"))
+                .header("cookie", &sid)
+                .form(&[
+                    ("csrf", csrf.as_str()),
+                    ("key", "SIGNIN_MAX_FAILURES"),
+                    ("value", "7"),
+                ]),
+        )
+        .await;
+    assert_eq!(r.status, 303, "{}", r.body);
+    let settings = app
+        .send(
+            app.client
+                .get(url("/console/tenants/demo/settings"))
+                .header("cookie", &sid),
+        )
+        .await
+        .body;
+    assert_eq!(
+        setting_row(&settings, "TOKEN_TTL_SECONDS"),
+        ("7200".into(), "tenant admin".into())
+    );
+    assert_eq!(
+        setting_row(&settings, "SIGNIN_MAX_FAILURES"),
+        ("7".into(), "operator".into())
+    );
+    assert_eq!(
+        setting_row(&settings, "SIGNIN_LOCK_SECONDS"),
+        ("300".into(), "default".into())
+    );
+    assert_eq!(
+        setting_row(&settings, "AUDIT_RETENTION_DAYS"),
+        ("90".into(), "default".into())
+    );
+    // The bootstrap tenant's own settings come from the operator's config.
+    assert_eq!(
+        setting_row(&settings, "BCRYPT_COST"),
+        ("4".into(), "operator".into())
+    );
+    // An operator setting the same key again takes it over.
+    let r = app
+        .send(
+            app.client
+                .post(url("/console/tenants/demo/settings"))
+                .header("cookie", &sid)
+                .form(&[
+                    ("csrf", csrf.as_str()),
+                    ("key", "TOKEN_TTL_SECONDS"),
+                    ("value", "3600"),
+                ]),
+        )
+        .await;
+    assert_eq!(r.status, 303, "{}", r.body);
+    let settings = app
+        .send(
+            app.client
+                .get(url("/console/tenants/demo/settings"))
+                .header("cookie", &sid),
+        )
+        .await
+        .body;
+    assert_eq!(
+        setting_row(&settings, "TOKEN_TTL_SECONDS"),
+        ("3600".into(), "operator".into())
+    );
+
+    // Removing the admin scope takes the admin routes away at once, from the same token.
+    let r = app.send(action("remove-admin", &csrf)).await;
+    assert_eq!(r.status, 303, "{}", r.body);
+    assert!(!app
+        .core
+        .user(&t, &user.id)
+        .await
+        .unwrap()
+        .has_scope("admin"));
+    assert_eq!(app.get(DEMO, "/config", Some(&bearer)).await.status, 403);
+
+    // Delete: refused without the session's token; then the user, and their token, are gone.
+    assert_eq!(app.get(DEMO, "/user", Some(&bearer)).await.status, 200);
+    let r = app.send(action("delete", "forged")).await;
+    assert_eq!(r.status, 403, "{}", r.body);
+    assert!(app.core.user(&t, &user.id).await.is_ok());
+    let r = app.send(action("delete", &csrf)).await;
+    assert_eq!(r.status, 303, "{}", r.body);
+    assert!(app.core.user(&t, &user.id).await.is_err());
+    // Appmixer answers a deleted user's token as it answers the operator API's delete: 401 or 404.
+    let refused = app.get(DEMO, "/user", Some(&bearer)).await.status;
+    assert!(matches!(refused, 401 | 404), "{refused}");
+    // Deleting again: a clear "not found", nothing else.
+    app.send(action("delete", &csrf)).await;
+    let users = app
+        .send(
+            app.client
+                .get(url("/console/tenants/demo/users"))
+                .header("cookie", &sid),
+        )
+        .await;
+    assert!(users.body.contains("user not found"), "{}", users.body);
+
+    // Every action is on the audit log; the page shows people by email, ids on hover.
+    app.core.flush_audit().await.unwrap();
+    let audit = app
+        .send(
+            app.client
+                .get(url("/console/tenants/demo/audit"))
+                .header("cookie", &sid),
+        )
+        .await
+        .body;
+    for done in ["user.grant_admin", "user.remove_admin", "user.delete"] {
+        assert!(
+            audit.contains(&format!("{done} {} by operator:ops", user.id)),
+            "{done}: {audit}"
+        );
+    }
+    let boss = app
+        .core
+        .operator_create_user(
+            &t,
+            OperatorNewUser {
+                email: "boss@demo.test".into(),
+                password: Secret::new("boss-pass-1".into()),
+                username: None,
+                scopes: vec!["admin".into()],
+                firstname: String::new(),
+                lastname: String::new(),
+            },
+        )
+        .await
+        .unwrap();
+    app.token_of(
+        DEMO,
+        "/user/auth",
+        &json!({"username": "boss@demo.test", "password": "boss-pass-1"}),
+    )
+    .await;
+    app.core.flush_audit().await.unwrap();
+    let audit = app
+        .send(
+            app.client
+                .get(url("/console/tenants/demo/audit"))
+                .header("cookie", &sid),
+        )
+        .await
+        .body;
+    assert!(
+        audit.contains(&format!(
+            r#"<span title="{}">boss@demo.test</span>"#,
+            boss.id
+        )),
+        "{audit}"
+    );
+    // A deleted user's events keep their id.
+    assert!(
+        audit.contains(&format!(r#"<span title="{0}">{0}</span>"#, user.id)),
+        "{audit}"
+    );
+}
+
+on_both!(the_console_manages_admins_deletes_users_and_explains_settings);
+
+/// Issue 20 in a real browser, as a tenant admin: make a user an admin and take it back, delete
+/// them (behind a second click), not delete oneself; the audit page at 1280 px wraps instead of
+/// clipping its Detail column, and names people by email with the id on hover.
+async fn a_tenant_admin_manages_users_in_a_browser(app: TestApp) {
+    let t = app.tenant("demo").await;
+    let mut ids = Vec::new();
+    for (email, scopes) in [
+        ("chief@demo.test", vec!["admin".to_owned()]),
+        ("sam@demo.test", vec![]),
+    ] {
+        let u = app
+            .core
+            .operator_create_user(
+                &t,
+                OperatorNewUser {
+                    email: email.into(),
+                    password: Secret::new("pass-word-1".into()),
+                    username: None,
+                    scopes,
+                    firstname: String::new(),
+                    lastname: String::new(),
+                },
+            )
+            .await
+            .unwrap();
+        ids.push(u.id);
+    }
+    let (chief, sam) = (ids[0].clone(), ids[1].clone());
+    let token = app
+        .token_of(
+            DEMO,
+            "/user/auth",
+            &json!({"username": "sam@demo.test", "password": "pass-word-1"}),
+        )
+        .await;
+    let bearer = format!("Bearer {token}");
+
+    let console = |p: &str| app.admin_url(p);
+    let driver = start_driver().await;
+    let c = browser(&driver).await;
+    c.set_window_size(1280, 900).await.ok();
+    c.goto(&console("/console/signin")).await.unwrap();
+    fill(&c, "#admin-tenant", "demo").await;
+    fill(&c, "#admin-email", "chief@demo.test").await;
+    fill(&c, "#admin-password", "pass-word-1").await;
+    click(&c, "#tenant-signin button").await;
+    assert_eq!(
+        path_becomes(&c, "/console/tenants/demo").await,
+        "/console/tenants/demo"
+    );
+
+    let sam_row = r#"#users tr[data-email="sam@demo.test"]"#;
+    c.goto(&console("/console/tenants/demo/users"))
+        .await
+        .unwrap();
+    click(&c, &format!("{sam_row} button.grant-admin")).await;
+    let flash = flash_with(&c, "now an admin").await;
+    assert!(flash.contains("now an admin"), "{flash}");
+    assert!(text_of(&c, sam_row).await.contains("admin"));
+    assert_eq!(app.get(DEMO, "/config", Some(&bearer)).await.status, 200);
+    click(&c, &format!("{sam_row} button.remove-admin")).await;
+    let flash = flash_with(&c, "no longer an admin").await;
+    assert!(flash.contains("no longer an admin"), "{flash}");
+    assert_eq!(app.get(DEMO, "/config", Some(&bearer)).await.status, 403);
+    screenshot(&c, "users-admin.png").await;
+
+    // One's own account: refused, with the reason.
+    let chief_row = r#"#users tr[data-email="chief@demo.test"]"#;
+    click(&c, &format!("{chief_row} details.confirm summary")).await;
+    click(&c, &format!("{chief_row} button.delete-user")).await;
+    let flash = flash_with(&c, "your own account").await;
+    assert!(flash.contains("your own account"), "{flash}");
+    assert!(app.core.user(&t, &chief).await.is_ok());
+
+    // Delete: the button shows only once "Delete…" is opened.
+    let hidden = on_element(
+        &c,
+        &format!("{sam_row} button.delete-user"),
+        |el| async move { el.is_displayed().await },
+    )
+    .await;
+    assert!(!hidden, "the delete button is behind a second click");
+    click(&c, &format!("{sam_row} details.confirm summary")).await;
+    click(&c, &format!("{sam_row} button.delete-user")).await;
+    let flash = flash_with(&c, "User deleted").await;
+    assert!(flash.contains("User deleted"), "{flash}");
+    assert!(!text_of(&c, "#users tbody").await.contains("sam@demo.test"));
+    assert!(app.core.user(&t, &sam).await.is_err());
+    let refused = app.get(DEMO, "/user", Some(&bearer)).await.status;
+    assert!(matches!(refused, 401 | 404), "{refused}");
+
+    // The audit page at 1280 px: the table fits its box (Detail is not clipped), people by email.
+    // A long word in a detail (a free-form key, 120 characters) is what used to push it out.
+    let long_key = format!("WEBHOOK_{}", "X".repeat(112));
+    app.core.set_config(&t, &long_key, "1").await.unwrap();
+    app.core.flush_audit().await.unwrap();
+    c.goto(&console("/console/tenants/demo/audit"))
+        .await
+        .unwrap();
+    screenshot(&c, "audit-wrapped.png").await;
+    let fits = c
+        .execute(
+            "const box = document.querySelector('#audit').parentElement; \
+             const detail = document.querySelector('#audit td.detail'); \
+             return box.scrollWidth <= box.clientWidth + 1 && \
+                    detail.getBoundingClientRect().right <= box.getBoundingClientRect().right + 1;",
+            vec![],
+        )
+        .await
+        .expect("script runs");
+    assert_eq!(fits, json!(true), "the audit table overflows at 1280 px");
+    let title = on_element(&c, "#audit td.user span[title]", |el| async move {
+        el.attr("title").await
+    })
+    .await;
+    assert!(title.is_some_and(|id| id == chief || id == sam));
+    let people = text_of(&c, "#audit tbody").await;
+    assert!(people.contains("chief@demo.test"), "{people}");
+    assert!(
+        people.contains(&format!("user.delete {sam} by tenant-admin:{chief}")),
+        "{people}"
+    );
+    c.close().await.ok();
+}
+
+on_both!(a_tenant_admin_manages_users_in_a_browser);

@@ -13,6 +13,7 @@ mod cli;
 mod console;
 mod cross_dialect;
 mod dashboard_breaks;
+mod deploy;
 mod edge;
 mod forward_auth;
 mod foundation;

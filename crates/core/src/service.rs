@@ -10,6 +10,7 @@ use crate::metrics::CoreMetrics;
 use crate::password::{HashPolicy, Hasher};
 use crate::ratelimit::RateLimiter;
 use crate::sealed::Sealer;
+use crate::settings::SetBy;
 use crate::signup_policy::{self, Creator, Signup, SignupPath};
 use crate::storage::{Access, AnyConnection, Db};
 use crate::tenants::{self, HostPattern, Tenant, TenantDirectory, TenantSpec};
@@ -274,6 +275,18 @@ impl Core {
     /// Validates and stores one setting; this node serves it at once, others when the change feed
     /// reaches them (NOTIFY on PostgreSQL, else within `tenants.refresh_seconds`).
     pub async fn set_setting(&self, tenant: &Tenant, key: &str, value: &str) -> CoreResult<()> {
+        self.set_setting_by(tenant, key, value, SetBy::Operator)
+            .await
+    }
+
+    /// `set_setting`, recording who set it (`set_setting` is an operator's).
+    pub async fn set_setting_by(
+        &self,
+        tenant: &Tenant,
+        key: &str,
+        value: &str,
+        by: SetBy,
+    ) -> CoreResult<()> {
         let mut value = crate::settings::Settings::validate(key, value)?;
         self.check_setting_cap(key, &value)?;
         self.vet_outbound_setting(key, &value).await?;
@@ -294,7 +307,7 @@ impl Core {
         }
         let (id, name, now) = (tenant.id.clone(), key.to_owned(), self.now_ms());
         self.tenant_write(&tenant.id, move |c| {
-            tenants::put_setting(c, &id, &name, &value, now)
+            tenants::put_setting(c, &id, &name, &value, now, by)
         })
         .await?;
         self.audit_setting(tenant, key, "set");
@@ -317,18 +330,42 @@ impl Core {
     /// Validates and stores one configuration key: a setting as `set_setting` does, or any other
     /// well-formed key as free-form configuration (Appmixer's `/config`).
     pub async fn set_config(&self, tenant: &Tenant, key: &str, value: &str) -> CoreResult<()> {
+        self.set_config_by(tenant, key, value, SetBy::Operator)
+            .await
+    }
+
+    /// `set_config`, recording who set it (`set_config` is an operator's).
+    pub async fn set_config_by(
+        &self,
+        tenant: &Tenant,
+        key: &str,
+        value: &str,
+        by: SetBy,
+    ) -> CoreResult<()> {
         if !crate::settings::is_free_form_key(key) {
-            return self.set_setting(tenant, key, value).await;
+            return self.set_setting_by(tenant, key, value, by).await;
         }
         let value = crate::settings::Settings::validate_config(key, value)?;
         let (id, name, now) = (tenant.id.clone(), key.to_owned(), self.now_ms());
         self.db
             .run_tenant(&tenant.id, move |c| {
-                tenants::put_setting(c, &id, &name, &value, now)
+                tenants::put_setting(c, &id, &name, &value, now, by)
             })
             .await?;
         self.audit_setting(tenant, key, "set");
         self.refresh_tenants().await
+    }
+
+    /// Who set each of the tenant's stored settings (and free-form keys) last; a key that is not
+    /// stored is at its default. `None`: stored before the source was recorded.
+    pub async fn setting_sources(
+        &self,
+        tenant: &Tenant,
+    ) -> CoreResult<std::collections::BTreeMap<String, Option<SetBy>>> {
+        let id = tenant.id.clone();
+        self.db
+            .run_tenant(&tenant.id, move |c| tenants::setting_sources(c, &id))
+            .await
     }
 
     /// Removes a setting or a free-form key; unsetting one that is not set is not an error.

@@ -55,6 +55,32 @@ pub const KEYS: &[&str] = &[
 pub const TILEDESK_PREFIX_CHOICES: &[&str] = &["/v1", "/v2", "/v3", "/api", "/"];
 /// `TILEDESK_PREFIXES` when unset: every prefix but the root.
 pub const TILEDESK_DEFAULT_PREFIXES: &[&str] = &["/v1", "/v2", "/v3", "/api"];
+/// Who set a stored setting last (kept beside it, `tenant_settings.set_by`), so the console can
+/// say where an effective value comes from: the default, an operator or a tenant admin.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SetBy {
+    /// The CLI, the operator API, an operator in the console, tenant creation, an import.
+    Operator,
+    /// A tenant admin: in the console, or through Appmixer's `/config`.
+    TenantAdmin,
+}
+
+impl SetBy {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SetBy::Operator => "operator",
+            SetBy::TenantAdmin => "tenant_admin",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<SetBy> {
+        match s {
+            "operator" => Some(SetBy::Operator),
+            "tenant_admin" => Some(SetBy::TenantAdmin),
+            _ => None,
+        }
+    }
+}
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct Settings {
@@ -512,6 +538,81 @@ impl Settings {
         Ok(())
     }
 
+    /// The value `key` has in effect, as a person reads it: what is stored, normalised, or the
+    /// default. A default that depends on more than the settings (the issuer, the mail sender,
+    /// each front end's minimum or link) is described; a secret (`SMTP_URL`) is never shown.
+    /// `None` for a key that is not a setting.
+    pub fn effective(&self, key: &str) -> Option<String> {
+        let list = |v: &[String]| v.join(",");
+        let or = |v: &Option<String>, default: &str| v.clone().unwrap_or_else(|| default.into());
+        Some(match key {
+            "API_USER_CREATE_SCOPE" => match &self.api_user_create_scope {
+                None => "(none: anyone may sign up)".into(),
+                Some(scopes) => scopes
+                    .iter()
+                    .map(Scope::as_str)
+                    .collect::<Vec<_>>()
+                    .join(","),
+            },
+            "PASSWORD_MIN_LENGTH" => match self.password_min_length {
+                Some(n) => n.to_string(),
+                None => format!(
+                    "each front end's own (Appmixer 5, Tiledesk 8, CLI and operator {DEFAULT_PASSWORD_MIN_LENGTH})"
+                ),
+            },
+            "TOKEN_TTL_SECONDS" => self.token_ttl_seconds.to_string(),
+            "BCRYPT_COST" => self.bcrypt_cost.to_string(),
+            "TILEDESK_ISSUER" => self.tiledesk_issuer.clone(),
+            "TILEDESK_AUDIENCE" => self.tiledesk_audience.clone(),
+            "CUSTOM_TOKEN_REQUIRE_EXP" => self.custom_token_require_exp.to_string(),
+            "CUSTOM_TOKEN_MAX_AGE_SECONDS" => self.custom_token_max_age_seconds.to_string(),
+            "SIGNUP_CLOSED_COVERS" => self
+                .signup_closed_covers
+                .iter()
+                .map(|p| p.as_str())
+                .collect::<Vec<_>>()
+                .join(","),
+            "SIGNIN_MAX_FAILURES" => self.signin_max_failures.to_string(),
+            "SIGNIN_LOCK_SECONDS" => self.signin_lock_seconds.to_string(),
+            "SIGNUP_PER_IP_PER_MINUTE" => self.signup_per_ip_per_minute.to_string(),
+            "CORS_ALLOWED_ORIGINS" => self
+                .cors_allowed_origins
+                .as_deref()
+                .map_or_else(|| "*".into(), list),
+            "ISSUER" => or(&self.issuer, "derived from the tenant's first host"),
+            "FORWARD_AUTH_UPSTREAM_TOKEN" => self.forward_auth_upstream_token.to_string(),
+            "SIGNIN_FAILURES_PER_IP_PER_MINUTE" => {
+                self.signin_failures_per_ip_per_minute.to_string()
+            }
+            "SIGNIN_TARPIT_MAX_MS" => self.signin_tarpit_max_ms.to_string(),
+            "SIGNIN_HIDE_UNKNOWN_ACCOUNT" => self.signin_hide_unknown_account.to_string(),
+            "AUDIT_RETENTION_DAYS" => self.audit_retention_days.to_string(),
+            "PASSWORD_HASH" => match self.password_hash {
+                PasswordHashAlg::Argon2id => "argon2id".into(),
+                PasswordHashAlg::Bcrypt => "bcrypt".into(),
+            },
+            "ARGON2_MEMORY_KIB" => self.argon2_memory_kib.to_string(),
+            "ARGON2_ITERATIONS" => self.argon2_iterations.to_string(),
+            "ARGON2_PARALLELISM" => self.argon2_parallelism.to_string(),
+            "SMTP_URL" => match self.smtp_url {
+                Some(_) => "(set; sealed, not shown)".into(),
+                None => "(none: mail is not configured)".into(),
+            },
+            "MAIL_FROM" => or(&self.mail_from, "no-reply@ the tenant's host"),
+            "RESET_URL" => or(&self.reset_url, "each front end's own link"),
+            "VERIFY_URL" => or(&self.verify_url, "each front end's own link"),
+            "RESET_CODE_TTL_SECONDS" => self.reset_code_ttl_seconds.to_string(),
+            "MAIL_PER_EMAIL_PER_HOUR" => self.mail_per_email_per_hour.to_string(),
+            "MAIL_PER_IP_PER_HOUR" => self.mail_per_ip_per_hour.to_string(),
+            "LEGACY_TOKENS_UNTIL" => match self.legacy_tokens_until {
+                Some(secs) => chrono::DateTime::from_timestamp(secs, 0)
+                    .map_or_else(|| secs.to_string(), |t| t.to_rfc3339()),
+                None => "(none: no cut-off)".into(),
+            },
+            _ => return None,
+        })
+    }
+
     /// Settings from stored pairs. Stored pairs were validated on the way in; one that no longer
     /// parses (say, a key from a newer version) is logged and ignored rather than taking a tenant down.
     pub fn from_stored(pairs: &BTreeMap<String, String>) -> Settings {
@@ -722,6 +823,52 @@ mod tests {
         let s = Settings::from_stored(&pairs);
         assert!(s.allows_origin("https://APP.example.com"));
         assert!(!s.allows_origin("https://evil.example.com"));
+    }
+
+    #[test]
+    fn every_setting_has_an_effective_value_and_secrets_stay_hidden() {
+        let defaults = Settings::default();
+        for key in KEYS {
+            assert!(
+                defaults.effective(key).is_some(),
+                "{key} has no effective value"
+            );
+        }
+        assert_eq!(defaults.effective("NOT_A_SETTING"), None);
+        assert_eq!(defaults.effective("TOKEN_TTL_SECONDS").unwrap(), "2592000");
+        assert_eq!(defaults.effective("PASSWORD_HASH").unwrap(), "argon2id");
+        assert_eq!(defaults.effective("CORS_ALLOWED_ORIGINS").unwrap(), "*");
+        assert_eq!(
+            defaults.effective("SIGNUP_CLOSED_COVERS").unwrap(),
+            "signup,custom_token"
+        );
+        let mut pairs = BTreeMap::new();
+        pairs.insert("TOKEN_TTL_SECONDS".to_string(), "60".to_string());
+        pairs.insert(
+            "SMTP_URL".to_string(),
+            "smtp://user:hunter2@mail.test:25".to_string(),
+        );
+        pairs.insert(
+            "LEGACY_TOKENS_UNTIL".to_string(),
+            "2027-01-01T00:00:00Z".to_string(),
+        );
+        let s = Settings::from_stored(&pairs);
+        assert_eq!(s.effective("TOKEN_TTL_SECONDS").unwrap(), "60");
+        let smtp = s.effective("SMTP_URL").unwrap();
+        assert!(!smtp.contains("hunter2") && smtp.contains("set"), "{smtp}");
+        assert_eq!(
+            s.effective("LEGACY_TOKENS_UNTIL").unwrap(),
+            "2027-01-01T00:00:00+00:00"
+        );
+        assert_eq!(
+            SetBy::parse(SetBy::TenantAdmin.as_str()),
+            Some(SetBy::TenantAdmin)
+        );
+        assert_eq!(
+            SetBy::parse(SetBy::Operator.as_str()),
+            Some(SetBy::Operator)
+        );
+        assert_eq!(SetBy::parse("someone"), None);
     }
 
     #[test]

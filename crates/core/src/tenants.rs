@@ -3,7 +3,7 @@
 
 use crate::error::{found_one, CoreError, CoreResult};
 use crate::sealed::{signing_key_aad, Sealer};
-use crate::settings::Settings;
+use crate::settings::{SetBy, Settings};
 use crate::storage::db::write_transaction;
 use crate::storage::models::{HostRow, KeyRow, SettingRow, TenantRow};
 use crate::storage::schema::{signing_keys, tenant_hosts, tenant_settings, tenants};
@@ -526,7 +526,8 @@ pub(crate) fn retire_key(
     found_one(n, "key")
 }
 
-/// Writes validated settings; those that hold a secret (`SMTP_URL`) are sealed first.
+/// Writes validated settings (an operator's: tenant creation and bootstrap); those that hold a
+/// secret (`SMTP_URL`) are sealed first.
 fn write_settings(
     conn: &mut AnyConnection,
     sealer: &Sealer,
@@ -537,9 +538,9 @@ fn write_settings(
     for (name, value) in settings {
         if crate::sealed::is_sealed_setting(name) {
             let sealed = sealer.seal(value, &crate::sealed::setting_aad(tenant_id, name));
-            put_setting(conn, tenant_id, name, &sealed, now_ms)?;
+            put_setting(conn, tenant_id, name, &sealed, now_ms, SetBy::Operator)?;
         } else {
-            put_setting(conn, tenant_id, name, value, now_ms)?;
+            put_setting(conn, tenant_id, name, value, now_ms, SetBy::Operator)?;
         }
     }
     Ok(())
@@ -553,6 +554,7 @@ pub(crate) fn put_setting(
     name: &str,
     value: &str,
     now_ms: i64,
+    by: SetBy,
 ) -> CoreResult<()> {
     let updated = diesel::update(
         tenant_settings::table
@@ -562,6 +564,7 @@ pub(crate) fn put_setting(
     .set((
         tenant_settings::value.eq(value),
         tenant_settings::updated_at.eq(now_ms),
+        tenant_settings::set_by.eq(Some(by.as_str())),
     ))
     .execute(conn)?;
     if updated == 0 {
@@ -571,10 +574,26 @@ pub(crate) fn put_setting(
                 name: name.to_owned(),
                 value: value.to_owned(),
                 updated_at: now_ms,
+                set_by: Some(by.as_str().to_owned()),
             })
             .execute(conn)?;
     }
     Ok(())
+}
+
+/// Who set each of the tenant's stored settings last (`None`: before that was recorded).
+pub(crate) fn setting_sources(
+    conn: &mut AnyConnection,
+    tenant_id: &str,
+) -> CoreResult<BTreeMap<String, Option<SetBy>>> {
+    let rows: Vec<(String, Option<String>)> = tenant_settings::table
+        .filter(tenant_settings::tenant_id.eq(tenant_id))
+        .select((tenant_settings::name, tenant_settings::set_by))
+        .load(conn)?;
+    Ok(rows
+        .into_iter()
+        .map(|(name, by)| (name, by.as_deref().and_then(SetBy::parse)))
+        .collect())
 }
 
 pub(crate) fn delete_setting(

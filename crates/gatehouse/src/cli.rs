@@ -65,6 +65,9 @@ pub enum Command {
     /// Clients that may call a tenant's POST /oauth/introspect (HTTP Basic client_id:client_secret).
     #[command(subcommand)]
     IntrospectionClient(crate::introspection_cli::IntrospectionClientCmd),
+    /// Ask this node's /readyz (on `server.bind`): exit 0 when ready, 1 otherwise (a container's
+    /// healthcheck; opens no database).
+    Healthcheck(crate::healthcheck::HealthcheckArgs),
 }
 
 #[derive(Debug, Subcommand)]
@@ -352,6 +355,10 @@ fn require_existing_database(url: &DbUrl) -> Result<(), String> {
 pub async fn run(cli: Cli) -> Result<(), String> {
     let config = Config::load(cli.config.as_deref()).map_err(|e| e.to_string())?;
     let command = cli.command.unwrap_or(Command::Serve);
+    // Opens no database: a container's healthcheck asks the node it runs beside.
+    if let Command::Healthcheck(args) = &command {
+        return crate::healthcheck::run(&config.server.bind, args);
+    }
     // Needs no database: a key for a deployment that has none yet.
     if let Command::Secrets(SecretsCmd::GenerateKey) = command {
         println!("{}", gatehouse_core::sealed::MasterKey::generate_base64());
@@ -429,7 +436,7 @@ struct Defaults {
 async fn admin(core: &Core, command: Command, defaults: Defaults) -> Result<(), CoreError> {
     let disable = matches!(command, Command::User(UserCmd::Disable { .. }));
     match command {
-        Command::Serve => unreachable!("serve is handled by run"),
+        Command::Serve | Command::Healthcheck(_) => unreachable!("handled by run"),
         Command::Migrate => println!("migrations applied"),
         Command::Audit(args) => crate::audit_cli::run(core, args).await?,
         Command::Secrets(SecretsCmd::GenerateKey) => unreachable!("handled by run"),

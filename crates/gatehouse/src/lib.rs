@@ -14,6 +14,7 @@ pub mod cors;
 pub mod forwarded;
 pub mod gateway_error;
 pub mod head;
+pub mod healthcheck;
 pub mod introspection_cli;
 pub mod metrics_listener;
 pub mod normalize;

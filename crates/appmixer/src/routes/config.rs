@@ -9,6 +9,7 @@ use crate::body::JsonBody;
 use crate::context::Ctx;
 use crate::errors::{ApiError, ApiResult};
 use actix_web::{web, HttpResponse};
+use gatehouse_core::settings::SetBy;
 use serde_json::{json, Value};
 
 pub async fn list(ctx: Ctx) -> ApiResult<HttpResponse> {
@@ -53,7 +54,10 @@ pub async fn set(ctx: Ctx, body: ApiResult<JsonBody>) -> ApiResult<HttpResponse>
     // A tenant admin's door: some values only the operator may set.
     ctx.core
         .check_tenant_admin_setting(&ctx.tenant, key, &value)?;
-    ctx.core.set_config(&ctx.tenant, key, &value).await?;
+    // The caller holds the admin scope: a tenant admin's change (the console says so).
+    ctx.core
+        .set_config_by(&ctx.tenant, key, &value, SetBy::TenantAdmin)
+        .await?;
     let stored = ctx
         .fresh_tenant()
         .stored_settings

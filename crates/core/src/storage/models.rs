@@ -29,6 +29,8 @@ pub struct SettingRow {
     pub name: String,
     pub value: String,
     pub updated_at: i64,
+    /// `SetBy::as_str` of who set it last; `None` before that was recorded.
+    pub set_by: Option<String>,
 }
 
 #[derive(Clone, Queryable, Selectable, Insertable)]

@@ -24,6 +24,7 @@ diesel::table! {
         name -> Text,
         value -> Text,
         updated_at -> BigInt,
+        set_by -> Nullable<Text>,
     }
 }
 

@@ -83,6 +83,14 @@ impl Signed {
         })
     }
 
+    /// Who a setting this session stores is recorded as set by.
+    pub fn set_by(&self) -> gatehouse_core::settings::SetBy {
+        match &self.session.who {
+            Who::Operator { .. } => gatehouse_core::settings::SetBy::Operator,
+            Who::TenantAdmin { .. } => gatehouse_core::settings::SetBy::TenantAdmin,
+        }
+    }
+
     pub fn actor(&self) -> crate::audit::Actor {
         match &self.session.who {
             Who::Operator { name, .. } => crate::audit::Actor::Operator(name.clone()),

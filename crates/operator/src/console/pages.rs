@@ -12,13 +12,16 @@ use crate::views;
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
 use gatehouse_core::operator::TenantPatch;
-use gatehouse_core::settings::KEYS;
+use gatehouse_core::settings::{SetBy, KEYS};
 use gatehouse_core::tenants::TenantSpec;
 use gatehouse_core::token::KeyAlg;
 use gatehouse_core::user_list::UserQuery;
+use gatehouse_core::users::UserPatch;
+use gatehouse_core::validated::Scope;
 use gatehouse_core::{Api, Core, CoreResult, TenantSlug};
 use serde::Deserialize;
 use serde_json::{json, Value};
+use std::collections::BTreeMap;
 
 /// Rows on a console page.
 const PAGE: usize = 50;
@@ -239,25 +242,54 @@ pub async fn settings(
         async {
             let s = signed_in(&req, &core, &sessions).await?;
             let t = managed_tenant(&core, &s, &slug).await?;
+            let sources = core.setting_sources(&t).await.map_err(Refusal::from_core)?;
             let mut ctx = s.context(&sessions, Some(&*t));
             ctx["create_scope"] = json!(t.stored_settings.get("API_USER_CREATE_SCOPE"));
             // API_USER_CREATE_SCOPE has its own card; the rest are listed, then any free-form keys.
             let mut rows: Vec<Value> = KEYS
                 .iter()
                 .filter(|k| **k != "API_USER_CREATE_SCOPE")
-                .map(|k| json!({"key": k, "value": t.stored_settings.get(*k)}))
+                .map(|k| setting_row(&t, &sources, k))
                 .collect();
             rows.extend(
                 t.stored_settings
-                    .iter()
-                    .filter(|(k, _)| !KEYS.contains(&k.as_str()))
-                    .map(|(k, v)| json!({"key": k, "value": v})),
+                    .keys()
+                    .filter(|k| !KEYS.contains(&k.as_str()))
+                    .map(|k| setting_row(&t, &sources, k)),
             );
             ctx["settings"] = Value::Array(rows);
             Ok(render(StatusCode::OK, "settings.html", &ctx))
         }
         .await,
     )
+}
+
+/// One row of the settings page: the value in effect and where it comes from (the default, or
+/// who set it last). A sealed value (`SMTP_URL`) is neither shown nor put back in the form.
+fn setting_row(
+    t: &gatehouse_core::Tenant,
+    sources: &BTreeMap<String, Option<SetBy>>,
+    key: &str,
+) -> Value {
+    let stored = t.stored_settings.get(key);
+    let effective = match (key, stored) {
+        ("ISSUER", None) => Some(t.issuer()),
+        _ => t.settings.effective(key).or_else(|| stored.cloned()),
+    };
+    let source = match (stored, sources.get(key)) {
+        (None, _) => "default",
+        (Some(_), Some(Some(SetBy::Operator))) => "operator",
+        (Some(_), Some(Some(SetBy::TenantAdmin))) => "tenant admin",
+        (Some(_), _) => "set (by whom not recorded)",
+    };
+    let sealed = gatehouse_core::sealed::is_sealed_setting(key);
+    json!({
+        "key": key,
+        "value": stored.filter(|_| !sealed),
+        "set": stored.is_some(),
+        "effective": effective,
+        "source": source,
+    })
 }
 
 #[derive(Deserialize)]
@@ -297,7 +329,7 @@ pub async fn set_setting(
                     core.check_tenant_admin_setting(&t, key, form.value.trim())
                 };
                 let outcome = match allowed {
-                    Ok(()) => core.set_config(&t, key, form.value.trim()).await,
+                    Ok(()) => core.set_config_by(&t, key, form.value.trim(), s.set_by()).await,
                     Err(e) => Err(e),
                 };
                 (outcome, "setting.set", format!("{key} set."))
@@ -441,6 +473,16 @@ pub async fn user_action(
             let (slug, id, action) = path.into_inner();
             let s = signed_form(&req, &core, &sessions, &form.csrf).await?;
             let t = managed_tenant(&core, &s, &slug).await?;
+            // A tenant admin does not lock themselves out: another admin or the operator may.
+            let own = matches!(&s.session.who, super::Who::TenantAdmin { user_id, .. } if *user_id == id);
+            if own && ["delete", "remove-admin", "disable"].contains(&action.as_str()) {
+                sessions.flash(
+                    &s.id,
+                    true,
+                    "You cannot do this to your own account here; another admin or an operator can.",
+                );
+                return Ok(see_other(&format!("/console/tenants/{}/users", t.slug)));
+            }
             let (outcome, kind, message) = match action.as_str() {
                 "disable" => (
                     core.set_user_disabled(&t, &id, true).await.map(|_| ()),
@@ -460,6 +502,23 @@ pub async fn user_action(
                     "user.revoke_tokens",
                     "Every token the user held is ended.",
                 ),
+                // The operator API's path: the user, their memberships and (through the change
+                // feed) every token they held go together.
+                "delete" => (
+                    core.delete_user(&t, &id).await,
+                    "user.delete",
+                    "User deleted; their tokens are refused from now on.",
+                ),
+                "grant-admin" => (
+                    set_admin(&core, &t, &id, true).await,
+                    "user.grant_admin",
+                    "The user is now an admin of this tenant.",
+                ),
+                "remove-admin" => (
+                    set_admin(&core, &t, &id, false).await,
+                    "user.remove_admin",
+                    "The user is no longer an admin.",
+                ),
                 _ => {
                     return Err(Refusal::Status(
                         StatusCode::NOT_FOUND,
@@ -477,6 +536,31 @@ pub async fn user_action(
     )
 }
 
+/// Gives or takes the `admin` scope, keeping the user's other scopes. Takes effect at once:
+/// admin routes read the user's scopes, not the token's.
+async fn set_admin(
+    core: &Core,
+    t: &gatehouse_core::Tenant,
+    id: &str,
+    admin: bool,
+) -> CoreResult<()> {
+    let user = core.user(t, id).await?;
+    let mut scopes = user
+        .scopes
+        .iter()
+        .filter(|s| s.as_str() != "admin")
+        .map(|s| Scope::parse(s.as_str()))
+        .collect::<CoreResult<Vec<_>>>()?;
+    if admin {
+        scopes.push(Scope::admin());
+    }
+    let patch = UserPatch {
+        scopes: Some(scopes),
+        ..UserPatch::default()
+    };
+    core.update_user(t, id, patch).await.map(|_| ())
+}
+
 pub async fn audit(
     req: HttpRequest,
     core: web::Data<Core>,
@@ -488,9 +572,24 @@ pub async fn audit(
             let s = signed_in(&req, &core, &sessions).await?;
             let t = managed_tenant(&core, &s, &slug).await?;
             let mut ctx = s.context(&sessions, Some(&*t));
-            let events = audit::recent(&core, &t, 200)
+            let mut events = audit::recent(&core, &t, 200)
                 .await
                 .map_err(Refusal::from_core)?;
+            // People by email (the id on hover); a deleted user's id stays as it is.
+            let mut ids: Vec<String> = events
+                .iter()
+                .filter_map(|e| e["user_id"].as_str().map(str::to_owned))
+                .collect();
+            ids.sort();
+            ids.dedup();
+            let emails = core
+                .user_emails(&t, ids)
+                .await
+                .map_err(Refusal::from_core)?;
+            for e in &mut events {
+                let email = e["user_id"].as_str().and_then(|id| emails.get(id)).cloned();
+                e["email"] = json!(email);
+            }
             ctx["events"] = json!(events);
             Ok(render(StatusCode::OK, "audit.html", &ctx))
         }
