@@ -609,6 +609,11 @@ impl Settings {
                     .map_or_else(|| secs.to_string(), |t| t.to_rfc3339()),
                 None => "(none: no cut-off)".into(),
             },
+            "TILEDESK_PREFIXES" => self.tiledesk_prefixes.join(","),
+            // A template is stored text, not a parsed setting: the console shows a stored one.
+            k if crate::mail::templates::TEMPLATE_KEYS.contains(&k) => {
+                "(the built-in template)".into()
+            }
             _ => return None,
         })
     }

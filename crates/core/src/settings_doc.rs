@@ -198,8 +198,8 @@ pub const DOCS: &[SettingDoc] = &[
     ),
     doc(
         "MAIL_FROM",
-        Unset("`no-reply@` the issuer's host"),
-        Text("an address, or `Name <address>`"),
+        Unset("`no-reply@` the tenant's first host that is not an IP address (none: mail waits, its last error naming `MAIL_FROM`)"),
+        Text("an address, or `Name <address>`, not at an IP address"),
         "The `From` of the tenant's mail.",
     ),
     doc(
@@ -237,6 +237,48 @@ pub const DOCS: &[SettingDoc] = &[
         Unset("tokens of an imported tiledesk-server key verify with no cut-off yet"),
         Text("an RFC 3339 time such as `2027-03-31T00:00:00Z`"),
         "From this time on, tokens signed by a key imported with `gatehouse tenant import-key` are refused.",
+    ),
+    doc(
+        "MAIL_RESET_SUBJECT",
+        Unset("the built-in template"),
+        Text("a template of at most 4,096 characters: `if`/`for`, a few filters, the variables `tenant`, `email`, `firstname`, `lastname`, `link`, `code`, `ttl_minutes`"),
+        "Replaces the password-reset mail's subject. Checked when set (syntax, variables, a trial render within the budget of 20,000 instructions and 64 KiB); see docs/security.md.",
+    ),
+    doc(
+        "MAIL_RESET_TEXT",
+        Unset("the built-in template"),
+        Text("a template of at most 4,096 characters: `if`/`for`, a few filters, the variables `tenant`, `email`, `firstname`, `lastname`, `link`, `code`, `ttl_minutes`"),
+        "Replaces the password-reset mail's plain-text part. Checked when set (syntax, variables, a trial render within the budget of 20,000 instructions and 64 KiB); see docs/security.md.",
+    ),
+    doc(
+        "MAIL_RESET_HTML",
+        Unset("the built-in template"),
+        Text("a template of at most 4,096 characters: `if`/`for`, a few filters, the variables `tenant`, `email`, `firstname`, `lastname`, `link`, `code`, `ttl_minutes`"),
+        "Replaces the password-reset mail's HTML part (every value escaped). Checked when set (syntax, variables, a trial render within the budget of 20,000 instructions and 64 KiB); see docs/security.md.",
+    ),
+    doc(
+        "MAIL_VERIFY_SUBJECT",
+        Unset("the built-in template"),
+        Text("a template of at most 4,096 characters: `if`/`for`, a few filters, the variables `tenant`, `email`, `firstname`, `lastname`, `link`, `code`, `ttl_minutes`"),
+        "Replaces the email-verification mail's subject. Checked when set (syntax, variables, a trial render within the budget of 20,000 instructions and 64 KiB); see docs/security.md.",
+    ),
+    doc(
+        "MAIL_VERIFY_TEXT",
+        Unset("the built-in template"),
+        Text("a template of at most 4,096 characters: `if`/`for`, a few filters, the variables `tenant`, `email`, `firstname`, `lastname`, `link`, `code`, `ttl_minutes`"),
+        "Replaces the email-verification mail's plain-text part. Checked when set (syntax, variables, a trial render within the budget of 20,000 instructions and 64 KiB); see docs/security.md.",
+    ),
+    doc(
+        "MAIL_VERIFY_HTML",
+        Unset("the built-in template"),
+        Text("a template of at most 4,096 characters: `if`/`for`, a few filters, the variables `tenant`, `email`, `firstname`, `lastname`, `link`, `code`, `ttl_minutes`"),
+        "Replaces the email-verification mail's HTML part (every value escaped). Checked when set (syntax, variables, a trial render within the budget of 20,000 instructions and 64 KiB); see docs/security.md.",
+    ),
+    doc(
+        "TILEDESK_PREFIXES",
+        Value("/v1,/v2,/v3,/api"),
+        Text("a comma list of `/v1`, `/v2`, `/v3`, `/api` and `/` (the root only while the Appmixer API is off)"),
+        "The path prefixes the tenant's Tiledesk API answers under; any other prefix is a 404.",
     ),
 ];
 

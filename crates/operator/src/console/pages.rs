@@ -274,6 +274,9 @@ fn setting_row(
     let stored = t.stored_settings.get(key);
     let effective = match (key, stored) {
         ("ISSUER", None) => Some(t.issuer()),
+        (k, Some(v)) if gatehouse_core::mail::templates::TEMPLATE_KEYS.contains(&k) => {
+            Some(v.clone())
+        }
         _ => t.settings.effective(key).or_else(|| stored.cloned()),
     };
     let source = match (stored, sources.get(key)) {
@@ -329,7 +332,10 @@ pub async fn set_setting(
                     core.check_tenant_admin_setting(&t, key, form.value.trim())
                 };
                 let outcome = match allowed {
-                    Ok(()) => core.set_config_by(&t, key, form.value.trim(), s.set_by()).await,
+                    Ok(()) => {
+                        core.set_config_by(&t, key, form.value.trim(), s.set_by())
+                            .await
+                    }
                     Err(e) => Err(e),
                 };
                 (outcome, "setting.set", format!("{key} set."))
