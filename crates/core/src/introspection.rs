@@ -9,6 +9,8 @@
 
 use crate::audit::{kind, Record};
 use crate::error::{found_one, AuthFailure, CoreError, CoreResult};
+// A client is named and its secret kept as an operator key's are.
+use crate::operator::keys::{checked_name, hash_secret};
 use crate::ratelimit::{Subject, MINUTE_MS};
 use crate::secret::Secret;
 use crate::service::Core;
@@ -19,7 +21,6 @@ use crate::tenants::Tenant;
 use base64::Engine;
 use diesel::prelude::*;
 use rand::RngCore;
-use sha2::{Digest, Sha256};
 use std::net::IpAddr;
 use subtle::ConstantTimeEq;
 
@@ -49,27 +50,6 @@ impl IntrospectionClient {
             created_at: r.created_at,
         }
     }
-}
-
-/// A client's name: what `list` shows and the audit log names.
-fn checked_name(raw: &str) -> CoreResult<String> {
-    let name = raw.trim();
-    let ok = (1..=64).contains(&name.len())
-        && name
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b"-_.@".contains(&b));
-    if ok {
-        Ok(name.to_owned())
-    } else {
-        Err(CoreError::invalid(
-            "name",
-            "must be 1 to 64 characters of letters, digits and - _ . @",
-        ))
-    }
-}
-
-fn hash_secret(secret: &str) -> String {
-    hex::encode(Sha256::digest(secret.as_bytes()))
 }
 
 /// A fresh secret: the prefix and 32 random bytes, base64url (nothing HTTP Basic must escape).

@@ -36,7 +36,7 @@ impl OperatorKey {
 }
 
 /// A key's name: what `list` shows and `revoke` takes, and what the audit log names as the actor.
-fn checked_name(raw: &str) -> CoreResult<String> {
+pub(crate) fn checked_name(raw: &str) -> CoreResult<String> {
     let name = raw.trim();
     let ok = (1..=64).contains(&name.len())
         && name
@@ -52,7 +52,7 @@ fn checked_name(raw: &str) -> CoreResult<String> {
     }
 }
 
-fn hash_secret(secret: &str) -> String {
+pub(crate) fn hash_secret(secret: &str) -> String {
     hex::encode(Sha256::digest(secret.as_bytes()))
 }
 
